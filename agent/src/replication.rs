@@ -1,0 +1,6 @@
+//! Block replication of volumes between agents.
+
+pub mod cursor;
+pub mod plan;
+pub mod source;
+pub mod target;

@@ -1,0 +1,640 @@
+//! The source end of one volume: plans an epoch from the change tracker, connects to
+//! the target's data plane, resumes where the target's durable position says, ships
+//! the extents (verified and authenticated frames, bounded re-sends), and commits the
+//! epoch once the target reports it complete and durable.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use holdfast_kmod::{ChangeTracker, TrackerError};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::cursor::{Resume, TargetCursor, resume};
+use super::plan::Plan;
+use crate::dataplane::frame::{Encoding, Msg};
+use crate::dataplane::limiter::TokenBucket;
+use crate::dataplane::session::{self, ClientHello, DataPlaneError, FrameWriter, Session};
+use crate::durable;
+
+/// Largest extent shipped in one frame.
+pub const MAX_EXTENT: u64 = 1 << 20;
+/// Ask the target to make data durable after this many bytes...
+const SYNC_BYTES: u64 = 32 << 20;
+/// ...or this many extents, whichever comes first.
+const SYNC_EXTENTS: u64 = 1024;
+/// Syncs that may be unanswered before the sender waits.
+const SYNC_WINDOW: u64 = 2;
+/// Re-sends of one extent after a checksum mismatch before the cycle fails.
+pub const MAX_RESENDS: u32 = 3;
+
+/// One volume replicated from this node.
+#[derive(Clone)]
+pub struct SourceVolume {
+    pub volume_id: String,
+    pub source_node: String,
+    pub target_node: String,
+    pub target_addr: String,
+    pub secret: Vec<u8>,
+    pub path: PathBuf,
+    /// This volume's directory in the agent's state dir.
+    pub state_dir: PathBuf,
+    pub block_size: u32,
+    pub compression: bool,
+    pub bandwidth_limit_bps: Option<u64>,
+}
+
+impl std::fmt::Debug for SourceVolume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceVolume")
+            .field("volume_id", &self.volume_id)
+            .field("target", &self.target_addr)
+            .field("path", &self.path)
+            .field("secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicationError {
+    #[error("cannot reach the target's data plane at {addr}: {source}")]
+    Unreachable {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    DataPlane(#[from] DataPlaneError),
+    #[error(transparent)]
+    Tracker(#[from] TrackerError),
+    #[error("source volume {path}: {source}")]
+    Source {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("replication state in {path}: {reason}")]
+    State { path: PathBuf, reason: String },
+    #[error("extent {seq} failed verification on the target {attempts} times")]
+    ChecksumMismatch { seq: u64, attempts: u32 },
+    #[error("snapshot {name:?} on the target failed: {reason}")]
+    Snapshot { name: String, reason: String },
+    #[error("the target broke the protocol: {0}")]
+    Protocol(String),
+}
+
+/// What the source persists besides the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState {
+    pub committed_epoch: u64,
+    pub bytes_sent_total: u64,
+    pub initial_copy_done: bool,
+    /// Scan start of the last committed epoch: the target holds the source as of then.
+    pub synced_as_of_ms: Option<u64>,
+}
+
+/// The outcome of one cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleReport {
+    pub epoch: u64,
+    pub initial: bool,
+    pub extents: u64,
+    /// Bytes of changed data the plan covered.
+    pub planned_bytes: u64,
+    /// Extent index the shipping started at (non-zero after a resume).
+    pub resumed_from: u64,
+    /// Bytes written to the data plane in this cycle (frames, MACs, handshake).
+    pub bytes_sent: u64,
+    pub resends: u32,
+    pub scan_started_ms: u64,
+    pub snapshot: Option<String>,
+}
+
+impl SourceVolume {
+    fn plan_path(&self) -> PathBuf {
+        self.state_dir.join("plan")
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.state_dir.join("source.json")
+    }
+
+    pub fn load_state(&self) -> Result<SourceState, ReplicationError> {
+        let p = self.state_path();
+        durable::read_json(&p)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| ReplicationError::State {
+                path: p,
+                reason: e.to_string(),
+            })
+    }
+
+    fn save_state(&self, s: &SourceState) -> Result<(), ReplicationError> {
+        let p = self.state_path();
+        durable::write_json(&p, s).map_err(|e| ReplicationError::State {
+            path: p,
+            reason: e.to_string(),
+        })
+    }
+
+    fn load_plan(&self) -> Result<Option<Plan>, ReplicationError> {
+        let p = self.plan_path();
+        match std::fs::read(&p) {
+            Ok(bytes) => Plan::decode(&bytes)
+                .map(Some)
+                .map_err(|reason| ReplicationError::State { path: p, reason }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ReplicationError::State {
+                path: p,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn save_plan(&self, plan: &Plan) -> Result<(), ReplicationError> {
+        let p = self.plan_path();
+        durable::write_atomic(&p, &plan.encode()).map_err(|e| ReplicationError::State {
+            path: p,
+            reason: e.to_string(),
+        })
+    }
+
+    fn drop_plan(&self) -> Result<(), ReplicationError> {
+        let p = self.plan_path();
+        durable::remove(&p).map_err(|e| ReplicationError::State {
+            path: p,
+            reason: e.to_string(),
+        })
+    }
+
+    async fn connect(&self) -> Result<Session, ReplicationError> {
+        let stream = TcpStream::connect(&self.target_addr)
+            .await
+            .map_err(|source| ReplicationError::Unreachable {
+                addr: self.target_addr.clone(),
+                source,
+            })?;
+        let hello = ClientHello {
+            volume: self.volume_id.clone(),
+            source_node: self.source_node.clone(),
+            target_node: self.target_node.clone(),
+        };
+        Ok(session::connect(stream, &hello, &self.secret).await?)
+    }
+}
+
+/// Runs `f` on the tracker in a blocking thread (scans read the whole volume).
+async fn with_tracker<T: Send + 'static>(
+    tracker: &mut Option<Box<dyn ChangeTracker>>,
+    f: impl FnOnce(&mut dyn ChangeTracker) -> Result<T, TrackerError> + Send + 'static,
+) -> Result<T, ReplicationError> {
+    let mut t = tracker
+        .take()
+        .ok_or_else(|| ReplicationError::Protocol("tracker lost after a failed task".into()))?;
+    let (t, r) = tokio::task::spawn_blocking(move || {
+        let r = f(t.as_mut());
+        (t, r)
+    })
+    .await
+    .map_err(|e| ReplicationError::Protocol(format!("tracker task failed: {e}")))?;
+    *tracker = Some(t);
+    Ok(r?)
+}
+
+async fn new_plan(
+    vol: &SourceVolume,
+    tracker: &mut Option<Box<dyn ChangeTracker>>,
+    epoch: u64,
+) -> Result<Plan, ReplicationError> {
+    let scan_started_ms = holdfast_protocol::UnixMillis::now().0;
+    let changes = with_tracker(tracker, |t| t.changes()).await?;
+    let extents = holdfast_kmod::coalesce(
+        &changes.blocks,
+        changes.block_size,
+        changes.volume_size,
+        MAX_EXTENT.max(u64::from(changes.block_size)),
+    );
+    let plan = Plan {
+        epoch,
+        volume_size: changes.volume_size,
+        initial: changes.initial,
+        scan_started_ms,
+        extents,
+    };
+    vol.save_plan(&plan)?;
+    info!(
+        epoch,
+        initial = plan.initial,
+        extents = plan.extents.len(),
+        bytes = plan.bytes(),
+        "epoch planned"
+    );
+    Ok(plan)
+}
+
+/// Runs one cycle: plan (or resume the persisted plan), ship, commit; then, if asked,
+/// has the target snapshot the epoch just completed.
+pub async fn run_cycle(
+    vol: &SourceVolume,
+    tracker: &mut Option<Box<dyn ChangeTracker>>,
+    snapshot: Option<&str>,
+) -> Result<CycleReport, ReplicationError> {
+    std::fs::create_dir_all(&vol.state_dir).map_err(|e| ReplicationError::State {
+        path: vol.state_dir.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut state = vol.load_state()?;
+    let mut plan = match vol.load_plan()? {
+        Some(p) if p.epoch > state.committed_epoch => p,
+        _ => new_plan(vol, tracker, state.committed_epoch + 1).await?,
+    };
+    let mut session = vol.connect().await?;
+    let target = match session.reader.expect().await? {
+        Msg::Position {
+            epoch,
+            next_seq,
+            complete,
+        } => TargetCursor {
+            epoch,
+            next_seq,
+            complete,
+        },
+        other => {
+            return Err(ReplicationError::Protocol(format!(
+                "expected the target's position, got {other:?}"
+            )));
+        }
+    };
+    let mut decision = resume(plan.epoch, plan.initial, target);
+    if decision == Resume::NeedsInitialCopy {
+        warn!(
+            plan_epoch = plan.epoch,
+            target_epoch = target.epoch,
+            "the target's copy does not match; copying everything again"
+        );
+        with_tracker(tracker, |t| t.reset()).await?;
+        vol.drop_plan()?;
+        plan = new_plan(vol, tracker, plan.epoch.max(target.epoch + 1)).await?;
+        decision = resume(plan.epoch, plan.initial, target);
+    }
+    let (reader, mut writer) = (session.reader, session.writer);
+    let (tx, mut rx) = mpsc::channel::<Result<Msg, DataPlaneError>>(1024);
+    let mut reader = reader;
+    let reader_task = tokio::spawn(async move {
+        loop {
+            let m = match reader.recv().await {
+                Ok(Some(m)) => Ok(m),
+                Ok(None) => Err(DataPlaneError::Io(std::io::ErrorKind::UnexpectedEof.into())),
+                Err(e) => Err(e),
+            };
+            let stop = m.is_err();
+            if tx.send(m).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    let result = async {
+        let (resumed_from, resends) = match decision {
+            Resume::From(from) => {
+                let r = ship(vol, &plan, from, &mut writer, &mut rx).await?;
+                (from, r)
+            }
+            Resume::AlreadyComplete => (plan.extents.len() as u64, 0),
+            Resume::NeedsInitialCopy => {
+                return Err(ReplicationError::Protocol(
+                    "target refused an initial copy".into(),
+                ));
+            }
+        };
+        match with_tracker(tracker, |t| t.commit()).await {
+            Ok(()) | Err(ReplicationError::Tracker(TrackerError::NothingPending)) => {}
+            Err(e) => return Err(e),
+        }
+        state.committed_epoch = plan.epoch;
+        state.initial_copy_done = true;
+        state.synced_as_of_ms = Some(plan.scan_started_ms);
+        let snapshot_done = match snapshot {
+            Some(name) => {
+                writer
+                    .send_now(&Msg::Snapshot {
+                        name: name.to_owned(),
+                        epoch: plan.epoch,
+                    })
+                    .await?;
+                loop {
+                    match next(&mut rx).await? {
+                        Msg::SnapshotDone { name: n, error, .. } if n == name => match error {
+                            None => break Some(name.to_owned()),
+                            Some(reason) => {
+                                break Err(ReplicationError::Snapshot {
+                                    name: name.to_owned(),
+                                    reason,
+                                })?;
+                            }
+                        },
+                        Msg::Ack { .. } => {}
+                        other => {
+                            return Err(ReplicationError::Protocol(format!("unexpected {other:?}")));
+                        }
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok((resumed_from, resends, snapshot_done))
+    }
+    .await;
+    reader_task.abort();
+    state.bytes_sent_total += writer.bytes_written;
+    // Save the counters even when the cycle failed; the epoch only moves on success.
+    if result.is_err() {
+        let mut persisted = vol.load_state()?;
+        persisted.bytes_sent_total = state.bytes_sent_total;
+        vol.save_state(&persisted)?;
+    }
+    let (resumed_from, resends, snapshot) = result?;
+    vol.save_state(&state)?;
+    vol.drop_plan()?;
+    info!(
+        epoch = plan.epoch,
+        bytes_sent = writer.bytes_written,
+        resumed_from,
+        "epoch committed"
+    );
+    Ok(CycleReport {
+        epoch: plan.epoch,
+        initial: plan.initial,
+        extents: plan.extents.len() as u64,
+        planned_bytes: plan.bytes(),
+        resumed_from,
+        bytes_sent: writer.bytes_written,
+        resends,
+        scan_started_ms: plan.scan_started_ms,
+        snapshot,
+    })
+}
+
+async fn next(
+    rx: &mut mpsc::Receiver<Result<Msg, DataPlaneError>>,
+) -> Result<Msg, ReplicationError> {
+    match rx.recv().await {
+        Some(Ok(Msg::Refused { reason })) => Err(DataPlaneError::Refused(reason).into()),
+        Some(Ok(m)) => Ok(m),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(DataPlaneError::Io(std::io::ErrorKind::UnexpectedEof.into()).into()),
+    }
+}
+
+/// Reads extent `seq` and turns it into a frame; `None` for a zero extent of an initial
+/// copy (the target starts from zeroes).
+fn frame_for(
+    file: &File,
+    vol: &SourceVolume,
+    plan: &Plan,
+    seq: u64,
+) -> Result<Option<Msg>, ReplicationError> {
+    let ext = plan.extents[seq as usize];
+    let mut buf = vec![0u8; ext.len as usize];
+    file.read_exact_at(&mut buf, ext.offset)
+        .map_err(|source| ReplicationError::Source {
+            path: vol.path.clone(),
+            source,
+        })?;
+    if buf.iter().all(|&b| b == 0) {
+        return Ok((!plan.initial).then_some(Msg::Zero {
+            seq,
+            offset: ext.offset,
+            len: ext.len,
+        }));
+    }
+    let checksum = *blake3::hash(&buf).as_bytes();
+    let (encoding, payload) = if vol.compression {
+        match zstd::bulk::compress(&buf, 1) {
+            Ok(z) if z.len() < buf.len() => (Encoding::Zstd, z),
+            _ => (Encoding::Raw, buf),
+        }
+    } else {
+        (Encoding::Raw, buf)
+    };
+    Ok(Some(Msg::Block {
+        seq,
+        offset: ext.offset,
+        len: ext.len as u32,
+        checksum,
+        encoding,
+        payload,
+    }))
+}
+
+struct Shipper<'a> {
+    vol: &'a SourceVolume,
+    plan: &'a Plan,
+    file: File,
+    limiter: Option<TokenBucket>,
+    attempts: HashMap<u64, u32>,
+    resends: u32,
+    syncs_sent: u64,
+    syncs_acked: u64,
+}
+
+impl Shipper<'_> {
+    async fn send(&mut self, writer: &mut FrameWriter, seq: u64) -> Result<(), ReplicationError> {
+        let Some(frame) = frame_for(&self.file, self.vol, self.plan, seq)? else {
+            return Ok(());
+        };
+        if let Some(l) = &mut self.limiter {
+            let size = match &frame {
+                Msg::Block { payload, .. } => payload.len() as u64,
+                _ => 64,
+            };
+            let wait = l.take(size, Instant::now());
+            if !wait.is_zero() {
+                writer.flush().await?;
+                tokio::time::sleep(wait).await;
+            }
+        }
+        writer.send(&frame).await?;
+        Ok(())
+    }
+
+    async fn handle(
+        &mut self,
+        msg: Msg,
+        writer: &mut FrameWriter,
+    ) -> Result<Option<bool>, ReplicationError> {
+        match msg {
+            Msg::Ack { complete, .. } => {
+                if complete {
+                    return Ok(Some(true));
+                }
+                self.syncs_acked += 1;
+            }
+            Msg::Nack { seq, reason } => {
+                if seq >= self.plan.extents.len() as u64 {
+                    return Err(ReplicationError::Protocol(format!(
+                        "nack for unknown extent {seq}"
+                    )));
+                }
+                let n = self.attempts.entry(seq).or_insert(0);
+                *n += 1;
+                if *n > MAX_RESENDS {
+                    return Err(ReplicationError::ChecksumMismatch { seq, attempts: *n });
+                }
+                warn!(seq, %reason, attempt = *n, "target rejected an extent; sending it again");
+                self.resends += 1;
+                self.send(writer, seq).await?;
+                writer.flush().await?;
+            }
+            other => {
+                return Err(ReplicationError::Protocol(format!(
+                    "unexpected {other:?} while shipping"
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+async fn ship(
+    vol: &SourceVolume,
+    plan: &Plan,
+    from: u64,
+    writer: &mut FrameWriter,
+    rx: &mut mpsc::Receiver<Result<Msg, DataPlaneError>>,
+) -> Result<u32, ReplicationError> {
+    let count = plan.extents.len() as u64;
+    writer
+        .send_now(&Msg::Begin {
+            epoch: plan.epoch,
+            count,
+            volume_size: plan.volume_size,
+            initial: plan.initial,
+        })
+        .await?;
+    match next(rx).await? {
+        Msg::Ack { epoch, .. } if epoch == plan.epoch => {}
+        other => {
+            return Err(ReplicationError::Protocol(format!(
+                "expected the ack of begin, got {other:?}"
+            )));
+        }
+    }
+    let file = File::open(&vol.path).map_err(|source| ReplicationError::Source {
+        path: vol.path.clone(),
+        source,
+    })?;
+    let mut s = Shipper {
+        vol,
+        plan,
+        file,
+        limiter: vol
+            .bandwidth_limit_bps
+            .map(|r| TokenBucket::new(r, Instant::now())),
+        attempts: HashMap::new(),
+        resends: 0,
+        syncs_sent: 0,
+        syncs_acked: 0,
+    };
+    let (mut since_sync_bytes, mut since_sync_extents) = (0u64, 0u64);
+    for seq in from..count {
+        while let Ok(m) = rx.try_recv() {
+            let m = m.map_err(ReplicationError::from)?;
+            s.handle(m, writer).await?;
+        }
+        s.send(writer, seq).await?;
+        since_sync_bytes += plan.extents[seq as usize].len;
+        since_sync_extents += 1;
+        if since_sync_bytes >= SYNC_BYTES || since_sync_extents >= SYNC_EXTENTS {
+            writer.send_now(&Msg::Sync { seq: seq + 1 }).await?;
+            s.syncs_sent += 1;
+            (since_sync_bytes, since_sync_extents) = (0, 0);
+            while s.syncs_sent - s.syncs_acked > SYNC_WINDOW {
+                let m = next(rx).await?;
+                s.handle(m, writer).await?;
+            }
+            debug!(seq, "sync point");
+        }
+    }
+    writer
+        .send_now(&Msg::End {
+            epoch: plan.epoch,
+            count,
+        })
+        .await?;
+    let deadline = Duration::from_secs(600);
+    loop {
+        let m = tokio::time::timeout(deadline, next(rx))
+            .await
+            .map_err(|_| ReplicationError::Protocol("no completion from the target".into()))??;
+        let was_nack = matches!(m, Msg::Nack { .. });
+        if s.handle(m, writer).await? == Some(true) {
+            return Ok(s.resends);
+        }
+        if was_nack {
+            writer
+                .send_now(&Msg::End {
+                    epoch: plan.epoch,
+                    count,
+                })
+                .await?;
+        }
+    }
+}
+
+/// Asks the target to delete a snapshot of this volume.
+pub async fn delete_target_snapshot(
+    vol: &SourceVolume,
+    name: &str,
+) -> Result<(), ReplicationError> {
+    let mut session = vol.connect().await?;
+    match session.reader.expect().await? {
+        Msg::Position { .. } => {}
+        other => {
+            return Err(ReplicationError::Protocol(format!(
+                "expected position, got {other:?}"
+            )));
+        }
+    }
+    session
+        .writer
+        .send_now(&Msg::DeleteSnapshot {
+            name: name.to_owned(),
+        })
+        .await?;
+    match session.reader.expect().await? {
+        Msg::SnapshotDone { error: None, .. } => Ok(()),
+        Msg::SnapshotDone {
+            error: Some(reason),
+            ..
+        } => Err(ReplicationError::Snapshot {
+            name: name.to_owned(),
+            reason,
+        }),
+        other => Err(ReplicationError::Protocol(format!("unexpected {other:?}"))),
+    }
+}
+
+/// The tracker for a source volume: the kernel module's for a block device when the
+/// module is loaded, else the user-space scan.
+pub fn make_tracker(
+    path: &Path,
+    state_dir: &Path,
+    block_size: u32,
+) -> Result<Box<dyn ChangeTracker>, TrackerError> {
+    use std::os::unix::fs::FileTypeExt;
+    let is_block = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device());
+    if is_block && holdfast_kmod::module_loaded() {
+        match holdfast_kmod::KernelDevice::open().and_then(|d| {
+            holdfast_kmod::KernelTracker::new(d, path, state_dir, "tracker", block_size)
+        }) {
+            Ok(t) => return Ok(Box::new(t)),
+            Err(e) => warn!(error = %e, "kernel tracker unavailable; using the user-space scan"),
+        }
+    }
+    Ok(Box::new(holdfast_kmod::ScanTracker::new(
+        path, state_dir, "tracker", block_size,
+    )?))
+}

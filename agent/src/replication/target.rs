@@ -1,0 +1,559 @@
+//! The target end: accepts authenticated data-plane sessions for the volumes this node
+//! is the target of, verifies every extent and writes it into the mirror, persists its
+//! position at every sync, and creates or deletes snapshots between epochs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::cursor::{BeginAction, TargetCursor};
+use crate::dataplane::frame::{Encoding, MAX_PAYLOAD, Msg};
+use crate::dataplane::session::{self, DataPlaneError, Expected, Session};
+use crate::durable;
+use crate::snapshots::{self, SnapshotName};
+
+/// A peer silent for this long is considered gone.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One volume this node receives.
+#[derive(Debug)]
+pub struct TargetVolume {
+    pub volume_id: String,
+    pub mirror: PathBuf,
+    pub expected: Expected,
+    cursor_path: PathBuf,
+    /// Held by a session, a snapshot or an export: one at a time per volume.
+    pub lock: tokio::sync::Mutex<()>,
+    stats: Mutex<TargetStats>,
+}
+
+/// Counters of a target volume.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetStats {
+    pub bytes_received: u64,
+    pub extents_written: u64,
+    pub checksum_failures: u64,
+    pub sessions: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorFile {
+    epoch: u64,
+    next_seq: u64,
+    complete: bool,
+}
+
+impl TargetVolume {
+    pub fn new(
+        volume_id: &str,
+        mirror: PathBuf,
+        expected: Expected,
+        state_dir: &Path,
+    ) -> TargetVolume {
+        TargetVolume {
+            volume_id: volume_id.to_owned(),
+            mirror,
+            expected,
+            cursor_path: state_dir
+                .join("target")
+                .join(format!("{}.cursor.json", durable::file_key(volume_id))),
+            lock: tokio::sync::Mutex::new(()),
+            stats: Mutex::new(TargetStats::default()),
+        }
+    }
+
+    /// The durable position (all zero when nothing was received yet).
+    pub fn cursor(&self) -> std::io::Result<TargetCursor> {
+        Ok(durable::read_json::<CursorFile>(&self.cursor_path)?
+            .map(|c| TargetCursor {
+                epoch: c.epoch,
+                next_seq: c.next_seq,
+                complete: c.complete,
+            })
+            .unwrap_or_default())
+    }
+
+    fn save_cursor(&self, c: TargetCursor) -> std::io::Result<()> {
+        durable::write_json(
+            &self.cursor_path,
+            &CursorFile {
+                epoch: c.epoch,
+                next_seq: c.next_seq,
+                complete: c.complete,
+            },
+        )
+    }
+
+    pub fn stats(&self) -> TargetStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count(&self, f: impl FnOnce(&mut TargetStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Forgets the position and removes the mirror and its snapshots.
+    pub fn remove_copy(&self) -> Result<(), snapshots::SnapshotError> {
+        snapshots::remove_all(&self.mirror)?;
+        durable::remove(&self.cursor_path).map_err(|source| snapshots::SnapshotError::Io {
+            path: self.cursor_path.clone(),
+            source,
+        })
+    }
+}
+
+/// The volumes this node is the target of, by volume id.
+#[derive(Debug, Clone, Default)]
+pub struct TargetRegistry(Arc<Mutex<HashMap<String, Arc<TargetVolume>>>>);
+
+impl TargetRegistry {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<TargetVolume>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn insert(&self, v: TargetVolume) -> Arc<TargetVolume> {
+        let v = Arc::new(v);
+        self.map().insert(v.volume_id.clone(), v.clone());
+        v
+    }
+
+    pub fn get(&self, volume_id: &str) -> Option<Arc<TargetVolume>> {
+        self.map().get(volume_id).cloned()
+    }
+
+    pub fn remove(&self, volume_id: &str) -> Option<Arc<TargetVolume>> {
+        self.map().remove(volume_id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn all(&self) -> Vec<Arc<TargetVolume>> {
+        self.map().values().cloned().collect()
+    }
+}
+
+/// Accepts data-plane connections until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    registry: TargetRegistry,
+    my_node: String,
+    shutdown: watch::Receiver<bool>,
+) {
+    let stopped = shutdown_signalled(shutdown);
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let registry = registry.clone();
+                    let node = my_node.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = handle(stream, &registry, &node).await {
+                            warn!(%peer, error = %e, "data-plane session ended with an error");
+                        }
+                    });
+                }
+                Err(e) => {
+                    warn!(error = %e, "data-plane accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            () = &mut stopped => return,
+        }
+    }
+}
+
+/// Resolves once `rx` turns true (or its sender is gone).
+pub async fn shutdown_signalled(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await.map(|_| ());
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    DataPlane(#[from] DataPlaneError),
+    #[error("target storage {path}: {source}")]
+    Storage {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Protocol(String),
+}
+
+async fn handle(
+    stream: TcpStream,
+    registry: &TargetRegistry,
+    my_node: &str,
+) -> Result<(), TargetError> {
+    let (session, hello) = session::accept(stream, my_node, |v| {
+        registry.get(v).map(|t| t.expected.clone())
+    })
+    .await?;
+    let vol = registry
+        .get(&hello.volume)
+        .ok_or_else(|| TargetError::Protocol("volume was removed during the handshake".into()))?;
+    let span =
+        info_span!("target_session", volume_id = %vol.volume_id, source = %hello.source_node);
+    async move {
+        let _guard = vol.lock.lock().await;
+        vol.count(|s| s.sessions += 1);
+        receive(session, &vol).await
+    }
+    .instrument(span)
+    .await
+}
+
+fn serr(vol: &TargetVolume) -> impl FnOnce(std::io::Error) -> TargetError + 'static {
+    let path = vol.mirror.clone();
+    move |source| TargetError::Storage { path, source }
+}
+
+struct Receiver<'a> {
+    vol: &'a TargetVolume,
+    file: Option<File>,
+    cursor: TargetCursor,
+    volume_size: u64,
+    /// Extents below this were received (or skipped by the source).
+    received_upto: u64,
+    /// Extents that failed verification and wait for a resend.
+    holes: BTreeSet<u64>,
+}
+
+impl Receiver<'_> {
+    fn storage_err(&self) -> impl FnOnce(std::io::Error) -> TargetError + 'static {
+        serr(self.vol)
+    }
+
+    fn open(&mut self) -> Result<&File, TargetError> {
+        if self.file.is_none() {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&self.vol.mirror)
+                .map_err(self.storage_err())?;
+            self.file = Some(f);
+        }
+        self.file
+            .as_ref()
+            .ok_or_else(|| TargetError::Protocol("mirror not open".into()))
+    }
+
+    fn begin(&mut self, epoch: u64, volume_size: u64, initial: bool) -> Result<Msg, TargetError> {
+        let (cursor, action) = self
+            .cursor
+            .begin(epoch, initial)
+            .map_err(|e| TargetError::Protocol(e.to_string()))?;
+        self.volume_size = volume_size;
+        let vol = self.vol;
+        let f = self.open()?;
+        match action {
+            BeginAction::AlreadyComplete => {}
+            BeginAction::Continue => f.set_len(volume_size).map_err(serr(vol))?,
+            BeginAction::Start { zero_first } => {
+                if zero_first {
+                    f.set_len(0).map_err(serr(vol))?;
+                }
+                f.set_len(volume_size).map_err(serr(vol))?;
+                f.sync_all().map_err(serr(vol))?;
+                vol.save_cursor(cursor).map_err(serr(vol))?;
+            }
+        }
+        info!(epoch, ?action, next_seq = cursor.next_seq, "epoch begins");
+        self.cursor = cursor;
+        self.received_upto = cursor.next_seq;
+        self.holes.clear();
+        Ok(Msg::Ack {
+            epoch: cursor.epoch,
+            next_seq: cursor.next_seq,
+            complete: cursor.complete,
+        })
+    }
+
+    fn in_epoch(&self) -> Result<(), TargetError> {
+        if self.cursor.epoch == 0 || self.cursor.complete || self.file.is_none() {
+            return Err(TargetError::Protocol(
+                "data outside of an open epoch".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether this sequence number should be applied (not a duplicate).
+    fn wanted(&mut self, seq: u64) -> bool {
+        if self.holes.contains(&seq) {
+            return true;
+        }
+        if seq >= self.received_upto {
+            self.received_upto = seq + 1;
+            return true;
+        }
+        false
+    }
+
+    fn check_bounds(&self, offset: u64, len: u64) -> Result<(), TargetError> {
+        if offset
+            .checked_add(len)
+            .is_none_or(|end| end > self.volume_size)
+        {
+            return Err(TargetError::Protocol(format!(
+                "extent {offset}+{len} is past the end of the volume ({})",
+                self.volume_size
+            )));
+        }
+        Ok(())
+    }
+
+    fn block(
+        &mut self,
+        seq: u64,
+        offset: u64,
+        len: u32,
+        checksum: [u8; 32],
+        encoding: Encoding,
+        payload: Vec<u8>,
+    ) -> Result<Option<Msg>, TargetError> {
+        self.in_epoch()?;
+        self.check_bounds(offset, u64::from(len))?;
+        if !self.wanted(seq) {
+            return Ok(None);
+        }
+        let data = match encoding {
+            Encoding::Raw => Ok(payload),
+            Encoding::Zstd => zstd::bulk::decompress(&payload, (len as usize).min(MAX_PAYLOAD)),
+        };
+        let verified = match data {
+            Ok(d) if d.len() == len as usize && blake3::hash(&d).as_bytes() == &checksum => Some(d),
+            _ => None,
+        };
+        let Some(data) = verified else {
+            self.holes.insert(seq);
+            self.vol.count(|s| s.checksum_failures += 1);
+            warn!(
+                seq,
+                offset, len, "extent failed verification; asking for a resend"
+            );
+            return Ok(Some(Msg::Nack {
+                seq,
+                reason: "checksum mismatch".into(),
+            }));
+        };
+        let f = self.open()?;
+        f.write_all_at(&data, offset).map_err(self.storage_err())?;
+        self.holes.remove(&seq);
+        self.vol.count(|s| {
+            s.bytes_received += u64::from(len);
+            s.extents_written += 1;
+        });
+        Ok(None)
+    }
+
+    fn zero(&mut self, seq: u64, offset: u64, len: u64) -> Result<(), TargetError> {
+        self.in_epoch()?;
+        self.check_bounds(offset, len)?;
+        if !self.wanted(seq) {
+            return Ok(());
+        }
+        let vol = self.vol;
+        let f = self.open()?;
+        let punched = nix::fcntl::fallocate(
+            f.as_fd(),
+            nix::fcntl::FallocateFlags::FALLOC_FL_PUNCH_HOLE
+                | nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
+            offset as i64,
+            len as i64,
+        );
+        if punched.is_err() {
+            let zeroes = vec![0u8; (1 << 20).min(len as usize)];
+            let mut at = offset;
+            while at < offset + len {
+                let n = zeroes.len().min((offset + len - at) as usize);
+                f.write_all_at(&zeroes[..n], at).map_err(serr(vol))?;
+                at += n as u64;
+            }
+        }
+        self.holes.remove(&seq);
+        Ok(())
+    }
+
+    fn sync(&mut self, seq: u64) -> Result<Msg, TargetError> {
+        self.in_epoch()?;
+        let durable_below = self.holes.first().copied().unwrap_or(seq).min(seq);
+        self.open()?.sync_data().map_err(self.storage_err())?;
+        self.cursor = self.cursor.synced(durable_below);
+        self.vol
+            .save_cursor(self.cursor)
+            .map_err(self.storage_err())?;
+        debug!(next_seq = self.cursor.next_seq, "synced");
+        Ok(Msg::Ack {
+            epoch: self.cursor.epoch,
+            next_seq: self.cursor.next_seq,
+            complete: false,
+        })
+    }
+
+    fn end(&mut self, epoch: u64, count: u64) -> Result<Vec<Msg>, TargetError> {
+        if self.cursor.epoch == epoch && self.cursor.complete {
+            return Ok(vec![self.complete_ack()]);
+        }
+        self.in_epoch()?;
+        if epoch != self.cursor.epoch {
+            return Err(TargetError::Protocol(format!(
+                "end of epoch {epoch} during epoch {}",
+                self.cursor.epoch
+            )));
+        }
+        if !self.holes.is_empty() {
+            return Ok(self
+                .holes
+                .iter()
+                .map(|&seq| Msg::Nack {
+                    seq,
+                    reason: "still missing".into(),
+                })
+                .collect());
+        }
+        self.open()?.sync_data().map_err(self.storage_err())?;
+        self.cursor = self.cursor.completed(count);
+        self.vol
+            .save_cursor(self.cursor)
+            .map_err(self.storage_err())?;
+        info!(epoch, extents = count, "epoch complete and durable");
+        Ok(vec![self.complete_ack()])
+    }
+
+    fn complete_ack(&self) -> Msg {
+        Msg::Ack {
+            epoch: self.cursor.epoch,
+            next_seq: self.cursor.next_seq,
+            complete: true,
+        }
+    }
+}
+
+async fn receive(mut session: Session, vol: &TargetVolume) -> Result<(), TargetError> {
+    let cursor = vol.cursor().map_err(|source| TargetError::Storage {
+        path: vol.mirror.clone(),
+        source,
+    })?;
+    session
+        .writer
+        .send_now(&Msg::Position {
+            epoch: cursor.epoch,
+            next_seq: cursor.next_seq,
+            complete: cursor.complete,
+        })
+        .await?;
+    let mut rx = Receiver {
+        vol,
+        file: None,
+        cursor,
+        volume_size: 0,
+        received_upto: cursor.next_seq,
+        holes: BTreeSet::new(),
+    };
+    loop {
+        let msg = match tokio::time::timeout(IDLE_TIMEOUT, session.reader.recv()).await {
+            Err(_) => return Err(TargetError::Protocol("source went silent".into())),
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(Some(m))) => m,
+            Ok(Err(e)) => return Err(e.into()),
+        };
+        let replies: Vec<Msg> = match msg {
+            Msg::Begin {
+                epoch,
+                volume_size,
+                initial,
+                ..
+            } => vec![rx.begin(epoch, volume_size, initial)?],
+            Msg::Block {
+                seq,
+                offset,
+                len,
+                checksum,
+                encoding,
+                payload,
+            } => rx
+                .block(seq, offset, len, checksum, encoding, payload)?
+                .into_iter()
+                .collect(),
+            Msg::Zero { seq, offset, len } => {
+                rx.zero(seq, offset, len)?;
+                vec![]
+            }
+            Msg::Sync { seq } => vec![rx.sync(seq)?],
+            Msg::End { epoch, count } => rx.end(epoch, count)?,
+            Msg::Snapshot { name, epoch } => vec![snapshot(vol, rx.cursor, &name, epoch).await],
+            Msg::DeleteSnapshot { name } => {
+                let error = match SnapshotName::parse(&name) {
+                    Ok(n) => snapshots::delete(&vol.mirror, &n)
+                        .err()
+                        .map(|e| e.to_string()),
+                    Err(e) => Some(e.to_string()),
+                };
+                vec![Msg::SnapshotDone {
+                    name,
+                    epoch: 0,
+                    error,
+                }]
+            }
+            other => {
+                return Err(TargetError::Protocol(format!(
+                    "unexpected message {other:?}"
+                )));
+            }
+        };
+        if !replies.is_empty() {
+            for r in &replies {
+                session.writer.send(r).await?;
+            }
+            session.writer.flush().await?;
+        }
+    }
+}
+
+async fn snapshot(vol: &TargetVolume, cursor: TargetCursor, name: &str, epoch: u64) -> Msg {
+    let done = |error: Option<String>| Msg::SnapshotDone {
+        name: name.to_owned(),
+        epoch,
+        error,
+    };
+    let parsed = match SnapshotName::parse(name) {
+        Ok(n) => n,
+        Err(e) => return done(Some(e.to_string())),
+    };
+    if cursor.epoch != epoch || !cursor.complete {
+        return done(Some(format!(
+            "the target holds epoch {} (complete: {}), not epoch {epoch}",
+            cursor.epoch, cursor.complete
+        )));
+    }
+    let mirror = vol.mirror.clone();
+    let now = holdfast_protocol::UnixMillis::now().0;
+    match tokio::task::spawn_blocking(move || snapshots::create(&mirror, &parsed, epoch, now)).await
+    {
+        Ok(Ok(meta)) => {
+            info!(snapshot = %meta.name, epoch, method = ?meta.method, "target snapshot created");
+            done(None)
+        }
+        Ok(Err(e)) => done(Some(e.to_string())),
+        Err(e) => done(Some(format!("snapshot task failed: {e}"))),
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the agent: real files, real TCP on loopback, real processes.
+
+mod helpers;
+mod replication;
+mod security;
