@@ -74,7 +74,12 @@ impl Envelope {
     }
 
     /// A reply to this message: its correlation id is this message's id.
-    pub fn reply(&self, sender: Sender, message: impl Into<AnyMessage>, sent_at: UnixMillis) -> Envelope {
+    pub fn reply(
+        &self,
+        sender: Sender,
+        message: impl Into<AnyMessage>,
+        sent_at: UnixMillis,
+    ) -> Envelope {
         let mut reply = Envelope::new(sender, message, sent_at);
         reply.header.correlation_id = Some(self.header.message_id);
         reply
@@ -145,12 +150,11 @@ impl Envelope {
         }
         let kind = MessageKind::parse(&wire.kind).ok_or(DecodeError::UnknownKind(wire.kind))?;
         let sender = Sender::try_from(wire.sender)?;
-        let message = AnyMessage::decode_body(kind, &wire.body).map_err(|e| {
-            DecodeError::MalformedBody {
+        let message =
+            AnyMessage::decode_body(kind, &wire.body).map_err(|e| DecodeError::MalformedBody {
                 kind,
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         Ok(Envelope {
             header: Header {
                 version: wire.version,
@@ -232,11 +236,18 @@ mod tests {
 
     #[test]
     fn message_ids_are_v7_and_carry_the_time() {
-        let env = Envelope::new(Sender::Orchestrator, crate::messages::ReplicationResync {
-            volume_id: crate::VolumeId("v".into()),
-        }, UnixMillis(1_700_000_000_123));
+        let env = Envelope::new(
+            Sender::Orchestrator,
+            crate::messages::ReplicationResync {
+                volume_id: crate::VolumeId("v".into()),
+            },
+            UnixMillis(1_700_000_000_123),
+        );
         assert_eq!(env.header.message_id.get_version_num(), 7);
         let (secs, nanos) = env.header.message_id.get_timestamp().unwrap().to_unix();
-        assert_eq!(secs * 1000 + u64::from(nanos / 1_000_000), 1_700_000_000_123);
+        assert_eq!(
+            secs * 1000 + u64::from(nanos / 1_000_000),
+            1_700_000_000_123
+        );
     }
 }

@@ -120,9 +120,18 @@ mod tests {
     fn node_ids_are_validated() {
         assert!(NodeId::parse("compute-01.dc1_a").is_ok());
         assert_eq!(NodeId::parse(""), Err(IdError::Empty));
-        assert!(matches!(NodeId::parse("a b"), Err(IdError::BadCharacter(_))));
-        assert!(matches!(NodeId::parse("a#b"), Err(IdError::BadCharacter(_))));
-        assert!(matches!(NodeId::parse("x".repeat(65)), Err(IdError::TooLong(_))));
+        assert!(matches!(
+            NodeId::parse("a b"),
+            Err(IdError::BadCharacter(_))
+        ));
+        assert!(matches!(
+            NodeId::parse("a#b"),
+            Err(IdError::BadCharacter(_))
+        ));
+        assert!(matches!(
+            NodeId::parse("x".repeat(65)),
+            Err(IdError::TooLong(_))
+        ));
         assert!(NodeId::parse("x".repeat(64)).is_ok());
         assert!(matches!(
             NodeId::parse("orchestrator"),

@@ -9,7 +9,9 @@ pub(crate) fn uuid() -> impl Strategy<Value = uuid::Uuid> {
 }
 
 pub(crate) fn opt_kind_str() -> impl Strategy<Value = Option<String>> {
-    proptest::option::of(proptest::sample::select(MessageKind::ALL).prop_map(|k| k.as_str().to_owned()))
+    proptest::option::of(
+        proptest::sample::select(MessageKind::ALL).prop_map(|k| k.as_str().to_owned()),
+    )
 }
 
 impl Arbitrary for NodeId {

@@ -39,8 +39,14 @@ fn samples() -> Vec<AnyMessage> {
             protocol: ProtocolVersion::CURRENT,
             data_plane_addr: Some("10.0.0.11:7410".into()),
             backends: vec![
-                BackendInfo { name: "files".into(), kind: StorageKind::File },
-                BackendInfo { name: "ceph".into(), kind: StorageKind::Rbd },
+                BackendInfo {
+                    name: "files".into(),
+                    kind: StorageKind::File,
+                },
+                BackendInfo {
+                    name: "ceph".into(),
+                    kind: StorageKind::Rbd,
+                },
             ],
             tracker: TrackerKind::Scan,
         }
@@ -57,17 +63,34 @@ fn samples() -> Vec<AnyMessage> {
             node_id: node("compute-01"),
             agent_version: "0.1.0".into(),
             uptime_s: 86_400,
-            load: LoadAverage { one: 0.5, five: 0.25, fifteen: 0.125 },
-            memory: MemoryStats { total_bytes: 64 << 30, available_bytes: 40 << 30 },
-            process: ProcessStats { pid: 4242, threads: 9, rss_bytes: 48 << 20 },
+            load: LoadAverage {
+                one: 0.5,
+                five: 0.25,
+                fifteen: 0.125,
+            },
+            memory: MemoryStats {
+                total_bytes: 64 << 30,
+                available_bytes: 40 << 30,
+            },
+            process: ProcessStats {
+                pid: 4242,
+                threads: 9,
+                rss_bytes: 48 << 20,
+            },
             disks: vec![DiskSpace {
                 path: "/var/lib/holdfast".into(),
                 total_bytes: 1 << 40,
                 available_bytes: 1 << 39,
             }],
             workers: vec![
-                WorkerStatus { name: "replicator-0".into(), state: WorkerState::Busy },
-                WorkerStatus { name: "data-plane".into(), state: WorkerState::Idle },
+                WorkerStatus {
+                    name: "replicator-0".into(),
+                    state: WorkerState::Busy,
+                },
+                WorkerStatus {
+                    name: "data-plane".into(),
+                    state: WorkerState::Idle,
+                },
             ],
             tracker: TrackerStatus {
                 kind: TrackerKind::Kernel,
@@ -98,11 +121,28 @@ fn samples() -> Vec<AnyMessage> {
             bandwidth_limit_bps: Some(100 << 20),
         }
         .into(),
-        ReplicationStop { volume_id: v1.clone(), remove_target_copy: true }.into(),
-        ReplicationResync { volume_id: v1.clone() }.into(),
-        ReplicationPause { volume_id: v1.clone() }.into(),
-        ReplicationResume { volume_id: v1.clone() }.into(),
-        ReplicationAck { volume_id: v1.clone(), state: ReplicationState::Replicating }.into(),
+        ReplicationStop {
+            volume_id: v1.clone(),
+            remove_target_copy: true,
+        }
+        .into(),
+        ReplicationResync {
+            volume_id: v1.clone(),
+        }
+        .into(),
+        ReplicationPause {
+            volume_id: v1.clone(),
+        }
+        .into(),
+        ReplicationResume {
+            volume_id: v1.clone(),
+        }
+        .into(),
+        ReplicationAck {
+            volume_id: v1.clone(),
+            state: ReplicationState::Replicating,
+        }
+        .into(),
         ReplicationStatus {
             volume_id: v1.clone(),
             node_id: node("compute-01"),
@@ -125,10 +165,22 @@ fn samples() -> Vec<AnyMessage> {
             hold_timeout_ms: 30_000,
         }
         .into(),
-        CutPrepared { cut_id: CUT, volumes: vec![v1.clone(), vol("b2")], cut_at: UnixMillis(1_790_000_000_500) }
-            .into(),
-        CutCommit { cut_id: CUT, snapshot_name: "hf-snap-0001".into() }.into(),
-        CutAbort { cut_id: CUT, reason: "agent dr-ctl-02 did not prepare in time".into() }.into(),
+        CutPrepared {
+            cut_id: CUT,
+            volumes: vec![v1.clone(), vol("b2")],
+            cut_at: UnixMillis(1_790_000_000_500),
+        }
+        .into(),
+        CutCommit {
+            cut_id: CUT,
+            snapshot_name: "hf-snap-0001".into(),
+        }
+        .into(),
+        CutAbort {
+            cut_id: CUT,
+            reason: "agent dr-ctl-02 did not prepare in time".into(),
+        }
+        .into(),
         CutResult {
             cut_id: CUT,
             outcome: CutOutcome::Committed,
@@ -141,8 +193,16 @@ fn samples() -> Vec<AnyMessage> {
             }],
         }
         .into(),
-        TargetSnapshotCreate { volume_id: v1.clone(), snapshot_name: "hf-snap-0002".into() }.into(),
-        TargetSnapshotDelete { volume_id: v1.clone(), snapshot_name: "hf-snap-0001".into() }.into(),
+        TargetSnapshotCreate {
+            volume_id: v1.clone(),
+            snapshot_name: "hf-snap-0002".into(),
+        }
+        .into(),
+        TargetSnapshotDelete {
+            volume_id: v1.clone(),
+            snapshot_name: "hf-snap-0001".into(),
+        }
+        .into(),
         TargetSnapshotResult {
             volume_id: v1.clone(),
             snapshot_name: "hf-snap-0002".into(),
@@ -154,7 +214,9 @@ fn samples() -> Vec<AnyMessage> {
         VolumeExport {
             export_id: EXPORT,
             volume_id: v1.clone(),
-            point: RecoveryPoint::Snapshot { name: "hf-snap-0002".into() },
+            point: RecoveryPoint::Snapshot {
+                name: "hf-snap-0002".into(),
+            },
             destination: loc("ceph", StorageKind::Rbd, "hf-recover-7c1d6a1e"),
         }
         .into(),
@@ -234,7 +296,10 @@ fn every_prefix_of_every_vector_is_refused_without_panic() {
     for message in samples() {
         let bytes = envelope(message).encode().unwrap();
         for len in 0..bytes.len() {
-            assert!(Envelope::decode(&bytes[..len]).is_err(), "prefix {len} decoded");
+            assert!(
+                Envelope::decode(&bytes[..len]).is_err(),
+                "prefix {len} decoded"
+            );
         }
     }
 }
@@ -244,7 +309,10 @@ fn oversized_messages_are_refused_before_decoding() {
     let bytes = vec![0x90; MAX_MESSAGE_BYTES + 1];
     assert!(matches!(
         Envelope::decode(&bytes),
-        Err(DecodeError::TooLarge { limit: MAX_MESSAGE_BYTES, .. })
+        Err(DecodeError::TooLarge {
+            limit: MAX_MESSAGE_BYTES,
+            ..
+        })
     ));
     let env = envelope(samples().remove(0));
     let bytes = env.encode().unwrap();
@@ -341,7 +409,12 @@ fn older_sender_omitting_optional_fields_still_decodes() {
         op: "deleted",
     })
     .unwrap();
-    let bytes = foreign(ProtocolVersion::CURRENT, "n1", "target-snapshot.result", body);
+    let bytes = foreign(
+        ProtocolVersion::CURRENT,
+        "n1",
+        "target-snapshot.result",
+        body,
+    );
     let result: TargetSnapshotResult = Envelope::decode(&bytes).unwrap().into_body().unwrap();
     assert_eq!(result.op, TargetSnapshotOp::Deleted);
     assert_eq!(result.epoch, None);
@@ -349,17 +422,33 @@ fn older_sender_omitting_optional_fields_still_decodes() {
 
 #[test]
 fn unknown_major_versions_are_refused() {
-    let body = rmp_serde::to_vec_named(&ReplicationResync { volume_id: vol("v") }).unwrap();
-    let bytes = foreign(ProtocolVersion { major: 2, minor: 0 }, "orchestrator", "replication.resync", body);
+    let body = rmp_serde::to_vec_named(&ReplicationResync {
+        volume_id: vol("v"),
+    })
+    .unwrap();
+    let bytes = foreign(
+        ProtocolVersion { major: 2, minor: 0 },
+        "orchestrator",
+        "replication.resync",
+        body,
+    );
     assert!(matches!(
         Envelope::decode(&bytes),
-        Err(DecodeError::UnsupportedVersion { found: ProtocolVersion { major: 2, .. }, .. })
+        Err(DecodeError::UnsupportedVersion {
+            found: ProtocolVersion { major: 2, .. },
+            ..
+        })
     ));
 }
 
 #[test]
 fn unknown_kinds_are_refused() {
-    let bytes = foreign(ProtocolVersion::CURRENT, "orchestrator", "replication.teleport", vec![0x80]);
+    let bytes = foreign(
+        ProtocolVersion::CURRENT,
+        "orchestrator",
+        "replication.teleport",
+        vec![0x80],
+    );
     match Envelope::decode(&bytes) {
         Err(DecodeError::UnknownKind(kind)) => assert_eq!(kind, "replication.teleport"),
         other => panic!("expected UnknownKind, got {other:?}"),
@@ -368,41 +457,82 @@ fn unknown_kinds_are_refused() {
 
 #[test]
 fn invalid_senders_are_refused() {
-    let body = rmp_serde::to_vec_named(&ReplicationResync { volume_id: vol("v") }).unwrap();
-    let bytes = foreign(ProtocolVersion::CURRENT, "not a node", "replication.resync", body);
-    assert!(matches!(Envelope::decode(&bytes), Err(DecodeError::InvalidSender(_))));
+    let body = rmp_serde::to_vec_named(&ReplicationResync {
+        volume_id: vol("v"),
+    })
+    .unwrap();
+    let bytes = foreign(
+        ProtocolVersion::CURRENT,
+        "not a node",
+        "replication.resync",
+        body,
+    );
+    assert!(matches!(
+        Envelope::decode(&bytes),
+        Err(DecodeError::InvalidSender(_))
+    ));
 }
 
 #[test]
 fn body_of_the_wrong_shape_is_refused() {
-    let body = rmp_serde::to_vec_named(&ReplicationResync { volume_id: vol("v") }).unwrap();
-    let bytes = foreign(ProtocolVersion::CURRENT, "orchestrator", "replication.start", body);
+    let body = rmp_serde::to_vec_named(&ReplicationResync {
+        volume_id: vol("v"),
+    })
+    .unwrap();
+    let bytes = foreign(
+        ProtocolVersion::CURRENT,
+        "orchestrator",
+        "replication.start",
+        body,
+    );
     assert!(matches!(
         Envelope::decode(&bytes),
-        Err(DecodeError::MalformedBody { kind: MessageKind::ReplicationStart, .. })
+        Err(DecodeError::MalformedBody {
+            kind: MessageKind::ReplicationStart,
+            ..
+        })
     ));
 }
 
 #[test]
 fn typed_access_checks_the_kind() {
-    let env = envelope(ReplicationPause { volume_id: vol("v") }.into());
+    let env = envelope(
+        ReplicationPause {
+            volume_id: vol("v"),
+        }
+        .into(),
+    );
     assert!(matches!(
         env.clone().into_body::<ReplicationResume>(),
-        Err(DecodeError::KindMismatch { expected: MessageKind::ReplicationResume, found: MessageKind::ReplicationPause })
+        Err(DecodeError::KindMismatch {
+            expected: MessageKind::ReplicationResume,
+            found: MessageKind::ReplicationPause
+        })
     ));
-    assert_eq!(env.into_body::<ReplicationPause>().unwrap().volume_id, vol("v"));
+    assert_eq!(
+        env.into_body::<ReplicationPause>().unwrap().volume_id,
+        vol("v")
+    );
 }
 
 #[test]
 fn replies_correlate_with_their_request() {
     let request = Envelope::new(
         Sender::Orchestrator,
-        CutCommit { cut_id: CUT, snapshot_name: "s".into() },
+        CutCommit {
+            cut_id: CUT,
+            snapshot_name: "s".into(),
+        },
         UnixMillis::now(),
     );
     let reply = request.reply(
         Sender::Node(node("n1")),
-        CutResult { cut_id: CUT, outcome: CutOutcome::Aborted, cut_at: None, volumes: vec![] },
+        CutResult {
+            cut_id: CUT,
+            outcome: CutOutcome::Aborted,
+            cut_at: None,
+            volumes: vec![],
+        },
         UnixMillis::now(),
     );
     assert_eq!(reply.header.correlation_id, Some(request.header.message_id));
