@@ -5,5 +5,7 @@
 
 pub mod dataplane;
 pub mod durable;
+pub mod manual;
 pub mod replication;
+pub mod signals;
 pub mod snapshots;

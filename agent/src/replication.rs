@@ -2,5 +2,6 @@
 
 pub mod cursor;
 pub mod plan;
+pub mod replicator;
 pub mod source;
 pub mod target;

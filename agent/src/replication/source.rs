@@ -24,8 +24,8 @@ use crate::durable;
 
 /// Largest extent shipped in one frame.
 pub const MAX_EXTENT: u64 = 1 << 20;
-/// Ask the target to make data durable after this many bytes...
-const SYNC_BYTES: u64 = 32 << 20;
+/// Ask the target to make data durable after this many bytes (by default)...
+pub const SYNC_BYTES: u64 = 32 << 20;
 /// ...or this many extents, whichever comes first.
 const SYNC_EXTENTS: u64 = 1024;
 /// Syncs that may be unanswered before the sender waits.
@@ -47,6 +47,8 @@ pub struct SourceVolume {
     pub block_size: u32,
     pub compression: bool,
     pub bandwidth_limit_bps: Option<u64>,
+    /// Ask the target for durability after this many bytes (default 32 MiB).
+    pub sync_bytes: u64,
 }
 
 impl std::fmt::Debug for SourceVolume {
@@ -100,6 +102,7 @@ pub struct SourceState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CycleReport {
     pub epoch: u64,
+    pub volume_size: u64,
     pub initial: bool,
     pub extents: u64,
     /// Bytes of changed data the plan covered.
@@ -337,7 +340,9 @@ pub async fn run_cycle(
                         },
                         Msg::Ack { .. } => {}
                         other => {
-                            return Err(ReplicationError::Protocol(format!("unexpected {other:?}")));
+                            return Err(ReplicationError::Protocol(format!(
+                                "unexpected {other:?}"
+                            )));
                         }
                     }
                 }
@@ -366,6 +371,7 @@ pub async fn run_cycle(
     );
     Ok(CycleReport {
         epoch: plan.epoch,
+        volume_size: plan.volume_size,
         initial: plan.initial,
         extents: plan.extents.len() as u64,
         planned_bytes: plan.bytes(),
@@ -547,7 +553,7 @@ async fn ship(
         s.send(writer, seq).await?;
         since_sync_bytes += plan.extents[seq as usize].len;
         since_sync_extents += 1;
-        if since_sync_bytes >= SYNC_BYTES || since_sync_extents >= SYNC_EXTENTS {
+        if since_sync_bytes >= vol.sync_bytes || since_sync_extents >= SYNC_EXTENTS {
             writer.send_now(&Msg::Sync { seq: seq + 1 }).await?;
             s.syncs_sent += 1;
             (since_sync_bytes, since_sync_extents) = (0, 0);
@@ -582,6 +588,16 @@ async fn ship(
                 .await?;
         }
     }
+}
+
+/// Forgets the tracker's baseline and any planned epoch: the next cycle copies the
+/// whole volume again (the target restarts from zeroes).
+pub async fn resync(
+    vol: &SourceVolume,
+    tracker: &mut Option<Box<dyn ChangeTracker>>,
+) -> Result<(), ReplicationError> {
+    with_tracker(tracker, |t| t.reset()).await?;
+    vol.drop_plan()
 }
 
 /// Asks the target to delete a snapshot of this volume.

@@ -1,5 +1,6 @@
 //! Integration tests of the agent: real files, real TCP on loopback, real processes.
 
+mod crash;
 mod helpers;
 mod replication;
 mod security;
