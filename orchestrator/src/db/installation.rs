@@ -1,0 +1,26 @@
+//! The installation row: this orchestrator's product UUID, made at first start.
+
+use uuid::Uuid;
+
+use super::{DbError, Tx};
+
+/// Returns the product UUID, creating it on first call.
+pub async fn ensure(tx: &mut Tx<'_>, now_ms: i64) -> Result<Uuid, DbError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT product_uuid FROM installation WHERE id = 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some((text,)) = row {
+        return Uuid::parse_str(&text).map_err(|e| DbError::Corrupt {
+            table: "installation",
+            reason: e.to_string(),
+        });
+    }
+    let id = Uuid::new_v4();
+    sqlx::query("INSERT INTO installation (id, product_uuid, created_at) VALUES (1, $1, $2)")
+        .bind(id.to_string())
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}

@@ -1,0 +1,6 @@
+//! Pure domain logic: no I/O, exhaustively tested.
+
+pub mod lockout;
+pub mod names;
+pub mod password;
+pub mod rbac;

@@ -1,0 +1,20 @@
+//! Holdfast orchestrator: the central service (REST API, database, users and RBAC,
+//! licence, event centre, settings, audit trail, scheduler) and the `holdfast` CLI.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod housekeeping;
+pub mod licence;
+pub mod metrics;
+pub mod server;
+pub mod settings;
+pub mod state;
+pub mod telemetry;
+pub mod tls;
+
+pub use config::Config;
+pub use server::{run, serve};

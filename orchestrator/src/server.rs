@@ -1,0 +1,227 @@
+//! `holdfast serve`: start-up, background tasks, graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+
+use crate::config::Config;
+use crate::db::{self, Db, DbError};
+use crate::domain::password::{self, HashCost, NewPassword};
+use crate::domain::rbac::Role;
+use crate::metrics::Metrics;
+use crate::state::{App, AppState, now_ms};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Database connection or migration.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Binding or serving failed.
+    #[error("cannot serve on {addr}: {source}")]
+    Io {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Password hashing is misconfigured.
+    #[error(transparent)]
+    Hash(#[from] password::HashError),
+    /// The configured admin password does not meet the policy.
+    #[error("the configured admin password does not meet the policy: {0}")]
+    AdminPassword(password::PolicyError),
+    /// The licence public key is invalid.
+    #[error("invalid licence public key: {0}")]
+    LicenceKey(String),
+    /// TLS certificate or key could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+impl From<sqlx::Error> for ServeError {
+    fn from(e: sqlx::Error) -> Self {
+        ServeError::Db(DbError::from(e))
+    }
+}
+
+/// Binds `config.bind` and runs until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServeError::Io {
+            addr: config.bind.to_string(),
+            source,
+        })?;
+    run(config, listener, shutdown).await
+}
+
+/// Opens the database, applies migrations, creates the first admin, and serves the API
+/// on `listener` until `shutdown` completes; in-flight requests then get
+/// `shutdown_grace_secs` to finish.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let started = std::time::Instant::now();
+    let state = prepare(config).await?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Io {
+        addr: "listener".to_owned(),
+        source,
+    })?;
+    let (stop_tx, _) = (state.shutdown_tx.clone(), ());
+    let app = state.app.clone();
+    let background = tokio::spawn(crate::housekeeping::run(app.clone()));
+    let router = crate::api::router(app.clone());
+    let grace = Duration::from_secs(app.config.shutdown_grace_secs);
+    let mut stopping = app.shutdown.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutdown requested; draining requests");
+        let _ = stop_tx.send(true);
+    };
+    let tls = app.config.tls.clone();
+    tracing::info!(%addr, tls = tls.is_some(), startup_ms = started.elapsed().as_millis() as u64, "holdfast orchestrator listening");
+    let served = async {
+        match tls {
+            None => axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(signal)
+            .await
+            .map_err(|source| ServeError::Io {
+                addr: addr.to_string(),
+                source,
+            }),
+            Some(tls) => {
+                let listener = axum::serve::ListenerExt::tap_io(
+                    crate::tls::TlsListener::new(listener, &tls)?,
+                    |_io| {},
+                );
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(signal)
+                .await
+                .map_err(|source| ServeError::Io {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+        }
+    };
+    let deadline = async {
+        let _ = stopping.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        r = served => r,
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "drain deadline passed; closing open connections");
+            Ok(())
+        }
+    };
+    background.abort();
+    app.db.close().await;
+    tracing::info!("holdfast orchestrator stopped");
+    result
+}
+
+struct Prepared {
+    app: AppState,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+async fn prepare(config: Config) -> Result<Prepared, ServeError> {
+    let db = Db::connect(&config.effective_database_url()).await?;
+    db.migrate().await?;
+    tracing::info!(backend = ?db.backend(), "database ready");
+    let hash_cost = HashCost {
+        memory_kib: config.argon2_memory_kib,
+        iterations: config.argon2_iterations,
+    };
+    let product_uuid = {
+        let mut tx = db.begin().await?;
+        let id = db::installation::ensure(&mut tx, now_ms()).await?;
+        tx.commit().await?;
+        id
+    };
+    ensure_admin(&db, &config, hash_cost).await?;
+    let settings = crate::settings::load_from(&db).await?;
+    crate::telemetry::set_level(&settings.log_level);
+    let licence_key = crate::licence::verifying_key(config.licence_public_key.as_deref())
+        .map_err(ServeError::LicenceKey)?;
+    let dummy_hash = password::hash("not-a-password", hash_cost)?;
+    let (events, _) = broadcast::channel(1024);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let app = Arc::new(App {
+        db,
+        config,
+        metrics: Metrics::new(),
+        product_uuid,
+        hash_cost,
+        events,
+        shutdown: shutdown_rx,
+        dummy_hash,
+        licence_key,
+    });
+    Ok(Prepared { app, shutdown_tx })
+}
+
+/// Creates the `admin` account on first start, with the configured password or a random
+/// one that is written to the log this once.
+async fn ensure_admin(db: &Db, config: &Config, cost: HashCost) -> Result<(), ServeError> {
+    let mut tx = db.begin().await?;
+    if db::users::get(&mut tx, "admin").await?.is_some() {
+        tx.commit().await?;
+        return Ok(());
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (
+            NewPassword::parse(p.expose()).map_err(ServeError::AdminPassword)?,
+            false,
+        ),
+        None => (NewPassword::generate(), true),
+    };
+    let now = now_ms();
+    db::users::insert(
+        &mut tx,
+        &db::users::UserRecord {
+            id: "admin".to_owned(),
+            name: "Administrator".to_owned(),
+            email: "admin@localhost.localdomain".to_owned(),
+            role: Role::Admin,
+            password_hash: password::hash(password.expose(), cost)?,
+            failed_logins: 0,
+            locked_until: None,
+            created_at: now,
+            updated_at: now,
+            groups: Vec::new(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    if generated {
+        tracing::warn!(
+            user = "admin",
+            password = password.expose(),
+            "created the first Admin account; this password is shown only this once: log in and change it"
+        );
+    } else {
+        tracing::info!(
+            user = "admin",
+            "created the first Admin account with the configured password"
+        );
+    }
+    Ok(())
+}

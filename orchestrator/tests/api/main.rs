@@ -1,0 +1,7 @@
+//! API integration tests: the real server in-process, on SQLite and on PostgreSQL.
+
+mod bad_input;
+mod helpers;
+mod platform;
+mod rbac_matrix;
+mod users;
