@@ -396,6 +396,39 @@ fn newer_minor_version_with_extra_fields_still_decodes() {
 }
 
 #[test]
+fn newer_minor_version_with_an_extra_header_field_still_decodes() {
+    #[derive(serde::Serialize)]
+    struct WireV1_3 {
+        version: ProtocolVersion,
+        message_id: Uuid,
+        correlation_id: Option<Uuid>,
+        sender: String,
+        sent_at_ms: u64,
+        kind: String,
+        #[serde(with = "serde_bytes")]
+        body: Vec<u8>,
+        trace_parent: String,
+    }
+    let body = rmp_serde::to_vec_named(&ReplicationResync {
+        volume_id: vol("v"),
+    })
+    .unwrap();
+    let bytes = rmp_serde::to_vec_named(&WireV1_3 {
+        version: ProtocolVersion { major: 1, minor: 3 },
+        message_id: Uuid::from_u128(9),
+        correlation_id: None,
+        sender: "orchestrator".into(),
+        sent_at_ms: 1,
+        kind: "replication.resync".into(),
+        body,
+        trace_parent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+    })
+    .unwrap();
+    let resync: ReplicationResync = Envelope::decode(&bytes).unwrap().into_body().unwrap();
+    assert_eq!(resync.volume_id, vol("v"));
+}
+
+#[test]
 fn older_sender_omitting_optional_fields_still_decodes() {
     #[derive(serde::Serialize)]
     struct ResultV1_0 {
