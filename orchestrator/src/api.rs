@@ -11,6 +11,7 @@ pub mod events;
 pub mod extract;
 pub mod groups;
 pub mod health;
+pub mod licence;
 pub mod openapi;
 pub mod page;
 pub mod settings;
@@ -134,6 +135,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/groups/{id}/members",
         Permission(Menu::Users, Action::Update),
     ),
+    ep(
+        "GET",
+        "/api/v1/licence",
+        Permission(Menu::Licence, Action::Read),
+    ),
+    ep(
+        "PUT",
+        "/api/v1/licence",
+        Permission(Menu::Licence, Action::Create),
+    ),
     ep("GET", "/api/v1/events", Authenticated),
     ep("GET", "/api/v1/events/stream", Authenticated),
     ep("GET", "/api/v1/events/{id}", Authenticated),
@@ -167,6 +178,7 @@ fn v1_routes() -> Router<AppState> {
                 .delete(groups::delete),
         )
         .route("/api/v1/groups/{id}/members", put(groups::set_members))
+        .route("/api/v1/licence", get(licence::get).put(licence::put))
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/events/stream", get(events::stream))
         .route("/api/v1/events/{id}", get(events::get))

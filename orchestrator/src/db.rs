@@ -9,6 +9,7 @@ pub mod audit;
 pub mod events;
 pub mod groups;
 pub mod installation;
+pub mod licence;
 
 pub mod sessions;
 pub mod settings;

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{audit, auth, error, events, groups, page, settings, users};
+use super::{audit, auth, error, events, groups, licence, page, settings, users};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -16,6 +16,7 @@ use super::{audit, auth, error, events, groups, page, settings, users};
         users::reset_password, users::logout_user,
         groups::list, groups::create, groups::get, groups::update, groups::delete,
         groups::set_members,
+        licence::get, licence::put,
         events::list, events::get, events::stream,
         settings::get, settings::update,
         audit::list,

@@ -79,8 +79,16 @@ pub(crate) fn test_config(dir: &std::path::Path) -> Config {
         argon2_memory_kib: 64,
         argon2_iterations: 1,
         shutdown_grace_secs: 2,
+        licence_public_key: Some(holdfast_orchestrator::licence::public_key_text(
+            &test_licence_signer().verifying_key(),
+        )),
         ..Config::default()
     }
+}
+
+/// The vendor key of test apps.
+pub(crate) fn test_licence_signer() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
 }
 
 pub(crate) async fn create_pg_database() -> (String, String) {
@@ -216,6 +224,20 @@ impl TestApp {
 
     pub(crate) async fn admin(&self) -> String {
         self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// A licence key for this app's installation, signed with the test vendor key.
+    pub(crate) async fn licence_key(&self, admin: &str, expires: &str, instances: u32) -> String {
+        let (status, body) = self.call("GET", "/api/v1/licence", Some(admin), None).await;
+        assert_eq!(status, 200, "{body}");
+        let terms = holdfast_orchestrator::licence::LicenceTerms {
+            product_uuid: body["product_uuid"].as_str().expect("uuid").to_owned(),
+            issued: "2026-01-01".to_owned(),
+            expires: expires.to_owned(),
+            instance_limit: instances,
+            platforms: vec!["openstack".to_owned()],
+        };
+        holdfast_orchestrator::licence::issue(&terms, &test_licence_signer())
     }
 
     pub(crate) async fn create_group(&self, token: &str, name: &str) -> String {

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod helpers;
+mod licence;
 mod platform;
 mod rbac_matrix;
 mod users;

@@ -127,6 +127,11 @@ async fn request_for(
             Some(json!({"sync_interval_minutes": 11})),
             false,
         ),
+        ("GET", "/api/v1/licence") => (path.to_owned(), None, false),
+        ("PUT", "/api/v1/licence") => {
+            let key = app.licence_key(&fx.admin, "2099-12-31", 10).await;
+            (path.to_owned(), Some(json!({"licence_key": key})), false)
+        }
         _ => panic!("no RBAC matrix case for {method} {path}: add one"),
     }
 }
@@ -184,8 +189,8 @@ async fn rbac_matrix(app: &TestApp) {
             }
         }
     }
-    // 13 table-guarded endpoints and 3 Admin-only ones, 4 roles, 2 scopes.
-    assert!(checked >= 16 * 4 * 2, "only {checked} cases ran");
+    // 15 table-guarded endpoints and 3 Admin-only ones, 4 roles, 2 scopes.
+    assert!(checked >= 18 * 4 * 2, "only {checked} cases ran");
 }
 
 on_both_backends!(rbac_matrix);
