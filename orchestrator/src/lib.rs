@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod dr;
 pub mod events;
 pub mod housekeeping;
 pub mod licence;

@@ -231,6 +231,25 @@ pub fn signing_key_from_text(text: &str) -> Result<SigningKey, String> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
+/// The registered licence's terms, if one is registered and still verifies.
+pub async fn current(app: &crate::state::App) -> Result<Option<LicenceTerms>, crate::db::DbError> {
+    let mut tx = app.db.begin().await?;
+    let stored = crate::db::licence::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(stored.and_then(|(key, _)| {
+        verify(&key, &app.licence_key, &app.product_uuid.to_string())
+            .inspect_err(|e| tracing::warn!(error = %e, "the stored licence no longer verifies"))
+            .ok()
+    }))
+}
+
+/// Today's date in UTC.
+pub fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,23 +346,4 @@ mod tests {
         assert_eq!(vk, sk.verifying_key());
         assert!(verifying_key(None).is_ok());
     }
-}
-
-/// The registered licence's terms, if one is registered and still verifies.
-pub async fn current(app: &crate::state::App) -> Result<Option<LicenceTerms>, crate::db::DbError> {
-    let mut tx = app.db.begin().await?;
-    let stored = crate::db::licence::get(&mut tx).await?;
-    tx.commit().await?;
-    Ok(stored.and_then(|(key, _)| {
-        verify(&key, &app.licence_key, &app.product_uuid.to_string())
-            .inspect_err(|e| tracing::warn!(error = %e, "the stored licence no longer verifies"))
-            .ok()
-    }))
-}
-
-/// Today's date in UTC.
-pub fn today() -> jiff::civil::Date {
-    jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
 }

@@ -21,6 +21,7 @@ mod list;
 mod send;
 mod url;
 
+pub(crate) use list::Paging;
 pub(crate) use send::Call;
 pub(crate) use url::enc;
 

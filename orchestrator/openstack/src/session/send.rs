@@ -196,7 +196,7 @@ pub(crate) async fn execute(
     loop {
         attempt += 1;
         tracing::Span::current().record("attempts", attempt);
-        let (failure, delay_hint) = match build().send().await {
+        let delay_hint = match build().send().await {
             Err(e) => {
                 let failure = transport_failure(&e);
                 if !policy.should_retry(&as_method, failure, attempt) {
@@ -208,7 +208,7 @@ pub(crate) async fn execute(
                     });
                 }
                 tracing::warn!(%service, %method, attempt, error = %error_chain(&e), "transport failure, retrying");
-                (failure, None)
+                None
             }
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -226,7 +226,7 @@ pub(crate) async fn execute(
                             return Ok(Answer { status, headers, body: body.to_vec(), request_id, attempts: attempt });
                         }
                         tracing::warn!(%service, %method, status, attempt, request_id = request_id.as_deref().unwrap_or("-"), "server error, retrying");
-                        (failure, retry_after(&headers))
+                        retry_after(&headers)
                     }
                     Err(e) => {
                         let failure = if e.is_timeout() { Failure::Timeout } else { Failure::Transport };
@@ -238,12 +238,11 @@ pub(crate) async fn execute(
                                 reason: format!("reading the answer: {}", error_chain(&e)),
                             });
                         }
-                        (failure, None)
+                        None
                     }
                 }
             }
         };
-        let _ = failure;
         let delay = policy.delay(attempt, delay_hint, &mut rand::rng());
         tokio::time::sleep(delay).await;
     }

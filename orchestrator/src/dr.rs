@@ -1,0 +1,7 @@
+//! The DR domain core (issue 7): protection groups, recovery plans, plan states,
+//! recovery jobs, the recovery task graph, rollback and snapshot retention, as plain
+//! types and total functions. No I/O, no async, no database: the job engine performs
+//! the [`job_state::Effect`]s that these functions return.
+//!
+//! Spec: `shared/spec/protection.md` and `shared/spec/jobs.md`; every public function
+//! names the rule it implements.
