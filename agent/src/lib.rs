@@ -3,9 +3,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bundle;
+pub mod config;
+pub mod daemon;
 pub mod dataplane;
 pub mod durable;
+pub mod health;
 pub mod manual;
 pub mod replication;
 pub mod signals;
 pub mod snapshots;
+pub mod status;

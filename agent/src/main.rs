@@ -2,8 +2,12 @@
 
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use holdfast_agent::manual;
+use holdfast_agent::config::Config;
+use holdfast_agent::{bundle, daemon, manual, signals, status};
 
 /// Holdfast node agent: replication and health for one OpenStack node.
 #[derive(Debug, Parser)]
@@ -15,6 +19,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the agent daemon.
+    Run {
+        #[arg(long, short, default_value = "/etc/holdfast/agent.toml")]
+        config: PathBuf,
+    },
+    /// Check the agent's health; exits non-zero when something is wrong.
+    Status {
+        #[arg(long, short, default_value = "/etc/holdfast/agent.toml")]
+        config: PathBuf,
+    },
+    /// Collect logs, redacted config, versions, health and replication state.
+    SupportBundle {
+        #[arg(long, short, default_value = "/etc/holdfast/agent.toml")]
+        config: PathBuf,
+        #[arg(long, short, default_value = "holdfast-agent-support.tar.gz")]
+        output: PathBuf,
+    },
     /// Receive one volume's replication (manual mode, without the orchestrator).
     ServeTarget(manual::ServeTargetArgs),
     /// Replicate one volume to a target agent (manual mode, without the orchestrator).
@@ -35,6 +56,35 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logs();
     match cli.command {
+        Command::Run { config } => {
+            let config = Config::load(&config)?;
+            let listener = tokio::net::TcpListener::bind(&config.listen)
+                .await
+                .with_context(|| format!("binding the data plane on {}", config.listen))?;
+            daemon::run(config, listener, signals::terminated()).await
+        }
+        Command::Status { config } => {
+            let config = Config::load(&config)?;
+            let report = status::check(&config);
+            for l in &report.lines {
+                println!("{l}");
+            }
+            for p in &report.problems {
+                println!("PROBLEM: {p}");
+            }
+            if report.healthy() {
+                println!("healthy");
+                Ok(())
+            } else {
+                std::process::exit(1);
+            }
+        }
+        Command::SupportBundle { config, output } => {
+            let config = Config::load(&config)?;
+            let files = bundle::write(&config, &output)?;
+            println!("wrote {} ({} files)", output.display(), files.len());
+            Ok(())
+        }
         Command::ServeTarget(args) => manual::serve_target(args).await,
         Command::Push(args) => manual::push(args).await,
     }

@@ -1,6 +1,7 @@
 //! Integration tests of the agent: real files, real TCP on loopback, real processes.
 
 mod crash;
+mod daemon;
 mod helpers;
 mod replication;
 mod security;
