@@ -5,3 +5,8 @@
 //!
 //! Spec: `shared/spec/protection.md` and `shared/spec/jobs.md`; every public function
 //! names the rule it implements.
+
+pub mod ids;
+pub mod job;
+pub mod job_state;
+pub mod names;

@@ -88,7 +88,14 @@ mod tests {
 
     #[test]
     fn accepts_the_spec_alphabet() {
-        for ok in ["web", "재해복구-1", "a.b_c#d-e", "Z9", "ㄱ", &"x".repeat(64)] {
+        for ok in [
+            "web",
+            "재해복구-1",
+            "a.b_c#d-e",
+            "Z9",
+            "ㄱ",
+            &"x".repeat(64),
+        ] {
             assert!(ResourceName::parse(ok).is_ok(), "{ok}");
         }
     }
@@ -100,7 +107,13 @@ mod tests {
             ResourceName::parse(&"x".repeat(65)),
             Err(NameError::Length { got: 65 })
         );
-        for (bad, c) in [("a b", ' '), ("a/b", '/'), ("é", 'é'), ("日本", '日'), ("a\n", '\n')] {
+        for (bad, c) in [
+            ("a b", ' '),
+            ("a/b", '/'),
+            ("é", 'é'),
+            ("日本", '日'),
+            ("a\n", '\n'),
+        ] {
             assert_eq!(
                 ResourceName::parse(bad),
                 Err(NameError::Character { found: c }),
