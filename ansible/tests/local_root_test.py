@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+"""Applies the playbooks for real to two local test hosts and checks the result.
+
+PID 1 here is not systemd, so each test host is a scratch root directory reached with
+`connection: local` (`holdfast_agent_root` points the role at it). Checked:
+
+- `install.yml --check` on fresh roots changes nothing on disk;
+- `install.yml` puts down the binary, the rendered config (parsed back as TOML and
+  compared with the inventory), the unit (byte-identical to systemd/) and its drop-in,
+  the kernel-module file + modules-load.d entry + module index (node-a only), and
+  enables the unit (`systemctl --root` offline);
+- the installed agent binary itself parses the rendered config (`holdfast-agent
+  status` prints every backend and fails only because the daemon is not running);
+- `systemd-analyze verify` accepts the installed unit together with its drop-in;
+- a second run and a `--check` run report changed=0 and change nothing;
+- a changed inventory variable changes the config and nothing else;
+- invalid inventory values are refused before anything is written;
+- start.yml/stop.yml refuse a scratch root (they need a running systemd);
+- `remove.yml` leaves each root exactly as it was before install, and a second
+  `remove.yml` reports changed=0.
+
+Usage: local_root_test.py --bin-dir DIR --ansible-bin DIR
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE = REPO / "ansible"
+KVER = "6.1.0-holdfast-test"
+BUS_URL = "amqp://agent-node:s3cret-pass@127.0.0.1:5672/%2f"
+
+passed = 0
+failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"  ok   {what}")
+    else:
+        failed += 1
+        print(f"  FAIL {what}")
+    return cond
+
+
+def tree(root: Path) -> dict:
+    """Every path under root with its type, mode, owner and content hash."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            rel = str(p.relative_to(root))
+            if p.is_symlink():
+                out[rel] = ("link", os.readlink(p))
+            elif p.is_dir():
+                out[rel] = ("dir", oct(st.st_mode & 0o7777), st.st_uid, st.st_gid)
+            else:
+                digest = hashlib.sha256(p.read_bytes()).hexdigest()
+                out[rel] = ("file", oct(st.st_mode & 0o7777), st.st_uid, st.st_gid, digest)
+    return out
+
+
+def diff(a: dict, b: dict) -> str:
+    lines = []
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) != b.get(k):
+            lines.append(f"    {k}: {a.get(k)} -> {b.get(k)}")
+    return "\n".join(lines[:40])
+
+
+class Runner:
+    def __init__(self, ansible_bin: Path, inventory: Path, log_dir: Path):
+        self.ansible_bin = ansible_bin
+        self.inventory = inventory
+        self.log_dir = log_dir
+        self.n = 0
+
+    def play(self, playbook: str, *extra: str) -> tuple[int, str, dict]:
+        """Runs a playbook; returns rc, output and {host: recap counters}."""
+        self.n += 1
+        cmd = [
+            str(self.ansible_bin / "ansible-playbook"),
+            "-i",
+            str(self.inventory),
+            str(ANSIBLE / playbook),
+            *extra,
+        ]
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                   ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_PIPELINING="1", ANSIBLE_LOCAL_TEMP=str(self.log_dir / "tmp"),
+                   ANSIBLE_HOME=str(self.log_dir / "home"))
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        out = p.stdout + p.stderr
+        tag = re.sub(r"[^A-Za-z0-9_.=-]+", "_", "-".join(a.strip("-") for a in extra))[:40]
+        log = self.log_dir / f"{self.n:02d}-{playbook}-{tag}.log"
+        log.write_text(" ".join(cmd) + "\n" + out)
+        recap = {}
+        for m in re.finditer(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                             out, re.M):
+            recap[m.group(1)] = {"ok": int(m.group(2)), "changed": int(m.group(3)),
+                                 "unreachable": int(m.group(4)), "failed": int(m.group(5))}
+        return p.returncode, out, recap
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin-dir", required=True, type=Path, help="holds the built holdfast-agent")
+    ap.add_argument("--ansible-bin", required=True, type=Path, help="bin/ of the Ansible venv")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = ap.parse_args()
+    built = (args.bin_dir / "holdfast-agent").resolve()
+    if not built.is_file():
+        print(f"no agent binary at {built}")
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="holdfast-ansible-test-"))
+    # A private copy: a concurrent cargo build must not change the source mid-test.
+    agent_bin = work / "controller" / "holdfast-agent"
+    agent_bin.parent.mkdir(parents=True)
+    shutil.copy2(built, agent_bin)
+    logs = work / "logs"
+    (logs / "tmp").mkdir(parents=True)
+    print(f"scratch directory: {work} (playbook logs in {logs})")
+
+    hosts = {"node-a": work / "node-a", "node-b": work / "node-b"}
+    kmod = work / "controller" / "holdfast_cbt.ko"
+    # No module source ships in this repository: a placeholder file stands in for the
+    # built module (its installation is tested, its loading is not).
+    kmod.write_bytes(b"placeholder for holdfast_cbt.ko\n")
+    backends = {}
+    for name, root in hosts.items():
+        # What a Debian node already has before install.
+        for d in ["usr/local/bin", "etc/systemd/system/multi-user.target.wants",
+                  "etc/modules-load.d", f"lib/modules/{KVER}/kernel", "var/lib", "var/log"]:
+            (root / d).mkdir(parents=True, exist_ok=True)
+        # multi-user.target.wants is never empty on a real node (systemctl removes an
+        # emptied .wants directory on disable).
+        (root / "etc/systemd/system/multi-user.target.wants/ssh.service").symlink_to(
+            "/lib/systemd/system/ssh.service")
+        subprocess.run(["depmod", "--basedir", str(root), KVER], check=True, capture_output=True)
+        # Backend paths live outside the roots (they are Cinder's or the target's
+        # storage, which the role never creates or removes).
+        files = work / "storage" / name / "volumes"
+        files.mkdir(parents=True)
+        backends[name] = [
+            {"name": "cinder-files", "kind": "file", "path": str(files)},
+            {"name": "lvm", "kind": "block", "path": "/dev/cinder-volumes"},
+        ]
+
+    inventory = {
+        "all": {
+            "children": {
+                "replica": {
+                    "hosts": {
+                        "node-a": {
+                            "holdfast_agent_root": str(hosts["node-a"]),
+                            "holdfast_agent_kmod_src": str(kmod),
+                            "holdfast_agent_kernel_release": KVER,
+                            "holdfast_agent_data_plane_advertise": "127.0.0.1:7401",
+                            "holdfast_agent_backends": backends["node-a"],
+                        },
+                        "node-b": {
+                            "holdfast_agent_root": str(hosts["node-b"]) + "/",
+                            "holdfast_agent_kernel_release": KVER,
+                            "holdfast_agent_data_plane_listen": "127.0.0.1:7402",
+                            "holdfast_agent_bandwidth_limit_bps": 52428800,
+                            "holdfast_agent_bus_namespace": "holdfast-test",
+                            "holdfast_agent_backends": backends["node-b"],
+                        },
+                    },
+                    "vars": {
+                        "ansible_connection": "local",
+                        "ansible_become": False,
+                        "ansible_python_interpreter": str(args.ansible_bin / "python"),
+                        "holdfast_agent_bus_url": BUS_URL,
+                        "holdfast_agent_binary_src": str(agent_bin),
+                    },
+                }
+            }
+        }
+    }
+    inv = work / "hosts.yml"
+    inv.write_text(json.dumps(inventory, indent=2))  # JSON is YAML
+    run = Runner(args.ansible_bin, inv, logs)
+    baseline = {h: tree(r) for h, r in hosts.items()}
+
+    def unchanged(label):
+        for h, r in hosts.items():
+            now = tree(r)
+            check(now == snapshot[h], f"{label}: {h} unchanged on disk\n{diff(snapshot[h], now)}"
+                  if now != snapshot[h] else f"{label}: {h} unchanged on disk")
+
+    def recap_ok(label, rc, out, recap, changed=None):
+        good = rc == 0 and set(recap) == set(hosts) and all(
+            r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values())
+        if changed is not None:
+            good = good and all(r["changed"] == changed for r in recap.values())
+        if not check(good, f"{label}: rc=0, every host ok" + (f", changed={changed}" if changed is not None else "")
+                     + f" (recap {recap})"):
+            print(out[-3000:])
+
+    print("syntax")
+    rc, out, _ = run.play("install.yml", str(ANSIBLE / "start.yml"), str(ANSIBLE / "stop.yml"),
+                          str(ANSIBLE / "remove.yml"), "--syntax-check")
+    check(rc == 0, "install/start/stop/remove --syntax-check") or print(out[-2000:])
+
+    print("install --check on fresh roots")
+    snapshot = baseline
+    rc, out, recap = run.play("install.yml", "--check")
+    recap_ok("install --check", rc, out, recap)
+    unchanged("install --check")
+
+    print("invalid inventory values are refused before anything is written")
+    for bad in ["holdfast_agent_bus_url=http://127.0.0.1/", "holdfast_agent_state_dir=relative/dir"]:
+        rc, out, recap = run.play("install.yml", "-e", bad)
+        check(rc != 0 and "must be an amqp" in out, f"refused: {bad}")
+    unchanged("after refused installs")
+
+    print("install")
+    rc, out, recap = run.play("install.yml")
+    recap_ok("install", rc, out, recap)
+    check(all(r["changed"] > 0 for r in recap.values()), "install reported changes")
+
+    unit_src = (REPO / "systemd" / "holdfast-agent.service").read_bytes()
+    for h, r in hosts.items():
+        print(f"  -- {h}")
+        b = r / "usr/local/bin/holdfast-agent"
+        check(b.is_file() and oct(b.stat().st_mode & 0o777) == "0o755"
+              and b.read_bytes() == agent_bin.read_bytes(), f"{h}: binary installed 0755, same bytes")
+        c = r / "etc/holdfast/agent.toml"
+        check(c.is_file() and oct(c.stat().st_mode & 0o777) == "0o600", f"{h}: config 0600 (it holds the bus password)")
+        check(oct((r / "etc/holdfast").stat().st_mode & 0o777) == "0o750", f"{h}: /etc/holdfast 0750")
+        cfg = tomllib.loads(c.read_text())
+        hv = inventory["all"]["children"]["replica"]["hosts"][h]
+        expected = {
+            "node_id": h,
+            "bus_url": BUS_URL,
+            "state_dir": "/var/lib/holdfast-agent",
+            "log_dir": "/var/log/holdfast-agent",
+            "heartbeat_interval_ms": 10000,
+            "max_concurrent_transfers": 4,
+            "data_plane": {"listen": hv.get("holdfast_agent_data_plane_listen", "0.0.0.0:7400")},
+            "backends": backends[h],
+        }
+        if "holdfast_agent_data_plane_advertise" in hv:
+            expected["data_plane"]["advertise"] = hv["holdfast_agent_data_plane_advertise"]
+        if "holdfast_agent_bus_namespace" in hv:
+            expected["bus_namespace"] = hv["holdfast_agent_bus_namespace"]
+        if "holdfast_agent_bandwidth_limit_bps" in hv:
+            expected["bandwidth_limit_bps"] = hv["holdfast_agent_bandwidth_limit_bps"]
+        check(cfg == expected, f"{h}: rendered config is the inventory's" + ("" if cfg == expected else f"\n    got      {cfg}\n    expected {expected}"))
+        u = r / "etc/systemd/system/holdfast-agent.service"
+        check(u.is_file() and u.read_bytes() == unit_src and oct(u.stat().st_mode & 0o777) == "0o644",
+              f"{h}: unit installed 0644, identical to systemd/holdfast-agent.service")
+        dropin = (r / "etc/systemd/system/holdfast-agent.service.d/10-ansible.conf").read_text()
+        rw = re.findall(r"^ReadWritePaths=(.*)$", dropin, re.M)
+        want_rw = ["-/var/lib/holdfast-agent", "-/var/log/holdfast-agent"] + [
+            "-" + x["path"] for x in backends[h] if x["kind"] == "file"]
+        check(rw == want_rw, f"{h}: drop-in makes state, logs and file backends writable ({rw})")
+        for d, mode in [("var/lib/holdfast-agent", "0o700"), ("var/log/holdfast-agent", "0o700")]:
+            check((r / d).is_dir() and oct((r / d).stat().st_mode & 0o777) == mode, f"{h}: {d} {mode}")
+        link = r / "etc/systemd/system/multi-user.target.wants/holdfast-agent.service"
+        check(link.is_symlink() and os.readlink(link) == "/etc/systemd/system/holdfast-agent.service",
+              f"{h}: enabled (multi-user.target.wants symlink)")
+        en = subprocess.run(["systemctl", f"--root={r}", "is-enabled", "holdfast-agent.service"],
+                            capture_output=True, text=True)
+        check(en.stdout.strip() == "enabled", f"{h}: systemctl --root is-enabled says {en.stdout.strip()!r}")
+        ko = r / f"lib/modules/{KVER}/extra/holdfast_cbt.ko"
+        mload = r / "etc/modules-load.d/holdfast.conf"
+        moddep = (r / f"lib/modules/{KVER}/modules.dep").read_text()
+        if h == "node-a":
+            check(ko.read_bytes() == kmod.read_bytes(), f"{h}: kernel module installed")
+            check(mload.is_file() and "holdfast_cbt" in mload.read_text().split("\n")[-2], f"{h}: module loaded at boot (modules-load.d)")
+            check("extra/holdfast_cbt.ko" in moddep, f"{h}: module index (depmod) lists it")
+        else:
+            check(not ko.exists() and not mload.exists() and "holdfast_cbt" not in moddep,
+                  f"{h}: no module given, none installed")
+
+        # The agent itself parses what was rendered: `status` loads the config (exit 1
+        # with "Error:" on stderr if it cannot), then reports each storage path, and
+        # fails because the daemon is not running.
+        env = dict(os.environ, HOLDFAST_AGENT_STATE_DIR=str(r / "var/lib/holdfast-agent"))
+        st = subprocess.run([str(b), "status", "--config", str(c)], capture_output=True, text=True,
+                            env=env, timeout=60)
+        parsed = "Error" not in st.stderr and all(f"storage {x['path']}" in st.stdout
+                                                   for x in backends[h] if x["kind"] == "file")
+        check(parsed, f"{h}: the installed agent parses the rendered config and reports its backends")
+        if not parsed:
+            print(st.stdout, st.stderr)
+        check(st.returncode != 0 and "not running" in st.stdout,
+              f"{h}: agent status is non-zero while the daemon is not running")
+        check(st.stdout.count("s3cret-pass") == 0 and st.stderr.count("s3cret-pass") == 0,
+              f"{h}: agent output does not print the bus password")
+
+        # systemd accepts the installed unit with its drop-in (host units for targets).
+        vroot = work / f"verify-{h}"
+        shutil.copytree(r, vroot, symlinks=True)
+        shutil.copytree("/usr/lib/systemd/system", vroot / "usr/lib/systemd/system", symlinks=True,
+                        dirs_exist_ok=True)
+        v = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={vroot}",
+                            "/etc/systemd/system/holdfast-agent.service"], capture_output=True, text=True)
+        check(v.returncode == 0 and not (v.stdout + v.stderr).strip(),
+              f"{h}: systemd-analyze verify is clean on the installed unit + drop-in {v.stdout}{v.stderr}")
+        shutil.rmtree(vroot)
+
+    print("idempotence")
+    snapshot = {h: tree(r) for h, r in hosts.items()}
+    rc, out, recap = run.play("install.yml")
+    recap_ok("second install", rc, out, recap, changed=0)
+    unchanged("second install")
+    rc, out, recap = run.play("install.yml", "--check")
+    recap_ok("install --check after install", rc, out, recap, changed=0)
+    unchanged("install --check after install")
+
+    print("a changed variable changes the config only")
+    rc, out, recap = run.play("install.yml", "-e", "holdfast_agent_heartbeat_interval_ms=5000")
+    recap_ok("changed variable", rc, out, recap, changed=1)
+    for h, r in hosts.items():
+        now = tree(r)
+        changed_paths = [k for k in set(now) | set(snapshot[h]) if now.get(k) != snapshot[h].get(k)]
+        check(changed_paths == ["etc/holdfast/agent.toml"], f"{h}: only agent.toml changed ({changed_paths})")
+        check(tomllib.loads((r / "etc/holdfast/agent.toml").read_text())["heartbeat_interval_ms"] == 5000,
+              f"{h}: new heartbeat interval rendered")
+    rc, out, recap = run.play("install.yml")
+    recap_ok("back to the inventory's value", rc, out, recap, changed=1)
+    unchanged("back to the inventory's value")
+
+    print("start/stop need a running systemd")
+    for pb in ["start.yml", "stop.yml"]:
+        rc, out, recap = run.play(pb)
+        check(rc != 0 and "holdfast_agent_root must be /" in out, f"{pb} refuses a scratch root")
+    unchanged("start/stop refused")
+
+    print("remove")
+    rc, out, recap = run.play("remove.yml", "--check")
+    recap_ok("remove --check", rc, out, recap)
+    unchanged("remove --check")
+    rc, out, recap = run.play("remove.yml")
+    recap_ok("remove", rc, out, recap)
+    for h, r in hosts.items():
+        now = tree(r)
+        check(now == baseline[h], f"{h}: remove left the root as it was before install"
+              + ("" if now == baseline[h] else "\n" + diff(baseline[h], now)))
+    for name in hosts:
+        check((work / "storage" / name / "volumes").is_dir(), f"{name}: backend directory untouched")
+    snapshot = baseline
+    rc, out, recap = run.play("remove.yml")
+    recap_ok("second remove", rc, out, recap, changed=0)
+    unchanged("second remove")
+
+    print(f"{passed} passed, {failed} failed")
+    if failed == 0 and not args.keep:
+        shutil.rmtree(work)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
