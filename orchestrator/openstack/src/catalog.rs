@@ -152,7 +152,9 @@ mod tests {
                 {"interface": "public", "region_id": "RegionOne", "url": "http://127.0.0.1/compute/v2.1"},
                 {"interface": "public", "region_id": "RegionTwo", "url": "http://127.0.0.2/compute/v2.1"}]}
         ]);
-        Catalog { services: serde_json::from_value(json).unwrap() }
+        Catalog {
+            services: serde_json::from_value(json).unwrap(),
+        }
     }
 
     #[test]
@@ -170,19 +172,33 @@ mod tests {
             c.endpoint(ServiceType::BlockStorage, Interface::Internal, None),
             Some("http://10.0.0.1/volume/v3/p1")
         );
-        assert_eq!(c.endpoint(ServiceType::Network, Interface::Public, None), None);
-        assert_eq!(c.endpoint(ServiceType::Compute, Interface::Admin, None), None);
+        assert_eq!(
+            c.endpoint(ServiceType::Network, Interface::Public, None),
+            None
+        );
+        assert_eq!(
+            c.endpoint(ServiceType::Compute, Interface::Admin, None),
+            None
+        );
     }
 
     #[test]
     fn block_storage_prefers_the_new_type_then_volumev3() {
         let c = catalog();
         assert_eq!(
-            c.endpoint(ServiceType::BlockStorage, Interface::Public, Some("RegionTwo")),
+            c.endpoint(
+                ServiceType::BlockStorage,
+                Interface::Public,
+                Some("RegionTwo")
+            ),
             Some("http://127.0.0.2/volume/v3/p1")
         );
         assert_eq!(
-            c.endpoint(ServiceType::BlockStorage, Interface::Public, Some("RegionOne")),
+            c.endpoint(
+                ServiceType::BlockStorage,
+                Interface::Public,
+                Some("RegionOne")
+            ),
             Some("http://127.0.0.1/volume/v3/p1")
         );
     }

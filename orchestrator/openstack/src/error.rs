@@ -29,7 +29,11 @@ pub struct ApiFailure {
 
 impl fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {} answered {}: {}", self.service, self.method, self.path, self.status, self.message)?;
+        write!(
+            f,
+            "{} {} {} answered {}: {}",
+            self.service, self.method, self.path, self.status, self.message
+        )?;
         if let Some(id) = &self.request_id {
             write!(f, " (request id {id})")?;
         }
@@ -178,7 +182,9 @@ pub enum Error {
 }
 
 fn request_id_suffix(id: &Option<String>) -> String {
-    id.as_deref().map(|id| format!(" (request id {id})")).unwrap_or_default()
+    id.as_deref()
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
 }
 
 impl Error {

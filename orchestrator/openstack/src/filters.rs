@@ -33,6 +33,12 @@ impl Filters {
 
     /// The filters without `all_tenants` (for services that do not know it).
     pub(crate) fn without_all_tenants(&self) -> Self {
-        Self(self.0.iter().filter(|(k, _)| k != "all_tenants").cloned().collect())
+        Self(
+            self.0
+                .iter()
+                .filter(|(k, _)| k != "all_tenants")
+                .cloned()
+                .collect(),
+        )
     }
 }

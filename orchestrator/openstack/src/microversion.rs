@@ -23,7 +23,10 @@ impl Microversion {
     /// Parses `"2.79"`; `None` for anything else (`""`, `"latest"`, `"2"`).
     pub fn parse(s: &str) -> Option<Self> {
         let (major, minor) = s.trim().split_once('.')?;
-        Some(Self { major: major.parse().ok()?, minor: minor.parse().ok()? })
+        Some(Self {
+            major: major.parse().ok()?,
+            minor: minor.parse().ok()?,
+        })
     }
 }
 
@@ -98,13 +101,20 @@ pub fn parse_range(doc: &Value, major: u32) -> Result<Option<VersionRange>, Stri
     } else if let Some(list) = doc.get("versions").and_then(Value::as_array) {
         let prefix = format!("v{major}");
         list.iter()
-            .find(|v| v.get("id").and_then(Value::as_str).is_some_and(|id| id.starts_with(&prefix)))
+            .find(|v| {
+                v.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| id.starts_with(&prefix))
+            })
             .ok_or_else(|| format!("no entry for v{major} in the version list"))?
     } else {
         return Err("neither `version` nor `versions` in the document".into());
     };
     let max = entry.get("version").and_then(Value::as_str).unwrap_or("");
-    let min = entry.get("min_version").and_then(Value::as_str).unwrap_or("");
+    let min = entry
+        .get("min_version")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if max.is_empty() {
         return Ok(None);
     }
@@ -131,10 +141,18 @@ pub fn negotiate(
     });
     let chosen = range.max.min(need.wanted);
     if chosen < need.minimum {
-        return Err(MicroversionError::TooOld { service, max: range.max, minimum: need.minimum });
+        return Err(MicroversionError::TooOld {
+            service,
+            max: range.max,
+            minimum: need.minimum,
+        });
     }
     if chosen < range.min {
-        return Err(MicroversionError::TooNew { service, min: range.min, wanted: need.wanted });
+        return Err(MicroversionError::TooNew {
+            service,
+            min: range.min,
+            wanted: need.wanted,
+        });
     }
     Ok(chosen)
 }
@@ -151,7 +169,9 @@ pub fn version_root(endpoint: &str) -> Option<String> {
         root.push('/');
         root.push_str(seg);
         let is_version = seg.strip_prefix('v').is_some_and(|v| {
-            !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            !v.is_empty()
+                && v.split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
         });
         if is_version {
             return Some(root);
@@ -166,8 +186,10 @@ mod tests {
 
     use super::*;
 
-    const NOVA: Requirement =
-        Requirement { minimum: Microversion::new(2, 53), wanted: Microversion::new(2, 79) };
+    const NOVA: Requirement = Requirement {
+        minimum: Microversion::new(2, 53),
+        wanted: Microversion::new(2, 79),
+    };
 
     #[test]
     fn parses_nova_and_cinder_documents() {
@@ -177,14 +199,20 @@ mod tests {
             "links": [{"href": "http://127.0.0.1/compute/v2.1/", "rel": "self"}]}});
         assert_eq!(
             parse_range(&nova, 2).unwrap(),
-            Some(VersionRange { min: Microversion::new(2, 1), max: Microversion::new(2, 96) })
+            Some(VersionRange {
+                min: Microversion::new(2, 1),
+                max: Microversion::new(2, 96)
+            })
         );
         // Cinder `GET /v3/` answers with a list.
         let cinder = json!({"versions": [{"id": "v3.0", "status": "CURRENT", "version": "3.71",
             "min_version": "3.0", "updated": "2023-08-31T00:00:00Z"}]});
         assert_eq!(
             parse_range(&cinder, 3).unwrap(),
-            Some(VersionRange { min: Microversion::new(3, 0), max: Microversion::new(3, 71) })
+            Some(VersionRange {
+                min: Microversion::new(3, 0),
+                max: Microversion::new(3, 71)
+            })
         );
         // Nova's legacy v2.0 has no microversions.
         let legacy = json!({"version": {"id": "v2.0", "version": "", "min_version": ""}});
@@ -196,10 +224,24 @@ mod tests {
 
     #[test]
     fn negotiates_highest_common_version() {
-        let range = |min, max| Some(VersionRange { min: Microversion::new(2, min), max: Microversion::new(2, max) });
-        assert_eq!(negotiate("nova", range(1, 96), NOVA), Ok(Microversion::new(2, 79)));
-        assert_eq!(negotiate("nova", range(1, 60), NOVA), Ok(Microversion::new(2, 60)));
-        assert_eq!(negotiate("nova", range(1, 53), NOVA), Ok(Microversion::new(2, 53)));
+        let range = |min, max| {
+            Some(VersionRange {
+                min: Microversion::new(2, min),
+                max: Microversion::new(2, max),
+            })
+        };
+        assert_eq!(
+            negotiate("nova", range(1, 96), NOVA),
+            Ok(Microversion::new(2, 79))
+        );
+        assert_eq!(
+            negotiate("nova", range(1, 60), NOVA),
+            Ok(Microversion::new(2, 60))
+        );
+        assert_eq!(
+            negotiate("nova", range(1, 53), NOVA),
+            Ok(Microversion::new(2, 53))
+        );
         let err = negotiate("nova", range(1, 52), NOVA).unwrap_err();
         assert!(matches!(err, MicroversionError::TooOld { .. }));
         assert!(err.to_string().contains("at least 2.53"), "{err}");
@@ -207,7 +249,10 @@ mod tests {
             negotiate("nova", range(80, 96), NOVA),
             Err(MicroversionError::TooNew { .. })
         ));
-        assert!(matches!(negotiate("nova", None, NOVA), Err(MicroversionError::TooOld { .. })));
+        assert!(matches!(
+            negotiate("nova", None, NOVA),
+            Err(MicroversionError::TooOld { .. })
+        ));
     }
 
     #[test]

@@ -15,16 +15,18 @@ pub use flavors::{Flavor, FlavorCreate};
 pub use hypervisors::{Hypervisor, HypervisorService};
 pub use keypairs::{Keypair, KeypairCreate};
 pub use servers::{
-    Address, AttachedVolume, BlockDeviceMapping, NamedRef, NetworkRequest, Networks, Server, ServerCreate,
-    ServerCreated, ServerFlavor,
+    Address, AttachedVolume, BlockDeviceMapping, NamedRef, NetworkRequest, Networks, Server,
+    ServerCreate, ServerCreated, ServerFlavor,
 };
 pub use volume_attachments::VolumeAttachment;
 pub use zones::{AvailabilityZone, ZoneState};
 
 /// Nova microversions: at least 2.53 (UUID hypervisor ids, embedded flavors), at most
 /// 2.79 (below 2.88, which removed hypervisor capacity fields the sync reads).
-pub const MICROVERSIONS: Requirement =
-    Requirement { minimum: Microversion::new(2, 53), wanted: Microversion::new(2, 79) };
+pub const MICROVERSIONS: Requirement = Requirement {
+    minimum: Microversion::new(2, 53),
+    wanted: Microversion::new(2, 79),
+};
 
 /// Nova calls of a session.
 #[derive(Debug, Clone, Copy)]

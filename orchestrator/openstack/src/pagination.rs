@@ -27,14 +27,19 @@ pub fn next_query(body: &Value, collection: &str) -> Option<Vec<(String, String)
 }
 
 fn next_href<'a>(body: &'a Value, collection: &str) -> Option<&'a str> {
-    if let Some(links) = body.get(format!("{collection}_links")).and_then(Value::as_array) {
+    if let Some(links) = body
+        .get(format!("{collection}_links"))
+        .and_then(Value::as_array)
+    {
         return links
             .iter()
             .find(|l| l.get("rel").and_then(Value::as_str) == Some("next"))
             .and_then(|l| l.get("href"))
             .and_then(Value::as_str);
     }
-    body.get("links").and_then(|l| l.get("next")).and_then(Value::as_str)
+    body.get("links")
+        .and_then(|l| l.get("next"))
+        .and_then(Value::as_str)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -91,13 +96,20 @@ mod tests {
     fn last_page_and_keystone_links() {
         assert_eq!(next_query(&json!({"volumes": []}), "volumes"), None);
         assert_eq!(
-            next_query(&json!({"volumes": [], "volumes_links": [{"rel": "self", "href": "x"}]}), "volumes"),
+            next_query(
+                &json!({"volumes": [], "volumes_links": [{"rel": "self", "href": "x"}]}),
+                "volumes"
+            ),
             None
         );
         let keystone = json!({"projects": [], "links": {"self": "http://k/v3/projects", "previous": null, "next": null}});
         assert_eq!(next_query(&keystone, "projects"), None);
-        let keystone = json!({"projects": [], "links": {"next": "http://k/v3/projects?marker=p%201"}});
-        assert_eq!(next_query(&keystone, "projects").unwrap(), vec![("marker".into(), "p 1".into())]);
+        let keystone =
+            json!({"projects": [], "links": {"next": "http://k/v3/projects?marker=p%201"}});
+        assert_eq!(
+            next_query(&keystone, "projects").unwrap(),
+            vec![("marker".into(), "p 1".into())]
+        );
     }
 
     #[test]

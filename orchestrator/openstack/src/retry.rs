@@ -41,13 +41,19 @@ impl Default for RetryPolicy {
 
 /// GET, HEAD, PUT, DELETE and OPTIONS may be repeated without changing the outcome.
 pub fn is_idempotent(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    )
 }
 
 impl RetryPolicy {
     /// Never retry.
     pub fn none() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// Whether a failure of attempt number `attempt` (1-based) is retried.
@@ -71,13 +77,20 @@ impl RetryPolicy {
     /// capped at `max_delay`.
     pub fn ceiling(&self, attempt: u32) -> Duration {
         let exp = attempt.saturating_sub(1).min(30);
-        self.base_delay.saturating_mul(1u32 << exp).min(self.max_delay)
+        self.base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.max_delay)
     }
 
     /// The delay after attempt `attempt`: uniformly random in `[ceiling/2, ceiling]`
     /// ("equal jitter": spreads clients out, keeps a floor), and at least the service's
     /// `Retry-After` (capped at `max_delay`).
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>, rng: &mut impl Rng) -> Duration {
+    pub fn delay(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        rng: &mut impl Rng,
+    ) -> Duration {
         let ceiling = self.ceiling(attempt);
         let half = ceiling / 2;
         let jitter_ms = u64::try_from((ceiling - half).as_millis()).unwrap_or(u64::MAX);
@@ -101,7 +114,10 @@ mod tests {
         let p = RetryPolicy::default();
         for s in [500, 502, 503, 504, 429] {
             assert!(p.should_retry(&Method::GET, Failure::Status(s), 1), "{s}");
-            assert!(p.should_retry(&Method::DELETE, Failure::Status(s), 1), "{s}");
+            assert!(
+                p.should_retry(&Method::DELETE, Failure::Status(s), 1),
+                "{s}"
+            );
             assert!(p.should_retry(&Method::PUT, Failure::Status(s), 1), "{s}");
             assert!(!p.should_retry(&Method::POST, Failure::Status(s), 1), "{s}");
         }
@@ -118,7 +134,10 @@ mod tests {
 
     #[test]
     fn stops_after_max_attempts() {
-        let p = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
         assert!(p.should_retry(&Method::GET, Failure::Connect, 2));
         assert!(!p.should_retry(&Method::GET, Failure::Connect, 3));
         assert!(!RetryPolicy::none().should_retry(&Method::GET, Failure::Connect, 1));
@@ -142,11 +161,19 @@ mod tests {
             for _ in 0..200 {
                 let d = p.delay(attempt, None, &mut rng);
                 let c = p.ceiling(attempt);
-                assert!(d >= c / 2 && d <= c, "attempt {attempt}: {d:?} outside [{:?}, {c:?}]", c / 2);
+                assert!(
+                    d >= c / 2 && d <= c,
+                    "attempt {attempt}: {d:?} outside [{:?}, {c:?}]",
+                    c / 2
+                );
                 seen.insert(d);
             }
         }
-        assert!(seen.len() > 100, "jitter spreads delays: {} distinct", seen.len());
+        assert!(
+            seen.len() > 100,
+            "jitter spreads delays: {} distinct",
+            seen.len()
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod send;
 mod url;
 
 pub(crate) use list::Paging;
-pub(crate) use send::Call;
+pub(crate) use send::{Call, Reply};
 pub(crate) use url::enc;
 
 /// An authenticated connection to one OpenStack cloud. Cheap to clone; clones share the
@@ -138,22 +138,37 @@ impl Session {
     }
 
     fn current_token(&self) -> Arc<Token> {
-        self.inner.token.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.inner
+            .token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Replaces `stale` with a fresh token, unless another task already did.
     async fn reauthenticate(&self, stale: &Arc<Token>) -> Result<Arc<Token>> {
         let _guard = self.inner.refresh.lock().await;
         let current = self.current_token();
-        if !Arc::ptr_eq(&current, stale) && !current.expires_within(self.inner.options.reauth_margin) {
+        if !Arc::ptr_eq(&current, stale)
+            && !current.expires_within(self.inner.options.reauth_margin)
+        {
             return Ok(current);
         }
         tracing::debug!("re-authenticating");
         let fresh = Arc::new(
-            auth::issue(&self.inner.http, &self.inner.identity_url, &self.inner.credentials, &self.inner.options)
-                .await?,
+            auth::issue(
+                &self.inner.http,
+                &self.inner.identity_url,
+                &self.inner.credentials,
+                &self.inner.options,
+            )
+            .await?,
         );
-        *self.inner.token.lock().unwrap_or_else(PoisonError::into_inner) = fresh.clone();
+        *self
+            .inner
+            .token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = fresh.clone();
         Ok(fresh)
     }
 
@@ -164,19 +179,29 @@ impl Session {
         reply.json()
     }
 
-    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(&self, call: Call, body: &B) -> Result<T> {
+    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        call: Call,
+        body: &B,
+    ) -> Result<T> {
         let reply = self.send(call.method(Method::POST).json(body)?).await?;
         reply.json()
     }
 
-    pub(crate) async fn put<B: Serialize, T: DeserializeOwned>(&self, call: Call, body: &B) -> Result<T> {
+    pub(crate) async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        call: Call,
+        body: &B,
+    ) -> Result<T> {
         let reply = self.send(call.method(Method::PUT).json(body)?).await?;
         reply.json()
     }
 
     /// A POST whose answer body Holdfast does not need (actions answering 202).
     pub(crate) async fn post_no_content<B: Serialize>(&self, call: Call, body: &B) -> Result<()> {
-        self.send(call.method(Method::POST).json(body)?).await.map(drop)
+        self.send(call.method(Method::POST).json(body)?)
+            .await
+            .map(drop)
     }
 
     pub(crate) async fn delete(&self, call: Call) -> Result<()> {
@@ -194,11 +219,18 @@ impl Session {
             .get_or_try_init(|| async {
                 let endpoint = self.endpoint(service).await?;
                 let root = crate::microversion::version_root(&endpoint).ok_or_else(|| {
-                    Error::Config(format!("{service} endpoint {endpoint} has no version in its path"))
+                    Error::Config(format!(
+                        "{service} endpoint {endpoint} has no version in its path"
+                    ))
                 })?;
-                let doc: Value = self.get(Call::absolute(service, &root).no_microversion()).await?;
+                let doc: Value = self
+                    .get(Call::absolute(service, &root).no_microversion())
+                    .await?;
                 let range = crate::microversion::parse_range(&doc, major).map_err(|reason| {
-                    crate::microversion::MicroversionError::BadDocument { service: service.name(), reason }
+                    crate::microversion::MicroversionError::BadDocument {
+                        service: service.name(),
+                        reason,
+                    }
                 })?;
                 let v = crate::microversion::negotiate(service.name(), range, need)?;
                 tracing::debug!(%service, microversion = %v, "negotiated");

@@ -37,8 +37,16 @@ pub(crate) fn service_message(body: &[u8]) -> (String, Option<String>) {
         }
     }
     let text = String::from_utf8_lossy(body);
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    if line.is_empty() { ("(empty body)".to_owned(), None) } else { (shorten(line), None) }
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.is_empty() {
+        ("(empty body)".to_owned(), None)
+    } else {
+        (shorten(line), None)
+    }
 }
 
 fn shorten(s: &str) -> String {
@@ -101,20 +109,43 @@ mod tests {
     #[test]
     fn nova_faults() {
         // Bodies as in the Nova api-ref.
-        let e = check(ServiceType::Compute, 404, r#"{"itemNotFound": {"code": 404, "message": "Instance 9a2d could not be found."}}"#);
-        assert!(matches!(&e, Error::NotFound(f) if f.message == "Instance 9a2d could not be found."), "{e}");
+        let e = check(
+            ServiceType::Compute,
+            404,
+            r#"{"itemNotFound": {"code": 404, "message": "Instance 9a2d could not be found."}}"#,
+        );
+        assert!(
+            matches!(&e, Error::NotFound(f) if f.message == "Instance 9a2d could not be found."),
+            "{e}"
+        );
         let e = check(
             ServiceType::Compute,
             403,
             r#"{"forbidden": {"code": 403, "message": "Quota exceeded for instances: Requested 1, but already used 10 of 10 instances"}}"#,
         );
         assert!(matches!(e, Error::QuotaExceeded(_)), "{e}");
-        let e = check(ServiceType::Compute, 403, r#"{"forbidden": {"code": 403, "message": "Policy doesn't allow os_compute_api:servers:detail:get_all_tenants to be performed."}}"#);
+        let e = check(
+            ServiceType::Compute,
+            403,
+            r#"{"forbidden": {"code": 403, "message": "Policy doesn't allow os_compute_api:servers:detail:get_all_tenants to be performed."}}"#,
+        );
         assert!(matches!(e, Error::Forbidden(_)), "{e}");
-        let e = check(ServiceType::Compute, 409, r#"{"conflictingRequest": {"code": 409, "message": "Cannot 'stop' instance 9a2d while it is in vm_state stopped"}}"#);
+        let e = check(
+            ServiceType::Compute,
+            409,
+            r#"{"conflictingRequest": {"code": 409, "message": "Cannot 'stop' instance 9a2d while it is in vm_state stopped"}}"#,
+        );
         assert!(matches!(e, Error::Conflict(_)), "{e}");
-        let e = check(ServiceType::Compute, 400, r#"{"badRequest": {"code": 400, "message": "Invalid input for field/attribute flavorRef."}}"#);
-        assert!(e.to_string().contains("Invalid input for field/attribute flavorRef."), "{e}");
+        let e = check(
+            ServiceType::Compute,
+            400,
+            r#"{"badRequest": {"code": 400, "message": "Invalid input for field/attribute flavorRef."}}"#,
+        );
+        assert!(
+            e.to_string()
+                .contains("Invalid input for field/attribute flavorRef."),
+            "{e}"
+        );
         assert!(e.to_string().contains("request id req-1"), "{e}");
     }
 
@@ -126,17 +157,45 @@ mod tests {
             r#"{"overLimit": {"code": 413, "message": "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested 10G, quota is 1000G and 995G has been consumed.", "retryAfter": "0"}}"#,
         );
         assert!(matches!(e, Error::QuotaExceeded(_)), "{e}");
-        let e = check(ServiceType::BlockStorage, 400, r#"{"badRequest": {"code": 400, "message": "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."}}"#);
-        assert!(matches!(&e, Error::BadRequest(f) if f.message.ends_with('…')), "{e}");
+        let e = check(
+            ServiceType::BlockStorage,
+            400,
+            r#"{"badRequest": {"code": 400, "message": "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer."}}"#,
+        );
+        assert!(
+            matches!(&e, Error::BadRequest(f) if f.message.starts_with("Invalid volume: Volume status")),
+            "{e}"
+        );
+        let long = format!(
+            r#"{{"badRequest": {{"code": 400, "message": "{}"}}}}"#,
+            "x".repeat(1000)
+        );
+        let e = check(ServiceType::BlockStorage, 400, &long);
+        assert!(
+            matches!(&e, Error::BadRequest(f) if f.message.ends_with('…') && f.message.chars().count() == 301),
+            "{e}"
+        );
     }
 
     #[test]
     fn neutron_faults() {
-        let e = check(ServiceType::Network, 409, r#"{"NeutronError": {"type": "OverQuota", "message": "Quota exceeded for resources: ['floatingip'].", "detail": ""}}"#);
+        let e = check(
+            ServiceType::Network,
+            409,
+            r#"{"NeutronError": {"type": "OverQuota", "message": "Quota exceeded for resources: ['floatingip'].", "detail": ""}}"#,
+        );
         assert!(matches!(e, Error::QuotaExceeded(_)), "{e}");
-        let e = check(ServiceType::Network, 409, r#"{"NeutronError": {"type": "NetworkInUse", "message": "Unable to complete operation on network 3c1. There are one or more ports still in use on the network.", "detail": ""}}"#);
+        let e = check(
+            ServiceType::Network,
+            409,
+            r#"{"NeutronError": {"type": "NetworkInUse", "message": "Unable to complete operation on network 3c1. There are one or more ports still in use on the network.", "detail": ""}}"#,
+        );
         assert!(matches!(e, Error::Conflict(_)), "{e}");
-        let e = check(ServiceType::Network, 404, r#"{"NeutronError": {"type": "FloatingIPNotFound", "message": "Floating IP 7e3 could not be found", "detail": ""}}"#);
+        let e = check(
+            ServiceType::Network,
+            404,
+            r#"{"NeutronError": {"type": "FloatingIPNotFound", "message": "Floating IP 7e3 could not be found", "detail": ""}}"#,
+        );
         assert!(e.is_not_found());
     }
 
@@ -145,8 +204,15 @@ mod tests {
         let (msg, kind) = service_message(br#"{"error": {"code": 401, "message": "The request you have made requires authentication.", "title": "Unauthorized"}}"#);
         assert_eq!(msg, "The request you have made requires authentication.");
         assert_eq!(kind.as_deref(), Some("Unauthorized"));
-        let e = check(ServiceType::Compute, 502, "<html>\n<head><title>502 Bad Gateway</title></head></html>");
-        assert!(matches!(&e, Error::ServerError { failure, .. } if failure.message == "<html>"), "{e}");
+        let e = check(
+            ServiceType::Compute,
+            502,
+            "<html>\n<head><title>502 Bad Gateway</title></head></html>",
+        );
+        assert!(
+            matches!(&e, Error::ServerError { failure, .. } if failure.message == "<html>"),
+            "{e}"
+        );
         let e = check(ServiceType::Compute, 503, "");
         assert!(e.to_string().contains("(empty body)"), "{e}");
         let e = check(ServiceType::Compute, 418, "{\"not\": [1, 2");

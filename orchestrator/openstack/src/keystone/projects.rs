@@ -68,27 +68,51 @@ impl Keystone<'_> {
     /// Every project (`GET /v3/projects`; filters such as `name`, `domain_id`).
     #[tracing::instrument(skip_all)]
     pub async fn projects(&self, filters: &Filters) -> Result<Vec<Project>> {
-        self.session.list(ServiceType::Identity, "projects", "projects", filters, Paging::None).await
+        self.session
+            .list(
+                ServiceType::Identity,
+                "projects",
+                "projects",
+                filters,
+                Paging::None,
+            )
+            .await
     }
 
     /// One project.
     #[tracing::instrument(skip_all, fields(project_id = id))]
     pub async fn project(&self, id: &str) -> Result<Project> {
-        let one: One = self.session.get(Call::new(ServiceType::Identity, format!("projects/{}", enc(id)))).await?;
+        let one: One = self
+            .session
+            .get(Call::new(
+                ServiceType::Identity,
+                format!("projects/{}", enc(id)),
+            ))
+            .await?;
         Ok(one.project)
     }
 
     /// Creates a project. Not retried: on an error, look the name up before trying again.
     #[tracing::instrument(skip_all, fields(name = %project.name))]
     pub async fn create_project(&self, project: &ProjectCreate) -> Result<Project> {
-        let one: One =
-            self.session.post(Call::new(ServiceType::Identity, "projects"), &json!({ "project": project })).await?;
+        let one: One = self
+            .session
+            .post(
+                Call::new(ServiceType::Identity, "projects"),
+                &json!({ "project": project }),
+            )
+            .await?;
         Ok(one.project)
     }
 
     /// Deletes a project.
     #[tracing::instrument(skip_all, fields(project_id = id))]
     pub async fn delete_project(&self, id: &str) -> Result<()> {
-        self.session.delete(Call::new(ServiceType::Identity, format!("projects/{}", enc(id)))).await
+        self.session
+            .delete(Call::new(
+                ServiceType::Identity,
+                format!("projects/{}", enc(id)),
+            ))
+            .await
     }
 }

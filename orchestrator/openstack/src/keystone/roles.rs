@@ -61,7 +61,15 @@ impl Keystone<'_> {
     /// Every role (filter `name`).
     #[tracing::instrument(skip_all)]
     pub async fn roles(&self, filters: &Filters) -> Result<Vec<Role>> {
-        self.session.list(ServiceType::Identity, "roles", "roles", filters, Paging::None).await
+        self.session
+            .list(
+                ServiceType::Identity,
+                "roles",
+                "roles",
+                filters,
+                Paging::None,
+            )
+            .await
     }
 
     /// The role called `name`, if it exists.
@@ -75,7 +83,13 @@ impl Keystone<'_> {
     #[tracing::instrument(skip_all)]
     pub async fn role_assignments(&self, filters: &Filters) -> Result<Vec<RoleAssignment>> {
         self.session
-            .list(ServiceType::Identity, "role_assignments", "role_assignments", filters, Paging::None)
+            .list(
+                ServiceType::Identity,
+                "role_assignments",
+                "role_assignments",
+                filters,
+                Paging::None,
+            )
             .await
     }
 
@@ -83,15 +97,32 @@ impl Keystone<'_> {
     /// idempotent).
     #[tracing::instrument(skip_all, fields(project_id = project, user_id = user, role_id = role))]
     pub async fn grant_project_role(&self, project: &str, user: &str, role: &str) -> Result<()> {
-        let path = format!("projects/{}/users/{}/roles/{}", enc(project), enc(user), enc(role));
-        self.session.send(Call::new(ServiceType::Identity, path).method(Method::PUT)).await.map(drop)
+        let path = format!(
+            "projects/{}/users/{}/roles/{}",
+            enc(project),
+            enc(user),
+            enc(role)
+        );
+        self.session
+            .send(Call::new(ServiceType::Identity, path).method(Method::PUT))
+            .await
+            .map(drop)
     }
 
     /// Whether `user` has `role` on `project` (directly).
     #[tracing::instrument(skip_all, fields(project_id = project, user_id = user, role_id = role))]
     pub async fn has_project_role(&self, project: &str, user: &str, role: &str) -> Result<bool> {
-        let path = format!("projects/{}/users/{}/roles/{}", enc(project), enc(user), enc(role));
-        match self.session.send(Call::new(ServiceType::Identity, path).method(Method::HEAD)).await {
+        let path = format!(
+            "projects/{}/users/{}/roles/{}",
+            enc(project),
+            enc(user),
+            enc(role)
+        );
+        match self
+            .session
+            .send(Call::new(ServiceType::Identity, path).method(Method::HEAD))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -101,7 +132,14 @@ impl Keystone<'_> {
     /// Revokes `role` from `user` on `project`.
     #[tracing::instrument(skip_all, fields(project_id = project, user_id = user, role_id = role))]
     pub async fn revoke_project_role(&self, project: &str, user: &str, role: &str) -> Result<()> {
-        let path = format!("projects/{}/users/{}/roles/{}", enc(project), enc(user), enc(role));
-        self.session.delete(Call::new(ServiceType::Identity, path)).await
+        let path = format!(
+            "projects/{}/users/{}/roles/{}",
+            enc(project),
+            enc(user),
+            enc(role)
+        );
+        self.session
+            .delete(Call::new(ServiceType::Identity, path))
+            .await
     }
 }

@@ -81,16 +81,21 @@ impl Token {
     /// Reads a token from Keystone's answer (`{"token": {...}}`) and the
     /// `X-Subject-Token` header.
     pub fn parse(secret: String, body: &[u8]) -> Result<Self, String> {
-        let Body { token } = serde_json::from_slice(body).map_err(|e| format!("token body: {e}"))?;
-        let expires_at: jiff::Timestamp =
-            token.expires_at.parse().map_err(|e| format!("expires_at {:?}: {e}", token.expires_at))?;
+        let Body { token } =
+            serde_json::from_slice(body).map_err(|e| format!("token body: {e}"))?;
+        let expires_at: jiff::Timestamp = token
+            .expires_at
+            .parse()
+            .map_err(|e| format!("expires_at {:?}: {e}", token.expires_at))?;
         Ok(Self {
             secret,
             expires_at,
             user: token.user,
             project: token.project,
             roles: token.roles,
-            catalog: Catalog { services: token.catalog },
+            catalog: Catalog {
+                services: token.catalog,
+            },
         })
     }
 
@@ -102,7 +107,9 @@ impl Token {
     /// Whether the token expires within `margin` from now.
     pub fn expires_within(&self, margin: Duration) -> bool {
         let margin = jiff::SignedDuration::try_from(margin).unwrap_or(jiff::SignedDuration::MAX);
-        let deadline = jiff::Timestamp::now().checked_add(margin).unwrap_or(jiff::Timestamp::MAX);
+        let deadline = jiff::Timestamp::now()
+            .checked_add(margin)
+            .unwrap_or(jiff::Timestamp::MAX);
         deadline >= self.expires_at
     }
 
@@ -136,7 +143,10 @@ impl Keystone<'_> {
     pub async fn validate_token(&self, token: &str) -> Result<TokenValidation> {
         let reply = self
             .session
-            .send(Call::new(ServiceType::Identity, "auth/tokens").header("X-Subject-Token", token.to_owned()))
+            .send(
+                Call::new(ServiceType::Identity, "auth/tokens")
+                    .header("X-Subject-Token", token.to_owned()),
+            )
             .await?;
         let parsed = Token::parse(String::new(), &reply.body).map_err(|e| reply.invalid(e))?;
         Ok(TokenValidation {
@@ -157,7 +167,11 @@ impl Keystone<'_> {
         }
         Err(crate::AuthError::NotAdmin {
             user: token.user.name.clone(),
-            project: token.project.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+            project: token
+                .project
+                .as_ref()
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
             roles: token.roles.iter().map(|r| r.name.clone()).collect(),
         }
         .into())
@@ -165,7 +179,9 @@ impl Keystone<'_> {
 
     /// Raw `GET` of an identity path, for diagnostics.
     pub async fn raw(&self, path: &str) -> Result<Value> {
-        self.session.get(Call::new(ServiceType::Identity, path.to_owned())).await
+        self.session
+            .get(Call::new(ServiceType::Identity, path.to_owned()))
+            .await
     }
 }
 
@@ -192,7 +208,8 @@ mod tests {
         assert!(!t.expires_within(Duration::from_secs(60)));
         assert!(t.expires_within(Duration::from_secs(100 * 365 * 86400)));
         assert_eq!(
-            t.catalog.endpoint(ServiceType::Compute, crate::Interface::Public, None),
+            t.catalog
+                .endpoint(ServiceType::Compute, crate::Interface::Public, None),
             Some("http://127.0.0.1:8774/v2.1")
         );
         assert!(!format!("{t:?}").contains("gAAAA"));
@@ -201,7 +218,13 @@ mod tests {
     #[test]
     fn malformed_tokens_are_errors() {
         assert!(Token::parse(String::new(), b"{").is_err());
-        assert!(Token::parse(String::new(), br#"{"token": {"expires_at": "soon", "user": {"id": "u"}}}"#).is_err());
+        assert!(
+            Token::parse(
+                String::new(),
+                br#"{"token": {"expires_at": "soon", "user": {"id": "u"}}}"#
+            )
+            .is_err()
+        );
         assert!(Token::parse(String::new(), br#"{"token": {"user": {"id": "u"}}}"#).is_err());
     }
 }

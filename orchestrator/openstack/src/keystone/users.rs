@@ -40,13 +40,27 @@ impl Keystone<'_> {
     /// Every user (filters such as `name`, `domain_id`).
     #[tracing::instrument(skip_all)]
     pub async fn users(&self, filters: &Filters) -> Result<Vec<User>> {
-        self.session.list(ServiceType::Identity, "users", "users", filters, Paging::None).await
+        self.session
+            .list(
+                ServiceType::Identity,
+                "users",
+                "users",
+                filters,
+                Paging::None,
+            )
+            .await
     }
 
     /// One user.
     #[tracing::instrument(skip_all, fields(user_id = id))]
     pub async fn user(&self, id: &str) -> Result<User> {
-        let one: One = self.session.get(Call::new(ServiceType::Identity, format!("users/{}", enc(id)))).await?;
+        let one: One = self
+            .session
+            .get(Call::new(
+                ServiceType::Identity,
+                format!("users/{}", enc(id)),
+            ))
+            .await?;
         Ok(one.user)
     }
 }

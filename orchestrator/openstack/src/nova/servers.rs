@@ -262,13 +262,27 @@ impl Nova<'_> {
     /// [`Filters::all_tenants`] for every project.
     #[tracing::instrument(skip_all)]
     pub async fn servers(&self, filters: &Filters) -> Result<Vec<Server>> {
-        self.session.list(ServiceType::Compute, "servers/detail", "servers", filters, Paging::Marker).await
+        self.session
+            .list(
+                ServiceType::Compute,
+                "servers/detail",
+                "servers",
+                filters,
+                Paging::Marker,
+            )
+            .await
     }
 
     /// One server.
     #[tracing::instrument(skip_all, fields(server_id = id))]
     pub async fn server(&self, id: &str) -> Result<Server> {
-        let one: One<Server> = self.session.get(Call::new(ServiceType::Compute, format!("servers/{}", enc(id)))).await?;
+        let one: One<Server> = self
+            .session
+            .get(Call::new(
+                ServiceType::Compute,
+                format!("servers/{}", enc(id)),
+            ))
+            .await?;
         Ok(one.server)
     }
 
@@ -276,15 +290,25 @@ impl Nova<'_> {
     /// retried: after an error, look for the server by name/metadata first.
     #[tracing::instrument(skip_all, fields(name = %server.name))]
     pub async fn create_server(&self, server: &ServerCreate) -> Result<ServerCreated> {
-        let one: One<ServerCreated> =
-            self.session.post(Call::new(ServiceType::Compute, "servers"), &json!({ "server": server })).await?;
+        let one: One<ServerCreated> = self
+            .session
+            .post(
+                Call::new(ServiceType::Compute, "servers"),
+                &json!({ "server": server }),
+            )
+            .await?;
         Ok(one.server)
     }
 
     /// Deletes a server (204; asynchronous).
     #[tracing::instrument(skip_all, fields(server_id = id))]
     pub async fn delete_server(&self, id: &str) -> Result<()> {
-        self.session.delete(Call::new(ServiceType::Compute, format!("servers/{}", enc(id)))).await
+        self.session
+            .delete(Call::new(
+                ServiceType::Compute,
+                format!("servers/{}", enc(id)),
+            ))
+            .await
     }
 
     /// Starts a stopped server (`os-start`, 202).
@@ -300,7 +324,8 @@ impl Nova<'_> {
     }
 
     async fn action(&self, id: &str, body: Value) -> Result<()> {
-        let call = Call::new(ServiceType::Compute, format!("servers/{}/action", enc(id))).method(Method::POST);
+        let call = Call::new(ServiceType::Compute, format!("servers/{}/action", enc(id)))
+            .method(Method::POST);
         self.session.post_no_content(call, &body).await
     }
 }

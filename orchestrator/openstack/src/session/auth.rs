@@ -16,9 +16,12 @@ use crate::keystone::token::Token;
 pub(super) fn identity_url(auth_url: &str) -> Result<String> {
     let trimmed = auth_url.trim().trim_end_matches('/');
     if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
-        return Err(Error::Config(format!("auth URL {auth_url:?} must start with http:// or https://")));
+        return Err(Error::Config(format!(
+            "auth URL {auth_url:?} must start with http:// or https://"
+        )));
     }
-    reqwest::Url::parse(trimmed).map_err(|e| Error::Config(format!("invalid auth URL {auth_url:?}: {e}")))?;
+    reqwest::Url::parse(trimmed)
+        .map_err(|e| Error::Config(format!("invalid auth URL {auth_url:?}: {e}")))?;
     if trimmed.ends_with("/v3") {
         Ok(trimmed.to_owned())
     } else {
@@ -38,7 +41,8 @@ pub(super) fn auth_body(c: &Credentials, scoped: bool) -> Value {
         },
     });
     if scoped {
-        auth["scope"] = json!({"project": {"name": c.project, "domain": {"name": c.project_domain}}});
+        auth["scope"] =
+            json!({"project": {"name": c.project, "domain": {"name": c.project_domain}}});
     }
     json!({ "auth": auth })
 }
@@ -52,12 +56,19 @@ async fn post_tokens(
     let url = super::url::build(identity_url, "auth/tokens", &[])?;
     let bytes = serde_json::to_vec(body).map_err(|e| Error::Config(e.to_string()))?;
     // Issuing a token changes nothing in the cloud: safe to repeat.
-    execute(&options.retry, ServiceType::Identity, &Method::POST, true, &url, || {
-        http.post(url.clone())
-            .header(ACCEPT, "application/json")
-            .header(CONTENT_TYPE, "application/json")
-            .body(bytes.clone())
-    })
+    execute(
+        &options.retry,
+        ServiceType::Identity,
+        &Method::POST,
+        true,
+        &url,
+        || {
+            http.post(url.clone())
+                .header(ACCEPT, "application/json")
+                .header(CONTENT_TYPE, "application/json")
+                .body(bytes.clone())
+        },
+    )
     .await
 }
 
@@ -87,7 +98,11 @@ pub(super) async fn issue(
         return Err(classify(failure, kind.as_deref(), answer.attempts));
     }
     let unscoped = post_tokens(http, identity_url, &auth_body(c, false), options).await?;
-    let part = if (200..300).contains(&unscoped.status) { AuthPart::ProjectScope } else { AuthPart::Credentials };
+    let part = if (200..300).contains(&unscoped.status) {
+        AuthPart::ProjectScope
+    } else {
+        AuthPart::Credentials
+    };
     Err(AuthError::Refused { part, failure }.into())
 }
 
@@ -98,8 +113,14 @@ mod tests {
 
     #[test]
     fn identity_urls() {
-        assert_eq!(identity_url("http://127.0.0.1:5000").unwrap(), "http://127.0.0.1:5000/v3");
-        assert_eq!(identity_url("http://127.0.0.1/identity/v3/").unwrap(), "http://127.0.0.1/identity/v3");
+        assert_eq!(
+            identity_url("http://127.0.0.1:5000").unwrap(),
+            "http://127.0.0.1:5000/v3"
+        );
+        assert_eq!(
+            identity_url("http://127.0.0.1/identity/v3/").unwrap(),
+            "http://127.0.0.1/identity/v3"
+        );
         assert!(identity_url("127.0.0.1:5000").is_err());
         assert!(identity_url("http://").is_err());
     }

@@ -47,16 +47,27 @@ impl Session {
             };
             out.reserve(items.len());
             for (i, item) in items.iter().enumerate() {
-                let parsed = T::deserialize(item).map_err(|e| reply.invalid(format!("{collection}[{i}]: {e}")))?;
+                let parsed = T::deserialize(item)
+                    .map_err(|e| reply.invalid(format!("{collection}[{i}]: {e}")))?;
                 out.push(parsed);
             }
-            let Some(next) = next_query(&body, collection) else { break };
+            let Some(next) = next_query(&body, collection) else {
+                break;
+            };
             if items.is_empty() || paging == Paging::None {
                 break;
             }
             if !seen.insert(next.clone()) || next == query {
-                let marker = next.iter().find(|(k, _)| k == "marker").map(|(_, v)| v.clone()).unwrap_or_default();
-                return Err(Error::PaginationLoop { service, path: path.to_owned(), marker });
+                let marker = next
+                    .iter()
+                    .find(|(k, _)| k == "marker")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                return Err(Error::PaginationLoop {
+                    service,
+                    path: path.to_owned(),
+                    marker,
+                });
             }
             query = next;
         }

@@ -12,7 +12,6 @@ use super::Session;
 use crate::Result;
 use crate::catalog::ServiceType;
 use crate::error::{ApiFailure, AuthError, AuthPart, Error, classify, service_message};
-use crate::filters::Filters;
 use crate::retry::{Failure, RetryPolicy, is_idempotent};
 
 /// A call to make: service, method, path relative to the service's endpoint (or an
@@ -49,7 +48,10 @@ impl Call {
     }
 
     pub(crate) fn absolute(service: ServiceType, url: &str) -> Self {
-        Self { target: Target::Absolute(url.to_owned()), ..Self::new(service, "") }
+        Self {
+            target: Target::Absolute(url.to_owned()),
+            ..Self::new(service, "")
+        }
     }
 
     pub(crate) fn method(mut self, method: Method) -> Self {
@@ -59,14 +61,10 @@ impl Call {
 
     pub(crate) fn json<B: Serialize>(mut self, body: &B) -> Result<Self> {
         self.body = Some(
-            serde_json::to_vec(body).map_err(|e| Error::Config(format!("cannot encode the request body: {e}")))?,
+            serde_json::to_vec(body)
+                .map_err(|e| Error::Config(format!("cannot encode the request body: {e}")))?,
         );
         Ok(self)
-    }
-
-    pub(crate) fn filters(mut self, filters: &Filters) -> Self {
-        self.query.extend(filters.pairs().iter().cloned());
-        self
     }
 
     pub(crate) fn param(mut self, key: &str, value: impl Into<String>) -> Self {
@@ -95,7 +93,6 @@ impl Call {
 /// A 2xx answer.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
     pub(crate) request_id: Option<String>,
     service: ServiceType,
@@ -105,7 +102,11 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        let body: &[u8] = if self.body.is_empty() { b"null" } else { &self.body };
+        let body: &[u8] = if self.body.is_empty() {
+            b"null"
+        } else {
+            &self.body
+        };
         serde_json::from_slice(body).map_err(|e| self.invalid(e.to_string()))
     }
 
@@ -131,7 +132,12 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    pub(crate) fn failure(&self, service: ServiceType, method: &Method, path: &str) -> (ApiFailure, Option<String>) {
+    pub(crate) fn failure(
+        &self,
+        service: ServiceType,
+        method: &Method,
+        path: &str,
+    ) -> (ApiFailure, Option<String>) {
         let (message, kind) = service_message(&self.body);
         (
             ApiFailure {
@@ -156,7 +162,14 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
 }
 
 fn transport_failure(e: &reqwest::Error) -> Failure {
@@ -191,7 +204,11 @@ pub(crate) async fn execute(
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<Answer> {
     // For the policy, a call is what its idempotency says, whatever its method.
-    let as_method = if idempotent { Method::GET } else { Method::POST };
+    let as_method = if idempotent {
+        Method::GET
+    } else {
+        Method::POST
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -202,7 +219,12 @@ pub(crate) async fn execute(
                 if !policy.should_retry(&as_method, failure, attempt) {
                     return Err(Error::Unreachable {
                         service,
-                        url: url.as_str().split('?').next().unwrap_or_default().to_owned(),
+                        url: url
+                            .as_str()
+                            .split('?')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
                         attempts: attempt,
                         reason: error_chain(&e),
                     });
@@ -223,17 +245,32 @@ pub(crate) async fn execute(
                     Ok(body) => {
                         let failure = Failure::Status(status);
                         if !policy.should_retry(&as_method, failure, attempt) {
-                            return Ok(Answer { status, headers, body: body.to_vec(), request_id, attempts: attempt });
+                            return Ok(Answer {
+                                status,
+                                headers,
+                                body: body.to_vec(),
+                                request_id,
+                                attempts: attempt,
+                            });
                         }
                         tracing::warn!(%service, %method, status, attempt, request_id = request_id.as_deref().unwrap_or("-"), "server error, retrying");
                         retry_after(&headers)
                     }
                     Err(e) => {
-                        let failure = if e.is_timeout() { Failure::Timeout } else { Failure::Transport };
+                        let failure = if e.is_timeout() {
+                            Failure::Timeout
+                        } else {
+                            Failure::Transport
+                        };
                         if !policy.should_retry(&as_method, failure, attempt) {
                             return Err(Error::Unreachable {
                                 service,
-                                url: url.as_str().split('?').next().unwrap_or_default().to_owned(),
+                                url: url
+                                    .as_str()
+                                    .split('?')
+                                    .next()
+                                    .unwrap_or_default()
+                                    .to_owned(),
                                 attempts: attempt,
                                 reason: format!("reading the answer: {}", error_chain(&e)),
                             });
@@ -288,7 +325,9 @@ impl Session {
                     rb = rb.header(*k, v.as_str());
                 }
                 if let Some(body) = &call.body {
-                    rb = rb.header(CONTENT_TYPE, "application/json").body(body.clone());
+                    rb = rb
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body.clone());
                 }
                 rb
             };
@@ -303,7 +342,6 @@ impl Session {
             .await?;
             if (200..300).contains(&answer.status) {
                 return Ok(Reply {
-                    status: answer.status,
                     body: answer.body,
                     request_id: answer.request_id,
                     service: call.service,
@@ -313,14 +351,21 @@ impl Session {
             }
             if answer.status == 401 && !reauthenticated {
                 // The token was revoked or expired early: the request was not executed.
-                tracing::info!(request_id = answer.request_id.as_deref().unwrap_or("-"), "401, re-authenticating");
+                tracing::info!(
+                    request_id = answer.request_id.as_deref().unwrap_or("-"),
+                    "401, re-authenticating"
+                );
                 reauthenticated = true;
                 self.reauthenticate(&token).await?;
                 continue;
             }
             let (failure, kind) = answer.failure(call.service, &call.method, url.path());
             if answer.status == 401 {
-                return Err(AuthError::Refused { part: AuthPart::Credentials, failure }.into());
+                return Err(AuthError::Refused {
+                    part: AuthPart::Credentials,
+                    failure,
+                }
+                .into());
             }
             return Err(classify(failure, kind.as_deref(), answer.attempts));
         }

@@ -21,9 +21,14 @@ pub(crate) fn build(base: &str, path: &str, query: &[(String, String)]) -> Resul
     let joined = if path.is_empty() {
         base.to_owned()
     } else {
-        format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
     };
-    let mut url = reqwest::Url::parse(&joined).map_err(|e| Error::Config(format!("invalid URL {joined:?}: {e}")))?;
+    let mut url = reqwest::Url::parse(&joined)
+        .map_err(|e| Error::Config(format!("invalid URL {joined:?}: {e}")))?;
     if !query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (k, v) in query {
@@ -44,10 +49,16 @@ mod tests {
         let url = build(
             "http://127.0.0.1:8774/compute/v2.1/",
             "/servers/detail",
-            &[("all_tenants".into(), "1".into()), ("name".into(), "a&b".into())],
+            &[
+                ("all_tenants".into(), "1".into()),
+                ("name".into(), "a&b".into()),
+            ],
         )
         .unwrap();
-        assert_eq!(url.as_str(), "http://127.0.0.1:8774/compute/v2.1/servers/detail?all_tenants=1&name=a%26b");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8774/compute/v2.1/servers/detail?all_tenants=1&name=a%26b"
+        );
         assert!(build("not a url", "x", &[]).is_err());
     }
 }
