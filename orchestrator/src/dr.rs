@@ -8,5 +8,10 @@
 
 pub mod ids;
 pub mod job;
+pub mod job_rules;
 pub mod job_state;
 pub mod names;
+pub mod plan_state;
+pub mod plan_sync;
+pub mod queue;
+pub mod retention;
