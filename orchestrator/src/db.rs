@@ -11,6 +11,7 @@ pub mod groups;
 pub mod installation;
 pub mod licence;
 
+pub mod schedules;
 pub mod sessions;
 pub mod settings;
 pub mod users;

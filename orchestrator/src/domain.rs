@@ -4,3 +4,4 @@ pub mod lockout;
 pub mod names;
 pub mod password;
 pub mod rbac;
+pub mod schedule;

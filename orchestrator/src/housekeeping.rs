@@ -1,29 +1,7 @@
-//! Periodic upkeep: event retention and expired sessions.
-
-use std::time::Duration;
+//! Upkeep run by the scheduler: event retention and expired sessions.
 
 use crate::db;
 use crate::state::{AppState, now_ms};
-
-/// Runs until the task is aborted or shutdown starts.
-pub async fn run(app: AppState) {
-    let mut shutdown = app.shutdown.clone();
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
-                    return;
-                }
-            }
-            _ = tick.tick() => {
-                if let Err(e) = once(&app).await {
-                    tracing::warn!(error = %e, "housekeeping failed; retrying next minute");
-                }
-            }
-        }
-    }
-}
 
 /// One round: delete events past the retention and expired sessions.
 pub async fn once(app: &AppState) -> Result<(u64, u64), db::DbError> {

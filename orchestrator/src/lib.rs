@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod dr;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod housekeeping;
 pub mod licence;
 pub mod metrics;
+pub mod scheduler;
 pub mod server;
 pub mod settings;
 pub mod state;

@@ -79,7 +79,8 @@ pub async fn run(
     })?;
     let (stop_tx, _) = (state.shutdown_tx.clone(), ());
     let app = state.app.clone();
-    let background = tokio::spawn(crate::housekeeping::run(app.clone()));
+    let node = format!("{}-{}", addr, uuid::Uuid::new_v4().simple());
+    let background = tokio::spawn(crate::scheduler::run(app.clone(), node));
     let router = crate::api::router(app.clone());
     let grace = Duration::from_secs(app.config.shutdown_grace_secs);
     let mut stopping = app.shutdown.clone();

@@ -5,4 +5,5 @@ mod helpers;
 mod licence;
 mod platform;
 mod rbac_matrix;
+mod scheduler;
 mod users;
