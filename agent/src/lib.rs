@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod bundle;
 pub mod config;
 pub mod daemon;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use holdfast_agent::config::Config;
-use holdfast_agent::{bundle, daemon, manual, signals, status};
+use holdfast_agent::{bench, bundle, daemon, manual, signals, status};
 
 /// Holdfast node agent: replication and health for one OpenStack node.
 #[derive(Debug, Parser)]
@@ -36,6 +36,8 @@ enum Command {
         #[arg(long, short, default_value = "holdfast-agent-support.tar.gz")]
         output: PathBuf,
     },
+    /// Measure replication against cp and rsync on this machine.
+    Bench(bench::BenchArgs),
     /// Receive one volume's replication (manual mode, without the orchestrator).
     ServeTarget(manual::ServeTargetArgs),
     /// Replicate one volume to a target agent (manual mode, without the orchestrator).
@@ -85,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
             println!("wrote {} ({} files)", output.display(), files.len());
             Ok(())
         }
+        Command::Bench(args) => bench::run(args).await,
         Command::ServeTarget(args) => manual::serve_target(args).await,
         Command::Push(args) => manual::push(args).await,
     }

@@ -294,7 +294,7 @@ async fn resume_all(agent: &Agent, volumes: &[String]) {
 
 async fn cut_prepare(agent: &Arc<Agent>, m: &CutPrepare) -> Reply {
     let k = MessageKind::CutPrepare;
-    let mut paused = Vec::new();
+    let mut senders = Vec::new();
     {
         let sources = agent.sources.lock().await;
         if let Some(missing) = m.volumes.iter().find(|v| !sources.contains_key(&v.0)) {
@@ -307,13 +307,52 @@ async fn cut_prepare(agent: &Arc<Agent>, m: &CutPrepare) -> Reply {
         }
         for v in &m.volumes {
             if let Some(r) = sources.get(&v.0) {
-                // Waits for a running cycle to finish: the cut falls between batches.
-                r.request(Command::Pause).await;
-                paused.push(v.0.clone());
+                senders.push((v.0.clone(), r.commands.clone()));
             }
         }
     }
+    // Every volume stops between cycles, then all fix their cut point together: each
+    // scans its changes and stages their data, so whatever is written after this
+    // returns is not part of the cut.
+    for (_, tx) in &senders {
+        let (reply, rx) = oneshot::channel();
+        if tx.send(Command::Pause(reply)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (v, tx) in &senders {
+        let (v, tx) = (v.clone(), tx.clone());
+        tasks.spawn(async move {
+            let (reply, rx) = oneshot::channel();
+            let r = match tx.send(Command::PrepareCut(reply)).await {
+                Ok(()) => rx
+                    .await
+                    .unwrap_or_else(|_| Err("replicator stopped".into())),
+                Err(_) => Err("replicator stopped".into()),
+            };
+            (v, r)
+        });
+    }
     let cut_at = UnixMillis::now();
+    let mut failed = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(_))) => {}
+            Ok((v, Err(e))) => failed = Some((v, e)),
+            Err(e) => failed = Some((String::new(), e.to_string())),
+        }
+    }
+    let paused: Vec<String> = senders.into_iter().map(|(v, _)| v).collect();
+    if let Some((v, e)) = failed {
+        resume_all(agent, &paused).await;
+        return Err(fail(
+            k,
+            ErrorCode::StorageUnavailable,
+            Some(&VolumeId(v)),
+            format!("could not fix the cut point: {e}"),
+        ));
+    }
     agent.cuts.lock().await.insert(
         m.cut_id,
         PreparedCut {

@@ -2,12 +2,13 @@
 //! first byte is sent, so a restarted source ships the same extents again from where
 //! the target says it stopped.
 //!
-//! File: `HFPLAN01`, epoch, volume size, initial flag, scan start (ms), extent count,
+//! File: `HFPLAN02`, epoch, volume size, initial flag, scan start (ms), staged flag,
+//! extent count,
 //! `(offset, len)` pairs, BLAKE3 of everything before it.
 
 use holdfast_kmod::Extent;
 
-const MAGIC: &[u8; 8] = b"HFPLAN01";
+const MAGIC: &[u8; 8] = b"HFPLAN02";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -17,6 +18,9 @@ pub struct Plan {
     pub initial: bool,
     /// When the change scan started: the target holds the source as of (at least) this.
     pub scan_started_ms: u64,
+    /// The extents' data was copied into the staging file when the epoch was planned
+    /// (a cut): it is shipped from there, not from the live volume.
+    pub staged: bool,
     pub extents: Vec<Extent>,
 }
 
@@ -32,6 +36,7 @@ impl Plan {
         out.extend_from_slice(&self.volume_size.to_le_bytes());
         out.push(u8::from(self.initial));
         out.extend_from_slice(&self.scan_started_ms.to_le_bytes());
+        out.push(u8::from(self.staged));
         out.extend_from_slice(&(self.extents.len() as u64).to_le_bytes());
         for e in &self.extents {
             out.extend_from_slice(&e.offset.to_le_bytes());
@@ -43,7 +48,7 @@ impl Plan {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Plan, String> {
-        const HEAD: usize = 8 + 8 + 8 + 1 + 8 + 8;
+        const HEAD: usize = 8 + 8 + 8 + 1 + 8 + 1 + 8;
         if bytes.len() < HEAD + 32 {
             return Err("plan file too short".into());
         }
@@ -59,7 +64,7 @@ impl Plan {
             a.copy_from_slice(&body[i..i + 8]);
             u64::from_le_bytes(a)
         };
-        let count = u64_at(33);
+        let count = u64_at(34);
         let rest = &body[HEAD..];
         if rest.len() as u64 != count.saturating_mul(16) {
             return Err("plan extent count does not match its length".into());
@@ -82,6 +87,7 @@ impl Plan {
             volume_size: u64_at(16),
             initial: body[24] != 0,
             scan_started_ms: u64_at(25),
+            staged: body[33] != 0,
             extents,
         })
     }
@@ -94,10 +100,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn plans_round_trip(epoch: u64, size: u64, initial: bool, at: u64,
+        fn plans_round_trip(epoch: u64, size: u64, initial: bool, at: u64, staged: bool,
                             ext in proptest::collection::vec((any::<u64>(), any::<u64>()), 0..50)) {
             let p = Plan {
-                epoch, volume_size: size, initial, scan_started_ms: at,
+                epoch, volume_size: size, initial, scan_started_ms: at, staged,
                 extents: ext.into_iter().map(|(offset, len)| Extent { offset, len }).collect(),
             };
             prop_assert_eq!(Plan::decode(&p.encode()), Ok(p));
@@ -105,7 +111,7 @@ mod tests {
 
         #[test]
         fn damaged_plans_are_refused(flip in any::<prop::sample::Index>(), bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
-            let p = Plan { epoch: 2, volume_size: 10, initial: false, scan_started_ms: 5,
+            let p = Plan { epoch: 2, volume_size: 10, initial: false, scan_started_ms: 5, staged: true,
                            extents: vec![Extent { offset: 0, len: 4096 }] };
             let mut enc = p.encode();
             let i = flip.index(enc.len());

@@ -46,6 +46,9 @@ pub enum Command {
     /// Stop starting cycles (the running one finishes first); replies when idle.
     Pause(oneshot::Sender<()>),
     Resume,
+    /// Fix a cut point now (scan and stage the changes); replies with its epoch. The
+    /// next cycle ships exactly that state.
+    PrepareCut(oneshot::Sender<Result<u64, String>>),
     Resync(oneshot::Sender<Result<(), String>>),
     /// Run a cycle now, then snapshot the target at its epoch if a name is given.
     Cycle {
@@ -204,6 +207,14 @@ async fn run(
                     paused = false;
                     next = Instant::now();
                     w.progress.send_modify(|p| if p.phase == Phase::Paused { p.phase = Phase::Replicating });
+                }
+                Some(Command::PrepareCut(reply)) => {
+                    let r = async {
+                        let _permit = w.permits.clone().acquire_owned().await;
+                        w.ensure_tracker().await?;
+                        source::prepare_cut(&w.vol, &mut w.tracker).await
+                    }.await;
+                    let _ = reply.send(r.map_err(|e| e.to_string()));
                 }
                 Some(Command::Resync(reply)) => {
                     let r = async {

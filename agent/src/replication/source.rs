@@ -121,6 +121,10 @@ impl SourceVolume {
         self.state_dir.join("plan")
     }
 
+    fn staged_path(&self) -> PathBuf {
+        self.state_dir.join("staged")
+    }
+
     fn state_path(&self) -> PathBuf {
         self.state_dir.join("source.json")
     }
@@ -212,6 +216,15 @@ async fn new_plan(
     tracker: &mut Option<Box<dyn ChangeTracker>>,
     epoch: u64,
 ) -> Result<Plan, ReplicationError> {
+    let plan = scan_plan(tracker, epoch).await?;
+    vol.save_plan(&plan)?;
+    Ok(plan)
+}
+
+async fn scan_plan(
+    tracker: &mut Option<Box<dyn ChangeTracker>>,
+    epoch: u64,
+) -> Result<Plan, ReplicationError> {
     let scan_started_ms = holdfast_protocol::UnixMillis::now().0;
     let changes = with_tracker(tracker, |t| t.changes()).await?;
     let extents = holdfast_kmod::coalesce(
@@ -225,9 +238,9 @@ async fn new_plan(
         volume_size: changes.volume_size,
         initial: changes.initial,
         scan_started_ms,
+        staged: false,
         extents,
     };
-    vol.save_plan(&plan)?;
     info!(
         epoch,
         initial = plan.initial,
@@ -363,6 +376,9 @@ pub async fn run_cycle(
     let (resumed_from, resends, snapshot) = result?;
     vol.save_state(&state)?;
     vol.drop_plan()?;
+    if plan.staged {
+        let _ = durable::remove(&vol.staged_path());
+    }
     info!(
         epoch = plan.epoch,
         bytes_sent = writer.bytes_written,
@@ -398,13 +414,14 @@ async fn next(
 /// copy (the target starts from zeroes).
 fn frame_for(
     file: &File,
+    read_at: u64,
     vol: &SourceVolume,
     plan: &Plan,
     seq: u64,
 ) -> Result<Option<Msg>, ReplicationError> {
     let ext = plan.extents[seq as usize];
     let mut buf = vec![0u8; ext.len as usize];
-    file.read_exact_at(&mut buf, ext.offset)
+    file.read_exact_at(&mut buf, read_at)
         .map_err(|source| ReplicationError::Source {
             path: vol.path.clone(),
             source,
@@ -439,6 +456,8 @@ struct Shipper<'a> {
     vol: &'a SourceVolume,
     plan: &'a Plan,
     file: File,
+    /// Where each extent's bytes are in `file` (the staging file of a staged plan).
+    read_at: Vec<u64>,
     limiter: Option<TokenBucket>,
     attempts: HashMap<u64, u32>,
     resends: u32,
@@ -448,7 +467,14 @@ struct Shipper<'a> {
 
 impl Shipper<'_> {
     async fn send(&mut self, writer: &mut FrameWriter, seq: u64) -> Result<(), ReplicationError> {
-        let Some(frame) = frame_for(&self.file, self.vol, self.plan, seq)? else {
+        let Some(frame) = frame_for(
+            &self.file,
+            self.read_at[seq as usize],
+            self.vol,
+            self.plan,
+            seq,
+        )?
+        else {
             return Ok(());
         };
         if let Some(l) = &mut self.limiter {
@@ -528,14 +554,30 @@ async fn ship(
             )));
         }
     }
-    let file = File::open(&vol.path).map_err(|source| ReplicationError::Source {
-        path: vol.path.clone(),
-        source,
-    })?;
+    let (path, read_at) = if plan.staged {
+        let mut at = 0;
+        let offsets = plan
+            .extents
+            .iter()
+            .map(|e| {
+                let o = at;
+                at += e.len;
+                o
+            })
+            .collect();
+        (vol.staged_path(), offsets)
+    } else {
+        (
+            vol.path.clone(),
+            plan.extents.iter().map(|e| e.offset).collect(),
+        )
+    };
+    let file = File::open(&path).map_err(|source| ReplicationError::Source { path, source })?;
     let mut s = Shipper {
         vol,
         plan,
         file,
+        read_at,
         limiter: vol
             .bandwidth_limit_bps
             .map(|r| TokenBucket::new(r, Instant::now())),
@@ -588,6 +630,62 @@ async fn ship(
                 .await?;
         }
     }
+}
+
+/// Fixes a cut point: plans the next epoch now and copies its changed extents into the
+/// staging file, so that the epoch (shipped later by [`run_cycle`], e.g. on a cut
+/// commit) holds the volume exactly as it was here, whatever is written meanwhile. An
+/// unfinished earlier epoch is completed first. Idempotent: a staged plan is kept.
+/// Returns the epoch of the cut.
+pub async fn prepare_cut(
+    vol: &SourceVolume,
+    tracker: &mut Option<Box<dyn ChangeTracker>>,
+) -> Result<u64, ReplicationError> {
+    std::fs::create_dir_all(&vol.state_dir).map_err(|e| ReplicationError::State {
+        path: vol.state_dir.clone(),
+        reason: e.to_string(),
+    })?;
+    let state = vol.load_state()?;
+    if let Some(p) = vol.load_plan()?
+        && p.epoch > state.committed_epoch
+    {
+        if p.staged {
+            return Ok(p.epoch);
+        }
+        run_cycle(vol, tracker, None).await?;
+    }
+    let state = vol.load_state()?;
+    let mut plan = scan_plan(tracker, state.committed_epoch + 1).await?;
+    let (src, staged, extents) = (vol.path.clone(), vol.staged_path(), plan.extents.clone());
+    tokio::task::spawn_blocking(move || stage(&src, &staged, &extents))
+        .await
+        .map_err(|e| ReplicationError::Protocol(format!("staging task failed: {e}")))?
+        .map_err(|source| ReplicationError::Source {
+            path: vol.path.clone(),
+            source,
+        })?;
+    plan.staged = true;
+    vol.save_plan(&plan)?;
+    info!(
+        epoch = plan.epoch,
+        bytes = plan.bytes(),
+        "cut prepared: changed extents staged"
+    );
+    Ok(plan.epoch)
+}
+
+fn stage(src: &Path, staged: &Path, extents: &[holdfast_kmod::Extent]) -> std::io::Result<()> {
+    let input = File::open(src)?;
+    let out = File::create(staged)?;
+    let mut at = 0u64;
+    let mut buf = Vec::new();
+    for e in extents {
+        buf.resize(e.len as usize, 0);
+        input.read_exact_at(&mut buf, e.offset)?;
+        out.write_all_at(&buf, at)?;
+        at += e.len;
+    }
+    out.sync_all()
 }
 
 /// Forgets the tracker's baseline and any planned epoch: the next cycle copies the

@@ -239,6 +239,10 @@ async fn agents_register_replicate_cut_export_and_stop_over_the_bus() {
         .iter()
         .map(|v| std::fs::read(volumes(root, "node-a").join(v)).unwrap())
         .collect();
+    // Writes after the cut point are not part of the snapshot.
+    for (i, v) in names.iter().enumerate() {
+        random_writes(&volumes(root, "node-a").join(v), 30, 500 + i as u64);
+    }
     let env = command(CutCommit {
         cut_id,
         snapshot_name: "snap-1".into(),

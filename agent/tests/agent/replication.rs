@@ -160,3 +160,38 @@ async fn a_group_cut_snapshots_three_volumes_at_the_cut_and_a_failure_leaves_non
         assert!(!snapshots::snapshot_path(mirror, &two).exists());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepared_cut_ships_the_volume_as_it_was_at_prepare() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = spawn_target(dir.path()).await;
+    let src = dir.path().join("src.img");
+    let mirror = dir.path().join("mirror.img");
+    random_file(&src, 8 << 20, 8 << 20, 30);
+    target.add("vol-1", mirror.clone());
+    let vol = source("vol-1", &src, dir.path(), &target.addr);
+    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096).unwrap());
+    run_cycle(&vol, &mut tracker, None).await.unwrap();
+
+    random_writes(&src, 50, 31);
+    let epoch = source::prepare_cut(&vol, &mut tracker).await.unwrap();
+    assert_eq!(
+        source::prepare_cut(&vol, &mut tracker).await.unwrap(),
+        epoch,
+        "idempotent"
+    );
+    let at_cut = std::fs::read(&src).unwrap();
+    random_writes(&src, 50, 32); // after the cut point
+
+    let r = run_cycle(&vol, &mut tracker, Some("cut-1")).await.unwrap();
+    assert_eq!(r.epoch, epoch);
+    let name = snapshots::SnapshotName::parse("cut-1").unwrap();
+    assert_eq!(
+        std::fs::read(snapshots::snapshot_path(&mirror, &name)).unwrap(),
+        at_cut
+    );
+    assert_eq!(std::fs::read(&mirror).unwrap(), at_cut);
+    // The writes after the cut follow in the next cycle.
+    run_cycle(&vol, &mut tracker, None).await.unwrap();
+    assert_eq!(digest(&src), digest(&mirror));
+}
