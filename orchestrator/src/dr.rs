@@ -14,4 +14,7 @@ pub mod names;
 pub mod plan_state;
 pub mod plan_sync;
 pub mod queue;
+pub mod recovery_graph;
 pub mod retention;
+pub mod rollback;
+pub mod topology;
