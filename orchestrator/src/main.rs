@@ -2,37 +2,15 @@
 
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::io::Read as _;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
-
-/// Holdfast: disaster recovery for OpenStack.
-#[derive(Debug, Parser)]
-#[command(name = "holdfast", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the orchestrator.
-    Serve {
-        /// TOML configuration file (environment variables HOLDFAST_* override it).
-        #[arg(short, long, env = "HOLDFAST_CONFIG")]
-        config: Option<PathBuf>,
-        /// Data directory (SQLite database); overrides the file and HOLDFAST_DATA_DIR.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Listen address; overrides the file and HOLDFAST_BIND.
-        #[arg(long)]
-        bind: Option<std::net::SocketAddr>,
-    },
-}
+use clap::Parser;
+use holdfast_orchestrator::cli::{self, Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
         Command::Serve {
             config,
@@ -49,10 +27,23 @@ fn main() -> anyhow::Result<()> {
                 cfg.bind = b;
             }
             holdfast_orchestrator::telemetry::init(&cfg.log);
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime
                 .block_on(holdfast_orchestrator::serve(cfg, shutdown_signal()))
                 .context("running the orchestrator")
+        }
+        command => {
+            let text = runtime.block_on(cli::execute(
+                &cli.global,
+                command,
+                |k| std::env::var(k).ok(),
+                || {
+                    let mut s = String::new();
+                    let _ = std::io::stdin().read_to_string(&mut s);
+                    s
+                },
+            ))?;
+            print!("{text}");
+            Ok(())
         }
     }
 }

@@ -1,6 +1,7 @@
 //! API integration tests: the real server in-process, on SQLite and on PostgreSQL.
 
 mod bad_input;
+mod cli;
 mod helpers;
 mod licence;
 mod platform;

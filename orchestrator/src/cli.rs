@@ -1,0 +1,848 @@
+//! The `holdfast` command line: `serve` runs the orchestrator; every other command is a
+//! client of the REST API, with credentials in a profile file.
+
+pub mod bench;
+pub mod output;
+pub mod profile;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use output::Format;
+use profile::{Profile, ProfileFile};
+
+/// Holdfast: disaster recovery for OpenStack.
+#[derive(Debug, Parser)]
+#[command(name = "holdfast", version, about, long_about = None)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of every client command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value = "table", global = true)]
+    pub format: Format,
+    /// Profile (named connection) to use.
+    #[arg(
+        long,
+        env = "HOLDFAST_PROFILE",
+        default_value = "default",
+        global = true
+    )]
+    pub profile: String,
+    /// Profile file (default `$HOLDFAST_PROFILE_FILE` or `~/.config/holdfast/profiles.toml`).
+    #[arg(long, global = true)]
+    pub profile_file: Option<PathBuf>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the orchestrator.
+    Serve {
+        /// TOML configuration file (environment variables HOLDFAST_* override it).
+        #[arg(short, long, env = "HOLDFAST_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory (SQLite database); overrides the file and HOLDFAST_DATA_DIR.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Listen address; overrides the file and HOLDFAST_BIND.
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+    },
+    /// Log in and store the session in the profile.
+    Login {
+        /// Orchestrator URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// User id.
+        #[arg(long, short)]
+        user: String,
+        /// Read the password from standard input (else `HOLDFAST_PASSWORD`).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// End the session and forget it.
+    Logout,
+    /// The logged-in account.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// User groups.
+    #[command(subcommand)]
+    Group(GroupCmd),
+    /// The licence.
+    #[command(subcommand, alias = "licence")]
+    License(LicenseCmd),
+    /// The event centre.
+    #[command(subcommand)]
+    Event(EventCmd),
+    /// System settings (Admin).
+    #[command(subcommand)]
+    Settings(SettingsCmd),
+    /// The audit trail (Admin).
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Measure API latency: concurrent clients listing users (prints figures).
+    Bench(bench::BenchArgs),
+}
+
+/// Paging options.
+#[derive(Debug, Args)]
+pub struct Paging {
+    /// Page size.
+    #[arg(long)]
+    pub limit: Option<i64>,
+    /// Items to skip.
+    #[arg(long)]
+    pub offset: Option<i64>,
+}
+
+/// `holdfast account ...`
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Show the logged-in user.
+    Show,
+    /// Change the own password (reads current and new password, one per line, from stdin).
+    Password,
+}
+
+/// `holdfast user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// List users.
+    List {
+        /// Only this role.
+        #[arg(long)]
+        role: Option<String>,
+        /// Only members of this group id.
+        #[arg(long)]
+        group: Option<String>,
+        /// Substring of id, name or e-mail.
+        #[arg(long)]
+        search: Option<String>,
+        /// Paging.
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Show a user.
+    Show {
+        /// User id.
+        id: String,
+    },
+    /// Create a user; prints the first password once.
+    Create {
+        /// User id.
+        id: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// E-mail.
+        #[arg(long)]
+        email: String,
+        /// Role: manager, operator, viewer (admin only by an Admin).
+        #[arg(long)]
+        role: String,
+        /// Group id (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+    /// Update a user.
+    Update {
+        /// User id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New e-mail.
+        #[arg(long)]
+        email: Option<String>,
+        /// New role.
+        #[arg(long)]
+        role: Option<String>,
+        /// New groups (repeatable; replaces the list).
+        #[arg(long = "group")]
+        groups: Option<Vec<String>>,
+    },
+    /// Delete a user.
+    Delete {
+        /// User id.
+        id: String,
+    },
+    /// Reset a user's password; prints the new one once.
+    ResetPassword {
+        /// User id.
+        id: String,
+    },
+    /// End a user's session.
+    Logout {
+        /// User id.
+        id: String,
+    },
+}
+
+/// `holdfast group ...`
+#[derive(Debug, Subcommand)]
+pub enum GroupCmd {
+    /// List groups.
+    List {
+        /// Substring of the name.
+        #[arg(long)]
+        search: Option<String>,
+        /// Paging.
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Show a group.
+    Show {
+        /// Group id.
+        id: String,
+    },
+    /// Create a group.
+    Create {
+        /// Unique name.
+        name: String,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Update a group.
+    Update {
+        /// Group id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a group (members become "no group").
+    Delete {
+        /// Group id.
+        id: String,
+    },
+    /// Set the complete member list.
+    Members {
+        /// Group id.
+        id: String,
+        /// User ids.
+        users: Vec<String>,
+    },
+}
+
+/// `holdfast license ...`
+#[derive(Debug, Subcommand)]
+pub enum LicenseCmd {
+    /// Show the licence and this installation's product UUID.
+    Show,
+    /// Register or replace the licence key.
+    Register {
+        /// The key (`HFL1....`); `-` reads it from stdin.
+        key: String,
+    },
+    /// Developer tool: make a vendor key pair (writes the private key file, prints the
+    /// public key for `licence_public_key`).
+    #[command(hide = true)]
+    Keygen {
+        /// Private key file to create.
+        #[arg(long)]
+        private_key: PathBuf,
+    },
+    /// Developer tool: sign a licence key with a vendor private key file.
+    #[command(hide = true)]
+    Issue {
+        /// Private key file (from `license keygen`).
+        #[arg(long)]
+        private_key: PathBuf,
+        /// Product UUID of the installation (`holdfast license show`).
+        #[arg(long)]
+        product_uuid: String,
+        /// Issue date (YYYY-MM-DD; default today).
+        #[arg(long)]
+        issued: Option<String>,
+        /// Last valid day (YYYY-MM-DD).
+        #[arg(long)]
+        expires: String,
+        /// Instance limit.
+        #[arg(long)]
+        instances: u32,
+        /// Permitted platform (repeatable).
+        #[arg(long = "platform", default_value = "openstack")]
+        platforms: Vec<String>,
+    },
+}
+
+/// `holdfast event ...`
+#[derive(Debug, Subcommand)]
+pub enum EventCmd {
+    /// List events, newest first.
+    List {
+        /// Only this severity (info, warning, error, critical).
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only this code.
+        #[arg(long)]
+        code: Option<String>,
+        /// Only events about this object id.
+        #[arg(long)]
+        object: Option<String>,
+        /// From (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Paging.
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Show an event.
+    Show {
+        /// Event id.
+        id: String,
+    },
+}
+
+/// `holdfast settings ...`
+#[derive(Debug, Subcommand)]
+pub enum SettingsCmd {
+    /// Show the settings.
+    Show,
+    /// Change settings: `name=value` pairs (values are JSON or plain text).
+    Set {
+        /// `name=value`.
+        #[arg(required = true)]
+        pairs: Vec<String>,
+    },
+}
+
+/// `holdfast audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Query the audit trail.
+    List {
+        /// Only this actor.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this object type.
+        #[arg(long)]
+        object_type: Option<String>,
+        /// From (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Until (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Paging.
+        #[command(flatten)]
+        paging: Paging,
+    },
+}
+
+/// Why a CLI command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The profile file is unreadable or unwritable.
+    #[error("profile file: {0}")]
+    Profile(String),
+    /// Not logged in.
+    #[error("not logged in for profile {0:?}: run `holdfast login --url URL --user ID`")]
+    NotLoggedIn(String),
+    /// The server could not be reached.
+    #[error("cannot reach the orchestrator at {url}: {reason}")]
+    Connect {
+        /// URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The API refused the request.
+    #[error("{status} {code}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Error code.
+        code: String,
+        /// Message.
+        message: String,
+    },
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// A logged-in API client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client for `url`, with a bearer token if given.
+    pub fn new(url: &str, token: Option<String>) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            url: url.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    /// Sends a request; returns the JSON answer (`null` for no content).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .query(query);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| CliError::Connect {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| CliError::Connect {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        })?;
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(CliError::Api {
+                status: status.as_u16(),
+                code: value["error"]["code"]
+                    .as_str()
+                    .unwrap_or("unknown")
+                    .to_owned(),
+                message: value["error"]["message"]
+                    .as_str()
+                    .unwrap_or("no error message")
+                    .to_owned(),
+            })
+        }
+    }
+}
+
+fn paging(q: &mut Vec<(&'static str, String)>, p: &Paging) {
+    if let Some(l) = p.limit {
+        q.push(("limit", l.to_string()));
+    }
+    if let Some(o) = p.offset {
+        q.push(("offset", o.to_string()));
+    }
+}
+
+fn opt(q: &mut Vec<(&'static str, String)>, name: &'static str, v: &Option<String>) {
+    if let Some(v) = v {
+        q.push((name, v.clone()));
+    }
+}
+
+/// Runs a client command (anything but `serve`) and returns what to print.
+/// `stdin` supplies passwords and keys where a command reads them.
+pub async fn execute(
+    global: &Global,
+    command: Command,
+    env: impl Fn(&str) -> Option<String>,
+    stdin: impl FnOnce() -> String,
+) -> Result<String, CliError> {
+    use reqwest::Method;
+    let path = global
+        .profile_file
+        .clone()
+        .unwrap_or_else(|| profile::default_path(&env));
+    let mut file = ProfileFile::load(&path)?;
+    let name = global.profile.clone();
+    let fmt = global.format;
+    let client = || -> Result<Client, CliError> {
+        let p = file
+            .profiles
+            .get(&name)
+            .filter(|p| p.token.is_some())
+            .ok_or_else(|| CliError::NotLoggedIn(name.clone()))?;
+        Ok(Client::new(&p.url, p.token.clone()))
+    };
+    let out = |v: Value| Ok(output::render(&v, fmt));
+    match command {
+        Command::Serve { .. } => Err(CliError::Usage("`serve` is not a client command".into())),
+        Command::Bench(args) => bench::run(args, env).await,
+        Command::Login {
+            url,
+            user,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                stdin().trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                env("HOLDFAST_PASSWORD").ok_or_else(|| {
+                    CliError::Usage(
+                        "give the password with --password-stdin or HOLDFAST_PASSWORD".into(),
+                    )
+                })?
+            };
+            let c = Client::new(&url, None);
+            let v = c
+                .send(
+                    Method::POST,
+                    "/api/v1/sessions",
+                    &[],
+                    Some(&json!({"id": user, "password": password})),
+                )
+                .await?;
+            let token = v["token"].as_str().map(str::to_owned);
+            file.profiles.insert(
+                name.clone(),
+                Profile {
+                    url,
+                    user: user.clone(),
+                    token,
+                },
+            );
+            file.save(&path)?;
+            Ok(format!(
+                "logged in as {user} (profile {name:?}, {})\n",
+                path.display()
+            ))
+        }
+        Command::Logout => {
+            let c = client()?;
+            c.send(Method::DELETE, "/api/v1/sessions/current", &[], None)
+                .await?;
+            if let Some(p) = file.profiles.get_mut(&name) {
+                p.token = None;
+            }
+            file.save(&path)?;
+            Ok("logged out\n".to_owned())
+        }
+        Command::Account(AccountCmd::Show) => out(client()?
+            .send(Method::GET, "/api/v1/account", &[], None)
+            .await?),
+        Command::Account(AccountCmd::Password) => {
+            let input = stdin();
+            let mut lines = input.lines();
+            let (Some(current), Some(new)) = (lines.next(), lines.next()) else {
+                return Err(CliError::Usage(
+                    "give the current and the new password on two lines of stdin".into(),
+                ));
+            };
+            let body = json!({"current_password": current, "new_password": new});
+            client()?
+                .send(Method::POST, "/api/v1/account/password", &[], Some(&body))
+                .await?;
+            Ok("password changed\n".to_owned())
+        }
+        Command::User(cmd) => user(client()?, cmd, fmt).await,
+        Command::Group(cmd) => group(client()?, cmd, fmt).await,
+        Command::License(cmd) => license(client, cmd, fmt, stdin).await,
+        Command::Event(EventCmd::List {
+            severity,
+            code,
+            object,
+            since,
+            until,
+            paging: p,
+        }) => {
+            let mut q = Vec::new();
+            opt(&mut q, "severity", &severity);
+            opt(&mut q, "code", &code);
+            opt(&mut q, "object", &object);
+            opt(&mut q, "since", &since);
+            opt(&mut q, "until", &until);
+            paging(&mut q, &p);
+            out(client()?
+                .send(Method::GET, "/api/v1/events", &q, None)
+                .await?)
+        }
+        Command::Event(EventCmd::Show { id }) => out(client()?
+            .send(Method::GET, &format!("/api/v1/events/{id}"), &[], None)
+            .await?),
+        Command::Settings(SettingsCmd::Show) => out(client()?
+            .send(Method::GET, "/api/v1/settings", &[], None)
+            .await?),
+        Command::Settings(SettingsCmd::Set { pairs }) => {
+            let mut body = serde_json::Map::new();
+            for pair in pairs {
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| CliError::Usage(format!("expected name=value, got {pair:?}")))?;
+                let value = serde_json::from_str(v).unwrap_or(Value::String(v.to_owned()));
+                body.insert(k.to_owned(), value);
+            }
+            out(client()?
+                .send(
+                    Method::PATCH,
+                    "/api/v1/settings",
+                    &[],
+                    Some(&Value::Object(body)),
+                )
+                .await?)
+        }
+        Command::Audit(AuditCmd::List {
+            actor,
+            object_type,
+            since,
+            until,
+            paging: p,
+        }) => {
+            let mut q = Vec::new();
+            opt(&mut q, "actor", &actor);
+            opt(&mut q, "object_type", &object_type);
+            opt(&mut q, "since", &since);
+            opt(&mut q, "until", &until);
+            paging(&mut q, &p);
+            out(client()?
+                .send(Method::GET, "/api/v1/audit", &q, None)
+                .await?)
+        }
+    }
+}
+
+async fn user(c: Client, cmd: UserCmd, fmt: Format) -> Result<String, CliError> {
+    use reqwest::Method;
+    let v = match cmd {
+        UserCmd::List {
+            role,
+            group,
+            search,
+            paging: p,
+        } => {
+            let mut q = Vec::new();
+            opt(&mut q, "role", &role);
+            opt(&mut q, "group", &group);
+            opt(&mut q, "q", &search);
+            paging(&mut q, &p);
+            c.send(Method::GET, "/api/v1/users", &q, None).await?
+        }
+        UserCmd::Show { id } => {
+            c.send(Method::GET, &format!("/api/v1/users/{id}"), &[], None)
+                .await?
+        }
+        UserCmd::Create {
+            id,
+            name,
+            email,
+            role,
+            groups,
+        } => {
+            let body =
+                json!({"id": id, "name": name, "email": email, "role": role, "groups": groups});
+            c.send(Method::POST, "/api/v1/users", &[], Some(&body))
+                .await?
+        }
+        UserCmd::Update {
+            id,
+            name,
+            email,
+            role,
+            groups,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(v) = name {
+                body.insert("name".into(), json!(v));
+            }
+            if let Some(v) = email {
+                body.insert("email".into(), json!(v));
+            }
+            if let Some(v) = role {
+                body.insert("role".into(), json!(v));
+            }
+            if let Some(v) = groups {
+                body.insert("groups".into(), json!(v));
+            }
+            c.send(
+                Method::PATCH,
+                &format!("/api/v1/users/{id}"),
+                &[],
+                Some(&Value::Object(body)),
+            )
+            .await?
+        }
+        UserCmd::Delete { id } => {
+            c.send(Method::DELETE, &format!("/api/v1/users/{id}"), &[], None)
+                .await?;
+            return Ok(format!("deleted user {id}\n"));
+        }
+        UserCmd::ResetPassword { id } => {
+            c.send(
+                Method::POST,
+                &format!("/api/v1/users/{id}/password-reset"),
+                &[],
+                None,
+            )
+            .await?
+        }
+        UserCmd::Logout { id } => {
+            c.send(
+                Method::DELETE,
+                &format!("/api/v1/users/{id}/sessions"),
+                &[],
+                None,
+            )
+            .await?;
+            return Ok(format!("logged out {id}\n"));
+        }
+    };
+    Ok(output::render(&v, fmt))
+}
+
+async fn group(c: Client, cmd: GroupCmd, fmt: Format) -> Result<String, CliError> {
+    use reqwest::Method;
+    let v = match cmd {
+        GroupCmd::List { search, paging: p } => {
+            let mut q = Vec::new();
+            opt(&mut q, "q", &search);
+            paging(&mut q, &p);
+            c.send(Method::GET, "/api/v1/groups", &q, None).await?
+        }
+        GroupCmd::Show { id } => {
+            c.send(Method::GET, &format!("/api/v1/groups/{id}"), &[], None)
+                .await?
+        }
+        GroupCmd::Create { name, description } => {
+            let body = json!({"name": name, "description": description});
+            c.send(Method::POST, "/api/v1/groups", &[], Some(&body))
+                .await?
+        }
+        GroupCmd::Update {
+            id,
+            name,
+            description,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(v) = name {
+                body.insert("name".into(), json!(v));
+            }
+            if let Some(v) = description {
+                body.insert("description".into(), json!(v));
+            }
+            c.send(
+                Method::PATCH,
+                &format!("/api/v1/groups/{id}"),
+                &[],
+                Some(&Value::Object(body)),
+            )
+            .await?
+        }
+        GroupCmd::Delete { id } => {
+            c.send(Method::DELETE, &format!("/api/v1/groups/{id}"), &[], None)
+                .await?;
+            return Ok(format!("deleted group {id}\n"));
+        }
+        GroupCmd::Members { id, users } => {
+            let body = json!({"user_ids": users});
+            c.send(
+                Method::PUT,
+                &format!("/api/v1/groups/{id}/members"),
+                &[],
+                Some(&body),
+            )
+            .await?
+        }
+    };
+    Ok(output::render(&v, fmt))
+}
+
+async fn license(
+    client: impl FnOnce() -> Result<Client, CliError>,
+    cmd: LicenseCmd,
+    fmt: Format,
+    stdin: impl FnOnce() -> String,
+) -> Result<String, CliError> {
+    use reqwest::Method;
+    match cmd {
+        LicenseCmd::Show => Ok(output::render(
+            &client()?
+                .send(Method::GET, "/api/v1/licence", &[], None)
+                .await?,
+            fmt,
+        )),
+        LicenseCmd::Register { key } => {
+            let key = if key == "-" {
+                stdin().trim().to_owned()
+            } else {
+                key
+            };
+            let body = json!({"licence_key": key});
+            Ok(output::render(
+                &client()?
+                    .send(Method::PUT, "/api/v1/licence", &[], Some(&body))
+                    .await?,
+                fmt,
+            ))
+        }
+        LicenseCmd::Keygen { private_key } => {
+            if private_key.exists() {
+                return Err(CliError::Usage(format!(
+                    "{} exists; not overwriting a private key",
+                    private_key.display()
+                )));
+            }
+            let key = crate::licence::generate_signing_key();
+            write_private(&private_key, &crate::licence::signing_key_text(&key))?;
+            Ok(format!(
+                "private key written to {}\npublic key (licence_public_key): {}\n",
+                private_key.display(),
+                crate::licence::public_key_text(&key.verifying_key())
+            ))
+        }
+        LicenseCmd::Issue {
+            private_key,
+            product_uuid,
+            issued,
+            expires,
+            instances,
+            platforms,
+        } => {
+            let text = std::fs::read_to_string(&private_key)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", private_key.display())))?;
+            let key = crate::licence::signing_key_from_text(&text).map_err(CliError::Usage)?;
+            let terms = crate::licence::LicenceTerms {
+                product_uuid,
+                issued: issued.unwrap_or_else(|| crate::licence::today().to_string()),
+                expires,
+                instance_limit: instances,
+                platforms,
+            };
+            Ok(crate::licence::issue(&terms, &key) + "\n")
+        }
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
