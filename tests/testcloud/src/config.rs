@@ -201,7 +201,7 @@ impl Default for Backend {
         Self {
             name: "file".into(),
             pool: "file".into(),
-            capacity_gb: 10_000,
+            capacity_gb: 1_000_000,
         }
     }
 }
