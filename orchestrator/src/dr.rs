@@ -6,11 +6,14 @@
 //! Spec: `shared/spec/protection.md` and `shared/spec/jobs.md`; every public function
 //! names the rule it implements.
 
+pub mod frozen;
+pub mod group_rules;
 pub mod ids;
 pub mod job;
 pub mod job_rules;
 pub mod job_state;
 pub mod names;
+pub mod plan_rules;
 pub mod plan_state;
 pub mod plan_sync;
 pub mod queue;
