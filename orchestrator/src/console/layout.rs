@@ -321,9 +321,17 @@ pub fn bare_page(
 
 fn error_body(lang: Lang, e: &ApiError) -> Markup {
     let title = error_title(lang, e.status);
+    // The localized meaning of the API's error code, before the API's own words.
+    let key = format!("error.{}", e.code);
+    let meaning = CATALOGUE
+        .contains(&key)
+        .then(|| CATALOGUE.get(lang, &key).to_owned());
     html! {
         h1 #page-title { (title) }
         div .alert.error role="alert" {
+            @if let Some(meaning) = meaning {
+                p { strong { (meaning) } }
+            }
             p { (e.message) }
         }
         p { a href="/console/" { (lang.t("error_page.home")) } }

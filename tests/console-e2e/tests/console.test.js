@@ -300,6 +300,56 @@ describe('web console', () => {
     assert.equal(await page.getByRole('button', { name: 'Delete user' }).count(), 0);
   });
 
+  it('lets a Manager act only within their groups, and shows the licence read-only', async () => {
+    const admin = await open();
+    await loginAs(admin.page, 'admin', ADMIN_PASSWORD);
+    const password = await createUserInConsole(admin.page, { id: 'mira', name: 'Mira Park', role: 'manager', group: 'ops-seoul' });
+    await closeSecretDialog(admin.page, /\/console\/users\/mira$/);
+    // Members of a group: add vera.
+    await admin.page.goto('/console/groups');
+    await admin.page.locator('#groups-table tr[data-group=ops-seoul] a').click();
+    const members = admin.page.locator('#members-form');
+    await members.getByLabel('vera — vera').check();
+    await members.getByRole('button', { name: 'Save members' }).click();
+    await admin.page.locator('.toast', { hasText: 'Members saved' }).waitFor();
+    await admin.page.getByRole('heading', { name: 'Members (3)' }).waitFor();
+    await shot(admin.page, '16-group-members');
+
+    const { page } = await open();
+    await loginAs(page, 'mira', password);
+    const nav = page.getByRole('navigation', { name: 'Main menu' });
+    for (const name of ['Users', 'User groups', 'Licence']) await nav.getByRole('link', { name, exact: true }).waitFor();
+    assert.equal(await nav.getByRole('link', { name: 'Settings' }).count(), 0);
+    // Only the users of the Manager's group.
+    await page.goto('/console/users');
+    await page.locator('#users-table tr[data-user=kim]').waitFor();
+    assert.deepEqual(
+      (await page.locator('#users-table tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.user))).sort(),
+      ['kim', 'mira', 'vera'],
+    );
+    await shot(page, '17-manager-users');
+    const resp = await page.goto('/console/users/admin');
+    assert.equal(resp.status(), 403);
+    // A new user can only get the Manager's groups and a non-Admin role.
+    await page.goto('/console/users/new');
+    const roles = await page.getByLabel(/^Role/).locator('option').evaluateAll((o) => o.map((x) => x.value));
+    assert.deepEqual(roles, ['manager', 'operator', 'viewer']);
+    assert.deepEqual(await page.locator('input[name=groups]').evaluateAll((i) => i.length), 1);
+    // The licence is readable, not changeable.
+    await page.goto('/console/licence');
+    await page.locator('[data-role=licence-status]', { hasText: 'Valid' }).waitFor();
+    assert.equal(await page.locator('#licence-form').count(), 0);
+    const refused = await page.evaluate(async () => {
+      const r = await fetch('/api/v1/licence', {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content },
+        body: JSON.stringify({ licence_key: 'HFL1.a.b' }),
+      });
+      return r.status;
+    });
+    assert.equal(refused, 403);
+  });
+
   it('speaks Korean, works from the keyboard, and fits a narrow window', async () => {
     const { page } = await open({ locale: 'ko-KR', width: 390, height: 844 });
     await page.goto('/console/login');
@@ -312,7 +362,7 @@ describe('web console', () => {
     await page.keyboard.type('Wrong#2026x');
     await page.keyboard.press('Enter');
     await page.locator('[data-role=form-error]', { hasText: '사용자 ID 또는 비밀번호가 올바르지 않습니다.' }).waitFor();
-    await shot(page, '16-login-ko-narrow');
+    await shot(page, '18-login-ko-narrow');
     await page.getByLabel('비밀번호', { exact: true }).fill(users.kim);
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/console\/events/);
@@ -323,7 +373,7 @@ describe('web console', () => {
     await toggle.click();
     assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
     await page.locator('#sidebar').getByText('아직 제공되지 않음').first().waitFor();
-    await shot(page, '17-menu-ko-narrow');
+    await shot(page, '19-menu-ko-narrow');
     await page.keyboard.press('Escape');
     await page.locator('#sidebar').waitFor({ state: 'hidden' });
     // An Operator has no Users, Licence or Settings menu.
