@@ -12,6 +12,11 @@ PID 1 here is not systemd, so each test host is a scratch root directory reached
 - the installed agent binary itself parses the rendered config (`holdfast-agent
   status` prints every backend and fails only because the daemon is not running);
 - `systemd-analyze verify` accepts the installed unit together with its drop-in;
+- the installed agent, started from the installed unit's ExecStart the way systemd
+  would (service_run.py: notify socket, watchdog, SIGTERM), connects to the real
+  RabbitMQ as its own user with the permissions docs/install-production.md gives,
+  sends READY=1 and WATCHDOG=1, reports healthy, and stops with STOPPING=1 and exit 0;
+  a node using another node's user is refused;
 - a second run and a `--check` run report changed=0 and change nothing;
 - a changed inventory variable changes the config and nothing else;
 - invalid inventory values are refused before anything is written;
@@ -19,10 +24,13 @@ PID 1 here is not systemd, so each test host is a scratch root directory reached
 - `remove.yml` leaves each root exactly as it was before install, and a second
   `remove.yml` reports changed=0.
 
+Needs RabbitMQ on 127.0.0.1:5672 and rabbitmqctl (.ci/setup provides both).
+
 Usage: local_root_test.py --bin-dir DIR --ansible-bin DIR
 """
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
@@ -33,12 +41,55 @@ import sys
 import tempfile
 import time
 import tomllib
+import uuid
 from pathlib import Path
+
+from service_run import ServiceRun, seconds, unit_settings
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE = REPO / "ansible"
 KVER = "6.1.0-holdfast-test"
-BUS_URL = "amqp://agent-node:s3cret-pass@127.0.0.1:5672/%2f"
+VHOST = "holdfast-deploytest-" + uuid.uuid4().hex[:8]
+BUS_PASSWORD = "s3cret-pass"
+
+
+def bus_url(node):
+    return f"amqp://agent-{node}:{BUS_PASSWORD}@127.0.0.1:5672/{VHOST}"
+
+
+def rabbitmqctl(*args):
+    return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=120)
+
+
+def rabbit_setup(nodes):
+    """A fresh vhost and one user per agent with the permissions that
+    docs/install-production.md prescribes ({node: bus namespace}; the docs show the
+    default namespace `holdfast`)."""
+    r = rabbitmqctl("add_vhost", VHOST)
+    if r.returncode != 0:
+        return f"rabbitmqctl add_vhost: {r.stderr.strip()} (is RabbitMQ running? .ci/setup starts it)"
+    for node, ns in nodes.items():
+        user = f"agent-{node}"
+        n = node.replace(".", r"\.")
+        q = ns.replace(".", r"\.")
+        for args in [
+            ("add_user", user, BUS_PASSWORD),
+            ("set_permissions", "-p", VHOST, user,
+             rf"^{q}\.(commands|events|dead-letter|agent\.{n})$",
+             rf"^{q}\.(events|dead-letter|agent\.{n})$",
+             rf"^{q}\.(commands|dead-letter|agent\.{n})$"),
+            ("set_topic_permissions", "-p", VHOST, user, f"{ns}.events", rf"^{n}\.", "^$"),
+        ]:
+            r = rabbitmqctl(*args)
+            if r.returncode != 0 and "already exists" not in r.stderr:
+                return f"rabbitmqctl {args[0]}: {r.stderr.strip()}"
+    return None
+
+
+def rabbit_cleanup(nodes):
+    rabbitmqctl("delete_vhost", VHOST)
+    for node in nodes:
+        rabbitmqctl("delete_user", f"agent-{node}")
 
 passed = 0
 failed = 0
@@ -156,9 +207,11 @@ def main() -> int:
         # storage, which the role never creates or removes).
         files = work / "storage" / name / "volumes"
         files.mkdir(parents=True)
+        blockdir = work / "storage" / name / "dev-cinder-volumes"  # stands for /dev/<vg>
+        blockdir.mkdir()
         backends[name] = [
             {"name": "cinder-files", "kind": "file", "path": str(files)},
-            {"name": "lvm", "kind": "block", "path": "/dev/cinder-volumes"},
+            {"name": "lvm", "kind": "block", "path": str(blockdir)},
         ]
 
     inventory = {
@@ -172,6 +225,7 @@ def main() -> int:
                             "holdfast_agent_kernel_release": KVER,
                             "holdfast_agent_data_plane_advertise": "127.0.0.1:7401",
                             "holdfast_agent_backends": backends["node-a"],
+                            "holdfast_agent_bus_url": bus_url("node-a"),
                         },
                         "node-b": {
                             "holdfast_agent_root": str(hosts["node-b"]) + "/",
@@ -180,14 +234,16 @@ def main() -> int:
                             "holdfast_agent_bandwidth_limit_bps": 52428800,
                             "holdfast_agent_bus_namespace": "holdfast-test",
                             "holdfast_agent_backends": backends["node-b"],
+                            "holdfast_agent_bus_url": bus_url("node-b"),
                         },
                     },
                     "vars": {
                         "ansible_connection": "local",
                         "ansible_become": False,
                         "ansible_python_interpreter": str(args.ansible_bin / "python"),
-                        "holdfast_agent_bus_url": BUS_URL,
                         "holdfast_agent_binary_src": str(agent_bin),
+                        # status.json is written every heartbeat: keep the run short
+                        "holdfast_agent_heartbeat_interval_ms": 1000,
                     },
                 }
             }
@@ -196,6 +252,11 @@ def main() -> int:
     inv = work / "hosts.yml"
     inv.write_text(json.dumps(inventory, indent=2))  # JSON is YAML
     run = Runner(args.ansible_bin, inv, logs)
+    err = rabbit_setup({"node-a": "holdfast", "node-b": "holdfast-test"})
+    atexit.register(rabbit_cleanup, list(hosts))
+    if err:
+        print(f"  FAIL RabbitMQ set-up: {err}")
+        return 1
     baseline = {h: tree(r) for h, r in hosts.items()}
 
     def unchanged(label):
@@ -248,10 +309,10 @@ def main() -> int:
         hv = inventory["all"]["children"]["replica"]["hosts"][h]
         expected = {
             "node_id": h,
-            "bus_url": BUS_URL,
+            "bus_url": bus_url(h),
             "state_dir": "/var/lib/holdfast-agent",
             "log_dir": "/var/log/holdfast-agent",
-            "heartbeat_interval_ms": 10000,
+            "heartbeat_interval_ms": 1000,
             "max_concurrent_transfers": 4,
             "data_plane": {"listen": hv.get("holdfast_agent_data_plane_listen", "0.0.0.0:7400")},
             "backends": backends[h],
@@ -303,7 +364,7 @@ def main() -> int:
             print(st.stdout, st.stderr)
         check(st.returncode != 0 and "not running" in st.stdout,
               f"{h}: agent status is non-zero while the daemon is not running")
-        check(st.stdout.count("s3cret-pass") == 0 and st.stderr.count("s3cret-pass") == 0,
+        check(st.stdout.count(BUS_PASSWORD) == 0 and st.stderr.count(BUS_PASSWORD) == 0,
               f"{h}: agent output does not print the bus password")
 
         # systemd accepts the installed unit with its drop-in (host units for targets).
@@ -316,6 +377,69 @@ def main() -> int:
         check(v.returncode == 0 and not (v.stdout + v.stderr).strip(),
               f"{h}: systemd-analyze verify is clean on the installed unit + drop-in {v.stdout}{v.stderr}")
         shutil.rmtree(vroot)
+
+        # The installed agent, run the way systemd runs the installed unit (see
+        # service_run.py: ExecStart, notify socket, watchdog, SIGTERM), connecting to the
+        # real RabbitMQ as its own user with the documented permissions. On a copy of
+        # the root, so that its state files do not disturb the idempotence checks.
+        rroot = work / f"run-{h}"
+        shutil.copytree(r, rroot, symlinks=True)
+        unit = rroot / "etc/systemd/system/holdfast-agent.service"
+        us = unit_settings(unit)
+        check(us.get("Type") == "notify" and seconds(us.get("WatchdogSec", "0")) > 0,
+              f"{h}: unit is Type=notify with WatchdogSec={us.get('WatchdogSec')}")
+        renv = {"HOLDFAST_AGENT_STATE_DIR": str(rroot / "var/lib/holdfast-agent"),
+                "HOLDFAST_AGENT_DATA_PLANE_LISTEN": "127.0.0.1:0"}
+        (work / f"run-{h}-ctl").mkdir()
+        svc = ServiceRun(rroot, unit, work / f"run-{h}-ctl", renv)
+        try:
+            ready = check(svc.wait_ready(), f"{h}: agent started from ExecStart sent READY=1")
+            if ready:
+                deadline = time.monotonic() + 15  # the first report comes one heartbeat (1 s) after READY
+                while True:
+                    st = subprocess.run([str(rroot / "usr/local/bin/holdfast-agent"), "status", "--config",
+                                         str(rroot / "etc/holdfast/agent.toml")], capture_output=True, text=True,
+                                        env=dict(os.environ, **renv), timeout=60)
+                    if st.returncode == 0 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+                check(st.returncode == 0 and st.stdout.rstrip().endswith("healthy")
+                      and "process: holdfast-agent running" in st.stdout,
+                      f"{h}: holdfast-agent status: running and healthy (exit {st.returncode})")
+                if st.returncode != 0:
+                    print(st.stdout)
+                gaps = svc.watchdog_gaps(3.0)
+                check(len(gaps) >= 2 and max(gaps) < 2.0,
+                      f"{h}: WATCHDOG=1 keep-alives well within the watchdog interval (gaps {[round(g, 2) for g in gaps]})")
+            log = svc.log.read_text()
+            check("ACCESS_REFUSED" not in log and "access refused" not in log.lower(),
+                  f"{h}: RabbitMQ accepted the agent's own user with the documented permissions")
+            rc, stopping, took = svc.stop()
+            check(rc == 0 and stopping, f"{h}: SIGTERM: STOPPING=1 and exit 0 within TimeoutStopSec "
+                  f"(exit {rc}, {took:.1f}s)")
+            if not ready or rc != 0:
+                print(log[:3000])
+        finally:
+            svc.kill()
+
+    print("an agent cannot use another node's RabbitMQ user")
+    rroot = work / "run-node-a"
+    (work / "run-wrong-ctl").mkdir()
+    unit = rroot / "etc/systemd/system/holdfast-agent.service"
+    wrong = ServiceRun(rroot, unit, work / "run-wrong-ctl", {
+        "HOLDFAST_AGENT_STATE_DIR": str(rroot / "var/lib/holdfast-agent"),
+        "HOLDFAST_AGENT_DATA_PLANE_LISTEN": "127.0.0.1:0",
+        "HOLDFAST_AGENT_NODE_ID": "node-b"})  # node-b's identity, node-a's bus user
+    try:
+        deadline = time.monotonic() + 20
+        refused = False
+        while time.monotonic() < deadline and not refused and wrong.proc.poll() is None:
+            wrong.pump(time.monotonic() + 0.5)
+            refused = "ACCESS_REFUSED" in wrong.log.read_text()
+        check(refused and not any(m == "READY=1" for _, m in wrong.messages),
+              "node-a's user may not declare or consume node-b's queue (ACCESS_REFUSED, never ready)")
+    finally:
+        wrong.kill()
 
     print("idempotence")
     snapshot = {h: tree(r) for h, r in hosts.items()}
