@@ -52,10 +52,15 @@ pub struct Options {
     pub interface: Interface,
     /// Region of the endpoints; `None` accepts the first endpoint of the interface.
     pub region: Option<String>,
-    /// Timeout of one HTTP attempt (connect + response).
-    pub request_timeout: Duration,
-    /// Timeout of establishing a connection.
-    pub connect_timeout: Duration,
+    /// Timeout of one HTTP attempt (connect + response); `None`: no timeout.
+    pub request_timeout: Option<Duration>,
+    /// Timeout of establishing a connection; `None`: the operating system's.
+    pub connect_timeout: Option<Duration>,
+    /// How long an idle pooled connection is kept; `None`: forever. Keep it below the
+    /// services' keep-alive timeout (Apache, which hosts most OpenStack APIs, closes idle
+    /// connections after 5 s): a request sent on a connection the server is closing fails,
+    /// and a failed POST is not retried.
+    pub pool_idle_timeout: Option<Duration>,
     /// Retries of idempotent calls.
     pub retry: RetryPolicy,
     /// Re-authenticate when the token expires within this margin.
@@ -69,8 +74,9 @@ impl Default for Options {
         Self {
             interface: Interface::Public,
             region: None,
-            request_timeout: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
+            request_timeout: Some(Duration::from_secs(60)),
+            connect_timeout: Some(Duration::from_secs(10)),
+            pool_idle_timeout: Some(Duration::from_secs(4)),
             retry: RetryPolicy::default(),
             reauth_margin: Duration::from_secs(300),
             page_size: 500,

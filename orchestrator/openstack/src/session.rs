@@ -54,10 +54,16 @@ impl Session {
     /// wrong, or no role on it).
     #[tracing::instrument(skip_all, fields(auth_url = %credentials.auth_url, user = %credentials.username, project = %credentials.project))]
     pub async fn connect(credentials: Credentials, options: Options) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(options.request_timeout)
-            .connect_timeout(options.connect_timeout)
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("holdfast/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(options.pool_idle_timeout);
+        if let Some(t) = options.request_timeout {
+            builder = builder.timeout(t);
+        }
+        if let Some(t) = options.connect_timeout {
+            builder = builder.connect_timeout(t);
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         let identity_url = auth::identity_url(&credentials.auth_url)?;
