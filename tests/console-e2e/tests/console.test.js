@@ -52,6 +52,14 @@ describe('web console', () => {
       assert.equal(r.status, 201, JSON.stringify(r.body));
       users[id] = r.body.password;
     }
+    // Enough users for two pages of the user list (20 a page).
+    for (let i = 1; i <= 21; i++) {
+      const id = `bulk-${String(i).padStart(2, '0')}`;
+      const r = await server.call('POST', '/api/v1/users', admin, {
+        id, name: `Bulk ${i}`, email: `${id}@example.com`, role: 'viewer', groups: [],
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
   });
 
   after(async () => {
@@ -142,11 +150,20 @@ describe('web console', () => {
     await rows.first().waitFor();
     assert.equal(await rows.count(), 1);
     assert.match(await rows.first().textContent(), /Kim Min-jun.*Operator.*ops-seoul/s);
-    await page.goto('/console/users?role=viewer');
+    await page.goto('/console/users?role=viewer&q=ve');
     await page.locator('#users-table tr[data-user=vera]').waitFor();
     assert.equal(await page.locator('#users-table tr[data-user=kim]').count(), 0);
+    // Pagination: 25 users, 20 a page.
     await page.goto('/console/users');
+    await page.locator('[data-role=range]', { hasText: '1–20 of 25' }).waitFor();
+    assert.equal(await page.locator('#users-table tbody tr').count(), 20);
     await shot(page, '07-users');
+    await page.getByRole('link', { name: 'Next' }).click();
+    await page.locator('[data-role=range]', { hasText: '21–25 of 25' }).waitFor();
+    assert.equal(await page.locator('#users-table tbody tr').count(), 5);
+    assert.equal(await page.getByRole('link', { name: 'Next' }).count(), 0);
+    await page.getByRole('link', { name: 'Previous' }).click();
+    await page.locator('[data-role=range]', { hasText: '1–20 of 25' }).waitFor();
     await page.goto('/console/groups');
     await page.locator('#groups-table tr[data-group=ops-seoul]').waitFor();
     await shot(page, '08-groups');
@@ -272,6 +289,14 @@ describe('web console', () => {
     await shot(page, '14-settings');
 
     await page.goto('/console/users/kim');
+    const edit = page.locator('#user-edit');
+    await edit.getByLabel(/^Name/).fill(' Kim ');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await edit.locator('[data-role=form-error]', { hasText: 'name must not start or end with spaces' }).waitFor();
+    await edit.getByLabel(/^Name/).fill('Kim Min-jun (Seoul)');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.toast', { hasText: 'Changes saved' }).waitFor();
+    await page.getByRole('heading', { name: 'Kim Min-jun (Seoul) (kim)' }).waitFor();
     await page.getByRole('button', { name: 'Reset password' }).click();
     await page.locator('#confirm-dialog').waitFor({ state: 'visible' });
     await page.getByRole('button', { name: 'Yes, do it' }).click();
@@ -383,5 +408,13 @@ describe('web console', () => {
     await page.getByRole('heading', { name: 'Event centre' }).waitFor();
     await page.goto('/console/account');
     await page.getByRole('heading', { name: 'My account' }).waitFor();
+    // Logging out ends the session on the server.
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(/\/console\/login/);
+    const resp = await page.goto('/console/account');
+    assert.match(resp.url(), /\/console\/login\?next=%2Fconsole%2Faccount$/);
+    const status = await page.evaluate(async () => (await fetch('/api/v1/account')).status);
+    assert.equal(status, 401);
   });
 });
