@@ -26,7 +26,7 @@ export async function newPage(browser, base, { width = 1280, height = 860, local
   const context = await browser.newContext({
     baseURL: base, viewport: { width, height }, locale, timezoneId: 'Asia/Seoul',
   });
-  context.setDefaultTimeout(15000);
+  context.setDefaultTimeout(30000);
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
