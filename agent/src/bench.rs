@@ -80,6 +80,13 @@ fn same(a: &Path, b: &Path) -> anyhow::Result<bool> {
     Ok(h(a)? == h(b)?)
 }
 
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
@@ -93,9 +100,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let src = args.dir.join("source.img");
     let mirror = args.dir.join("mirror.img");
     println!(
-        "holdfast-agent bench: {} MiB volume in {}",
+        "holdfast-agent bench: {} MiB volume in {} ({} CPUs, load average {})",
         args.size_mib,
-        args.dir.display()
+        args.dir.display(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        load()
     );
     fill_random(&src, size)?;
     // Warm the page cache for every contender alike.
@@ -295,6 +306,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         final_progress.throughput_bps as f64 / 1e6
     );
 
+    println!("\nload average at the end: {}", load());
     let _ = stop_tx.send(true);
     let _ = server.await;
     std::fs::remove_dir_all(&args.dir)?;

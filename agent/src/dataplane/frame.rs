@@ -184,6 +184,75 @@ impl<'a> R<'a> {
 }
 
 impl Msg {
+    /// The body split in two: everything before a block's payload, and the payload
+    /// (empty for other messages), so large payloads are written without a copy.
+    pub fn encode_parts(&self) -> (Vec<u8>, &[u8]) {
+        match self {
+            Msg::Block {
+                seq,
+                offset,
+                len,
+                checksum,
+                encoding,
+                payload,
+            } => {
+                let mut w = W(Vec::with_capacity(64));
+                w.u8(7)
+                    .u64(*seq)
+                    .u64(*offset)
+                    .u32(*len)
+                    .digest(checksum)
+                    .u8(*encoding as u8)
+                    .u32(payload.len() as u32);
+                (w.0, payload)
+            }
+            other => (other.encode(), &[]),
+        }
+    }
+
+    /// Decodes a body it owns; a block's payload is taken without copying.
+    pub fn decode_owned(mut body: Vec<u8>) -> Result<Msg, FrameError> {
+        const HEAD: usize = 1 + 8 + 8 + 4 + 32 + 1 + 4;
+        if body.first() == Some(&7) && body.len() >= HEAD && body.len() <= MAX_BODY {
+            let payload = body.split_off(HEAD);
+            let declared = u32::from_be_bytes([
+                body[HEAD - 4],
+                body[HEAD - 3],
+                body[HEAD - 2],
+                body[HEAD - 1],
+            ]) as usize;
+            if declared != payload.len() {
+                return Err(if declared > payload.len() {
+                    FrameError::Truncated
+                } else {
+                    FrameError::Trailing(payload.len() - declared)
+                });
+            }
+            if payload.len() > MAX_PAYLOAD {
+                return Err(FrameError::TooLarge(payload.len()));
+            }
+            return match Msg::decode(&[&body[..HEAD - 4], &[0, 0, 0, 0]].concat())? {
+                Msg::Block {
+                    seq,
+                    offset,
+                    len,
+                    checksum,
+                    encoding,
+                    ..
+                } => Ok(Msg::Block {
+                    seq,
+                    offset,
+                    len,
+                    checksum,
+                    encoding,
+                    payload,
+                }),
+                _ => Err(FrameError::UnknownType(7)),
+            };
+        }
+        Msg::decode(&body)
+    }
+
     /// The body of the frame (type byte and fields).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = W(Vec::with_capacity(64));
@@ -428,7 +497,18 @@ mod tests {
     proptest! {
         #[test]
         fn every_message_round_trips(m in msg()) {
-            prop_assert_eq!(Msg::decode(&m.encode()), Ok(m));
+            prop_assert_eq!(Msg::decode(&m.encode()), Ok(m.clone()));
+            let (head, payload) = m.encode_parts();
+            let joined = [head, payload.to_vec()].concat();
+            prop_assert_eq!(&joined, &m.encode());
+            prop_assert_eq!(Msg::decode_owned(joined), Ok(m));
+        }
+
+        #[test]
+        fn owned_decoding_agrees_with_decoding(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut b = bytes;
+            if let Some(first) = b.first_mut() { *first = 7; }
+            prop_assert_eq!(Msg::decode_owned(b.clone()).is_ok(), Msg::decode(&b).is_ok());
         }
 
         #[test]

@@ -213,7 +213,7 @@ async fn handle(
     async move {
         let _guard = vol.lock.lock().await;
         vol.count(|s| s.sessions += 1);
-        receive(session, &vol).await
+        receive(session, vol.clone()).await
     }
     .instrument(span)
     .await
@@ -393,20 +393,15 @@ impl Receiver<'_> {
         Ok(())
     }
 
-    fn sync(&mut self, seq: u64) -> Result<Msg, TargetError> {
+    /// Starts making everything below `seq` durable: returns the cursor to persist once
+    /// the mirror is flushed, and a handle on the mirror to flush (in the background,
+    /// while later extents keep arriving).
+    fn start_sync(&mut self, seq: u64) -> Result<(TargetCursor, File), TargetError> {
         self.in_epoch()?;
         let durable_below = self.holes.first().copied().unwrap_or(seq).min(seq);
-        self.open()?.sync_data().map_err(self.storage_err())?;
-        self.cursor = self.cursor.synced(durable_below);
-        self.vol
-            .save_cursor(self.cursor)
-            .map_err(self.storage_err())?;
-        debug!(next_seq = self.cursor.next_seq, "synced");
-        Ok(Msg::Ack {
-            epoch: self.cursor.epoch,
-            next_seq: self.cursor.next_seq,
-            complete: false,
-        })
+        let vol = self.vol;
+        let file = self.open()?.try_clone().map_err(serr(vol))?;
+        Ok((self.cursor.synced(durable_below), file))
     }
 
     fn end(&mut self, epoch: u64, count: u64) -> Result<Vec<Msg>, TargetError> {
@@ -448,34 +443,104 @@ impl Receiver<'_> {
     }
 }
 
-async fn receive(mut session: Session, vol: &TargetVolume) -> Result<(), TargetError> {
+type PendingSync = tokio::task::JoinHandle<std::io::Result<TargetCursor>>;
+
+/// Waits for a background flush (if any), records its cursor and acknowledges it.
+async fn finish_sync(
+    pending: &mut Option<PendingSync>,
+    rx: &mut Receiver<'_>,
+    writer: &mut crate::dataplane::session::FrameWriter,
+) -> Result<(), TargetError> {
+    let Some(task) = pending.take() else {
+        return Ok(());
+    };
+    flushed(task.await, rx, writer).await
+}
+
+async fn flushed(
+    result: Result<std::io::Result<TargetCursor>, tokio::task::JoinError>,
+    rx: &mut Receiver<'_>,
+    writer: &mut crate::dataplane::session::FrameWriter,
+) -> Result<(), TargetError> {
+    let cursor = result
+        .map_err(|e| TargetError::Protocol(format!("flush task failed: {e}")))?
+        .map_err(serr(rx.vol))?;
+    rx.cursor = rx.cursor.synced(cursor.next_seq);
+    debug!(next_seq = rx.cursor.next_seq, "synced");
+    writer
+        .send_now(&Msg::Ack {
+            epoch: rx.cursor.epoch,
+            next_seq: rx.cursor.next_seq,
+            complete: false,
+        })
+        .await?;
+    Ok(())
+}
+
+async fn receive(session: Session, vol: Arc<TargetVolume>) -> Result<(), TargetError> {
     let cursor = vol.cursor().map_err(|source| TargetError::Storage {
         path: vol.mirror.clone(),
         source,
     })?;
-    session
-        .writer
+    let Session {
+        mut reader,
+        mut writer,
+    } = session;
+    writer
         .send_now(&Msg::Position {
             epoch: cursor.epoch,
             next_seq: cursor.next_seq,
             complete: cursor.complete,
         })
         .await?;
+    // Frames are read by their own task, so waiting for a flush never cuts a read short.
+    let (tx, mut frames) = tokio::sync::mpsc::channel(64);
+    let reading = tokio::spawn(async move {
+        loop {
+            let r = reader.recv().await;
+            let last = !matches!(r, Ok(Some(_)));
+            if tx.send(r).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    let _stop_reading = AbortOnDrop(reading);
     let mut rx = Receiver {
-        vol,
+        vol: &vol,
         file: None,
         cursor,
         volume_size: 0,
         received_upto: cursor.next_seq,
         holes: BTreeSet::new(),
     };
+    let mut pending: Option<PendingSync> = None;
     loop {
-        let msg = match tokio::time::timeout(IDLE_TIMEOUT, session.reader.recv()).await {
-            Err(_) => return Err(TargetError::Protocol("source went silent".into())),
-            Ok(Ok(None)) => return Ok(()),
-            Ok(Ok(Some(m))) => m,
-            Ok(Err(e)) => return Err(e.into()),
+        let next = tokio::select! {
+            m = tokio::time::timeout(IDLE_TIMEOUT, frames.recv()) => m,
+            r = async {
+                match pending.as_mut() {
+                    Some(task) => task.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                pending = None;
+                flushed(r, &mut rx, &mut writer).await?;
+                continue;
+            }
         };
+        let msg = match next {
+            Err(_) => return Err(TargetError::Protocol("source went silent".into())),
+            Ok(None) | Ok(Some(Ok(None))) => {
+                finish_sync(&mut pending, &mut rx, &mut writer).await?;
+                return Ok(());
+            }
+            Ok(Some(Ok(Some(m)))) => m,
+            Ok(Some(Err(e))) => return Err(e.into()),
+        };
+        if !matches!(msg, Msg::Block { .. } | Msg::Zero { .. }) {
+            // Everything but data waits for the flush in progress: acks stay in order.
+            finish_sync(&mut pending, &mut rx, &mut writer).await?;
+        }
         let replies: Vec<Msg> = match msg {
             Msg::Begin {
                 epoch,
@@ -498,9 +563,18 @@ async fn receive(mut session: Session, vol: &TargetVolume) -> Result<(), TargetE
                 rx.zero(seq, offset, len)?;
                 vec![]
             }
-            Msg::Sync { seq } => vec![rx.sync(seq)?],
+            Msg::Sync { seq } => {
+                let (cursor, file) = rx.start_sync(seq)?;
+                let v = vol.clone();
+                pending = Some(tokio::task::spawn_blocking(move || {
+                    file.sync_data()?;
+                    v.save_cursor(cursor)?;
+                    Ok(cursor)
+                }));
+                vec![]
+            }
             Msg::End { epoch, count } => rx.end(epoch, count)?,
-            Msg::Snapshot { name, epoch } => vec![snapshot(vol, rx.cursor, &name, epoch).await],
+            Msg::Snapshot { name, epoch } => vec![snapshot(&vol, rx.cursor, &name, epoch).await],
             Msg::DeleteSnapshot { name } => {
                 let error = match SnapshotName::parse(&name) {
                     Ok(n) => snapshots::delete(&vol.mirror, &n)
@@ -522,10 +596,18 @@ async fn receive(mut session: Session, vol: &TargetVolume) -> Result<(), TargetE
         };
         if !replies.is_empty() {
             for r in &replies {
-                session.writer.send(r).await?;
+                writer.send(r).await?;
             }
-            session.writer.flush().await?;
+            writer.flush().await?;
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
