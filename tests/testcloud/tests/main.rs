@@ -10,3 +10,4 @@ mod faults;
 mod files;
 mod large;
 mod notifications;
+mod two_clouds;

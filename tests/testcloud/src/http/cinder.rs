@@ -84,6 +84,7 @@ pub fn router(app: App) -> Router<App> {
         .route("/os-availability-zone", get(availability_zones))
         .route("/os-quota-sets/{target}", get(show_quota).put(update_quota))
         .route("/limits", get(limits))
+        .route("/os-services", get(services))
         .fallback(not_found)
         .route_layer(from_fn_with_state(app.clone(), check_project))
         .route_layer(from_fn_with_state(app.clone(), require_token));
@@ -671,4 +672,24 @@ async fn limits(
         }}})
     });
     Ok(Json(body))
+}
+
+async fn services(
+    State(app): State<App>,
+    Extension(auth): Extension<Auth>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&auth, "volume_extension:services:index")?;
+    let now = crate::time::iso_micro(crate::time::now());
+    let list: Vec<Value> = app.engine.read(|c| {
+        let mut v = vec![json!({"binary": "cinder-scheduler", "host": "testcloud", "zone": "nova", "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": null})];
+        let mut backends: Vec<&str> = c.block.pools.iter().map(|p| p.backend.as_str()).collect();
+        backends.dedup();
+        v.extend(backends.into_iter().map(|b| json!({
+            "binary": "cinder-volume", "host": format!("testcloud@{b}"), "zone": "nova",
+            "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": null,
+            "replication_status": "disabled", "active_backend_id": null, "frozen": false,
+        })));
+        v
+    });
+    Ok(Json(json!({"services": list})))
 }

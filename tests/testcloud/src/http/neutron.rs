@@ -219,14 +219,17 @@ pub fn matches(item: &Value, q: &Pairs) -> bool {
     })
 }
 
-/// Applies filters, `fields`, limit/marker to rendered items (already in id order) and
-/// builds the response with `<collection>_links`.
-pub fn respond(
+/// Applies filters, `fields`, limit/marker to `items` (in id order) and builds the
+/// response with `<collection>_links`. Only what is needed is rendered: without attribute
+/// filters, only the page.
+pub fn respond<'a, T: 'a>(
     app: &App,
     uri: &axum::http::Uri,
     collection: &str,
-    items: Vec<Value>,
     q: &Pairs,
+    items: impl Iterator<Item = &'a T>,
+    id: impl Fn(&T) -> &str,
+    render: impl Fn(&T) -> Value,
 ) -> Result<Json<Value>, ApiError> {
     let get = |k: &str| q.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
     let limit = match get("limit") {
@@ -239,36 +242,36 @@ pub fn respond(
     }
     .filter(|l| *l > 0);
     let marker = get("marker");
-    let mut filtered: Vec<Value> = items.into_iter().filter(|i| matches(i, q)).collect();
-    if let Some(m) = &marker {
-        let pos = filtered
-            .iter()
-            .position(|i| i.get("id").and_then(|v| v.as_str()) == Some(m.as_str()))
-            .ok_or_else(|| CloudError::not_found("Marker", m.clone()))?;
-        filtered.drain(..=pos);
+    let filtered = q.iter().any(|(k, _)| !NON_FILTERS.contains(&k.as_str()));
+    let mut page = vec![];
+    for item in items.filter(|t| marker.as_deref().is_none_or(|m| id(t) > m)) {
+        if limit.is_some_and(|l| page.len() >= l) {
+            break;
+        }
+        let v = render(item);
+        if !filtered || matches(&v, q) {
+            page.push(v);
+        }
     }
-    let full = limit.is_some_and(|l| filtered.len() >= l);
-    if let Some(l) = limit {
-        filtered.truncate(l);
-    }
+    let full = limit.is_some_and(|l| page.len() == l);
     let fields: Vec<String> = q
         .iter()
         .filter(|(k, _)| k == "fields")
         .map(|(_, v)| v.clone())
         .collect();
+    let last = page
+        .last()
+        .and_then(|i| i.get("id"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
     if !fields.is_empty() {
-        for i in &mut filtered {
+        for i in &mut page {
             if let Some(o) = i.as_object_mut() {
                 o.retain(|k, _| fields.iter().any(|f| f == k));
             }
         }
     }
-    let last = filtered
-        .last()
-        .and_then(|i| i.get("id"))
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
-    let mut body = json!({collection: filtered});
+    let mut body = json!({collection: page});
     if limit.is_some() {
         body[format!("{collection}_links")] =
             next_links(&app.base, uri, full, last.as_deref(), limit);

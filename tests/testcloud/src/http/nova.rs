@@ -72,6 +72,7 @@ pub fn router(app: App) -> Router<App> {
         .route("/os-quota-sets/{p}", get(show_quota).put(update_quota))
         .route("/os-quota-sets/{p}/detail", get(show_quota_detail))
         .route("/limits", get(limits))
+        .route("/os-services", get(services))
         .fallback(not_found)
         .route_layer(from_fn_with_state(app.clone(), require_token))
         .layer(from_fn_with_state(Svc::Compute, microversion));
@@ -122,6 +123,12 @@ fn list_servers_common(
     let everyone = all_tenants(q, auth.is_admin);
     let project = auth.project()?.to_owned();
     let filter_project = q.get("project_id").or_else(|| q.get("tenant_id")).cloned();
+    let changes_since = match q.get("changes-since").or_else(|| q.get("changes_since")) {
+        None => None,
+        Some(t) => Some(parse_time(t).ok_or_else(|| {
+            CloudError::bad(format!("Invalid filter field: changes-since. Value: {t}"))
+        })?),
+    };
     let body = app.engine.read(|c| {
         let page = paginate(
             &c.compute.servers,
@@ -141,6 +148,7 @@ fn list_servers_common(
                     && q.get("availability_zone")
                         .is_none_or(|az| &s.availability_zone == az)
                     && q.get("flavor").is_none_or(|f| &s.flavor.id == f)
+                    && changes_since.is_none_or(|t| s.updated_at >= t)
                     && q.get("host").is_none_or(|h| {
                         s.hypervisor
                             .and_then(|id| c.compute.hypervisors.get(&id))
@@ -939,4 +947,31 @@ async fn limits(
 /// Keypair values used by [`keypair`].
 pub(crate) fn keypair_view(k: &Keypair, mv: u32, detail: bool) -> Value {
     view::keypair(k, mv, detail)
+}
+
+/// An ISO 8601 time as the services accept it (`Z`, an offset, or none meaning UTC).
+pub(crate) fn parse_time(t: &str) -> Option<jiff::Timestamp> {
+    t.parse::<jiff::Timestamp>().ok().or_else(|| {
+        t.parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    })
+}
+
+async fn services(
+    State(app): State<App>,
+    Extension(auth): Extension<Auth>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&auth, "os_compute_api:os-services:list")?;
+    let now = crate::time::iso_micro(crate::time::now());
+    let list: Vec<Value> = app.engine.read(|c| {
+        let mut v = vec![json!({"id": 1, "binary": "nova-scheduler", "host": "testcloud", "zone": "internal", "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": null, "forced_down": false})];
+        v.extend(c.compute.hypervisors.values().map(|h| json!({
+            "id": h.id + 1, "binary": "nova-compute", "host": h.hostname, "zone": h.availability_zone,
+            "status": "enabled", "state": "up", "updated_at": now, "disabled_reason": null, "forced_down": false,
+        })));
+        v
+    });
+    Ok(Json(json!({"services": list})))
 }

@@ -39,15 +39,22 @@ pub(crate) async fn list_networks(
     Query(q): Query<Pairs>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let items = app.engine.read(|c| {
-        c.net
+    app.engine.read(|c| {
+        let items = c
+            .net
             .networks
             .values()
-            .filter(|n| visible(&auth, &n.project_id, n.shared || n.external))
-            .map(|n| view::network(n, &c.subnet_ids_of(&n.id)))
-            .collect()
-    });
-    respond(&app, &uri, "networks", items, &q)
+            .filter(|n| visible(&auth, &n.project_id, n.shared || n.external));
+        respond(
+            &app,
+            &uri,
+            "networks",
+            &q,
+            items,
+            |n| &n.id,
+            |n| view::network(n, &c.subnet_ids_of(&n.id)),
+        )
+    })
 }
 
 pub(crate) async fn create_network(
@@ -128,22 +135,17 @@ pub(crate) async fn list_subnets(
     Query(q): Query<Pairs>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let items = app.engine.read(|c| {
-        c.net
-            .subnets
-            .values()
-            .filter(|s| {
-                let shared = c
-                    .net
-                    .networks
-                    .get(&s.network_id)
-                    .is_some_and(|n| n.shared || n.external);
-                visible(&auth, &s.project_id, shared)
-            })
-            .map(view::subnet)
-            .collect()
-    });
-    respond(&app, &uri, "subnets", items, &q)
+    app.engine.read(|c| {
+        let items = c.net.subnets.values().filter(|s| {
+            let shared = c
+                .net
+                .networks
+                .get(&s.network_id)
+                .is_some_and(|n| n.shared || n.external);
+            visible(&auth, &s.project_id, shared)
+        });
+        respond(&app, &uri, "subnets", &q, items, |s| &s.id, view::subnet)
+    })
 }
 
 pub(crate) async fn create_subnet(
@@ -287,15 +289,14 @@ pub(crate) async fn list_ports(
     Query(q): Query<Pairs>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let items = app.engine.read(|c| {
-        c.net
+    app.engine.read(|c| {
+        let items = c
+            .net
             .ports
             .values()
-            .filter(|p| visible(&auth, &p.project_id, false))
-            .map(view::port)
-            .collect()
-    });
-    respond(&app, &uri, "ports", items, &q)
+            .filter(|p| visible(&auth, &p.project_id, false));
+        respond(&app, &uri, "ports", &q, items, |p| &p.id, view::port)
+    })
 }
 
 fn str_list(v: &Value, key: &str) -> Option<Vec<String>> {

@@ -38,15 +38,22 @@ pub(crate) async fn list_routers(
     Query(q): Query<Pairs>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let items = app.engine.read(|c| {
-        c.net
+    app.engine.read(|c| {
+        let items = c
+            .net
             .routers
             .values()
-            .filter(|r| visible(&auth, &r.project_id, false))
-            .map(|r| view::router(c, r))
-            .collect()
-    });
-    respond(&app, &uri, "routers", items, &q)
+            .filter(|r| visible(&auth, &r.project_id, false));
+        respond(
+            &app,
+            &uri,
+            "routers",
+            &q,
+            items,
+            |r| &r.id,
+            |r| view::router(c, r),
+        )
+    })
 }
 
 pub(crate) async fn create_router(
@@ -176,15 +183,22 @@ pub(crate) async fn list_fips(
     Query(q): Query<Pairs>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let items = app.engine.read(|c| {
-        c.net
+    app.engine.read(|c| {
+        let items = c
+            .net
             .floating_ips
             .values()
-            .filter(|f| visible(&auth, &f.project_id, false))
-            .map(view::floating_ip)
-            .collect()
-    });
-    respond(&app, &uri, "floatingips", items, &q)
+            .filter(|f| visible(&auth, &f.project_id, false));
+        respond(
+            &app,
+            &uri,
+            "floatingips",
+            &q,
+            items,
+            |f| &f.id,
+            view::floating_ip,
+        )
+    })
 }
 
 pub(crate) async fn create_fip(

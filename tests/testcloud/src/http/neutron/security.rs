@@ -26,15 +26,22 @@ pub(crate) async fn list_groups(
             Ok(())
         })?;
     }
-    let items = app.engine.read(|c| {
-        c.net
+    app.engine.read(|c| {
+        let items = c
+            .net
             .security_groups
             .values()
-            .filter(|g| visible(&auth, &g.project_id, false))
-            .map(|g| view::security_group(c, g))
-            .collect()
-    });
-    respond(&app, &uri, "security_groups", items, &q)
+            .filter(|g| visible(&auth, &g.project_id, false));
+        respond(
+            &app,
+            &uri,
+            "security_groups",
+            &q,
+            items,
+            |g| &g.id,
+            |g| view::security_group(c, g),
+        )
+    })
 }
 
 pub(crate) async fn create_group(
@@ -109,15 +116,22 @@ pub(crate) async fn list_rules(
     Query(q): Query<Pairs>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let items = app.engine.read(|c| {
-        c.net
+    app.engine.read(|c| {
+        let items = c
+            .net
             .security_group_rules
             .values()
-            .filter(|r| visible(&auth, &r.project_id, false))
-            .map(view::security_group_rule)
-            .collect()
-    });
-    respond(&app, &uri, "security_group_rules", items, &q)
+            .filter(|r| visible(&auth, &r.project_id, false));
+        respond(
+            &app,
+            &uri,
+            "security_group_rules",
+            &q,
+            items,
+            |r| &r.id,
+            view::security_group_rule,
+        )
+    })
 }
 
 pub(crate) async fn create_rule(
