@@ -649,16 +649,34 @@ impl TaskGraph {
     /// The job's result once every task has a status (jobs.md, "Failures"): success
     /// if every instance recovered, partial_success if some did, failed if none did.
     pub fn job_result(&self, status: &BTreeMap<TaskId, TaskStatus>) -> Option<TasksOutcome> {
-        let outcomes = self.instance_outcomes(status)?;
-        let ok = outcomes.values().filter(|v| **v).count();
-        Some(if ok == outcomes.len() && ok > 0 {
-            TasksOutcome::Success
-        } else if ok > 0 {
-            TasksOutcome::PartialSuccess
-        } else {
-            TasksOutcome::Failed
-        })
+        Some(outcome_of(&self.instance_outcomes(status)?))
     }
+}
+
+/// The result for per-instance outcomes (jobs.md, "Failures"): success if every
+/// instance recovered, partial_success if some did, failed if none did (or there
+/// is no instance).
+pub fn outcome_of(outcomes: &BTreeMap<InstanceId, bool>) -> TasksOutcome {
+    let ok = outcomes.values().filter(|v| **v).count();
+    if ok == outcomes.len() && ok > 0 {
+        TasksOutcome::Success
+    } else if ok > 0 {
+        TasksOutcome::PartialSuccess
+    } else {
+        TasksOutcome::Failed
+    }
+}
+
+/// After a retry (jobs.md, "Retry (re-recover)"): the retried instances' new
+/// outcomes replace their old ones; the job's result is computed over all of them.
+pub fn merge_retry(
+    before: &BTreeMap<InstanceId, bool>,
+    retried: &BTreeMap<InstanceId, bool>,
+) -> (BTreeMap<InstanceId, bool>, TasksOutcome) {
+    let mut all = before.clone();
+    all.extend(retried.iter().map(|(i, ok)| (i.clone(), *ok)));
+    let outcome = outcome_of(&all);
+    (all, outcome)
 }
 
 #[cfg(test)]

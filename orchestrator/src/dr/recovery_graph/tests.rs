@@ -373,3 +373,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn retry_outcomes_replace_the_old_ones() {
+    let before: BTreeMap<InstanceId, bool> =
+        [(InstanceId::new("a"), true), (InstanceId::new("b"), false)].into();
+    let fixed: BTreeMap<InstanceId, bool> = [(InstanceId::new("b"), true)].into();
+    let (all, outcome) = merge_retry(&before, &fixed);
+    assert_eq!(outcome, TasksOutcome::Success);
+    assert!(all.values().all(|v| *v));
+    let broke: BTreeMap<InstanceId, bool> = [(InstanceId::new("a"), false)].into();
+    assert_eq!(merge_retry(&before, &broke).1, TasksOutcome::Failed);
+    assert_eq!(outcome_of(&before), TasksOutcome::PartialSuccess);
+    assert_eq!(outcome_of(&BTreeMap::new()), TasksOutcome::Failed);
+}
