@@ -358,3 +358,84 @@ pub fn bare_error(lang: Lang, e: ApiError) -> Response {
     let title = error_title(lang, e.status);
     bare_page(lang, e.status, title, "/console/", error_body(lang, &e))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::api::auth::Auth;
+    use crate::api::users::{RoleDto, UserView};
+    use crate::domain::rbac::Actor;
+
+    fn session(role: Role, lang: Lang) -> Session {
+        Session {
+            auth: Auth {
+                actor: Actor {
+                    user_id: "u".to_owned(),
+                    role,
+                    groups: BTreeSet::new(),
+                },
+                token_hash: String::new(),
+            },
+            user: UserView {
+                id: "u".to_owned(),
+                name: "U <b>".to_owned(),
+                email: "u@example.com".to_owned(),
+                role: RoleDto::from(role),
+                groups: Vec::new(),
+                locked_until: None,
+                created_at: String::new(),
+                updated_at: String::new(),
+            },
+            csrf: "tok\"en".to_owned(),
+            lang,
+            here: "/console/events".to_owned(),
+        }
+    }
+
+    async fn render(role: Role, lang: Lang) -> String {
+        let r = page(
+            &session(role, lang),
+            "T",
+            Nav::Events,
+            html! { p { "body" } },
+        );
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    #[tokio::test]
+    async fn the_menu_follows_the_permission_table() {
+        let links = |html: &str| {
+            [
+                "/console/users",
+                "/console/groups",
+                "/console/licence",
+                "/console/settings",
+            ]
+            .map(|l| html.contains(&format!("href=\"{l}\"")))
+        };
+        assert_eq!(links(&render(Role::Admin, Lang::En).await), [true; 4]);
+        assert_eq!(
+            links(&render(Role::Manager, Lang::En).await),
+            [true, true, true, false]
+        );
+        assert_eq!(links(&render(Role::Operator, Lang::En).await), [false; 4]);
+        assert_eq!(links(&render(Role::Viewer, Lang::En).await), [false; 4]);
+        // Features that do not exist yet are shown as such, never as links.
+        let viewer = render(Role::Viewer, Lang::Ko).await;
+        assert_eq!(viewer.matches("아직 제공되지 않음").count(), 5, "{viewer}");
+        assert!(viewer.contains("<html lang=\"ko\">"));
+        assert!(viewer.contains("aria-current=\"page\">이벤트"));
+    }
+
+    #[tokio::test]
+    async fn text_is_escaped_and_the_csrf_token_is_in_the_page() {
+        let html = render(Role::Admin, Lang::En).await;
+        assert!(html.contains("U &lt;b&gt;"));
+        assert!(html.contains(r#"<meta name="csrf-token" content="tok&quot;en">"#));
+    }
+}
