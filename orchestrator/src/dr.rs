@@ -76,3 +76,6 @@ pub mod recovery_graph;
 pub mod retention;
 pub mod rollback;
 pub mod topology;
+
+#[cfg(test)]
+mod lifecycle_tests;
