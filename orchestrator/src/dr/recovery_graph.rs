@@ -160,6 +160,16 @@ pub enum GraphError {
         /// The group.
         group: SecurityGroupId,
     },
+    /// A rule refers to a group not in the plan.
+    #[error(
+        "the rules of security group {group} refer to security group {remote}, which is not in the plan"
+    )]
+    UnknownRemoteGroup {
+        /// The group.
+        group: SecurityGroupId,
+        /// The group its rules refer to.
+        remote: SecurityGroupId,
+    },
     /// A reference to an unknown keypair.
     #[error("instance {instance} uses keypair {keypair}, which is not in the plan")]
     UnknownKeypair {
@@ -353,6 +363,20 @@ impl TaskGraph {
                 }
             }
         }
+        // a group serves its users and the users of every group whose rules refer to it
+        let mut sg_serves = users_of_sg.clone();
+        for g in &topology.security_groups {
+            for r in &g.remote_groups {
+                if !sgs.contains(r) {
+                    return Err(GraphError::UnknownRemoteGroup {
+                        group: g.id.clone(),
+                        remote: r.clone(),
+                    });
+                }
+                let users = users_of_sg.get(&g.id).cloned().unwrap_or_default();
+                sg_serves.entry(r).or_default().extend(users);
+            }
+        }
         let mut users_of_net: BTreeMap<&NetworkId, BTreeSet<InstanceId>> = BTreeMap::new();
         for (s, users) in &users_of_subnet {
             if let Some(n) = net_of_subnet.get(s) {
@@ -375,16 +399,23 @@ impl TaskGraph {
             let project = b.add(TaskKind::CreateProject, vec![], all.clone());
             let member = b.add(TaskKind::AddAdminMembership, req([project]), all.clone());
             base = vec![member];
+            // every group first, then the rules: a rule may refer to another group
             for g in &topology.security_groups {
-                let serves = users_of_sg.get(&g.id).cloned().unwrap_or_default();
-                let sg = b.add(
+                let serves = sg_serves.get(&g.id).cloned().unwrap_or_default();
+                b.add(
                     TaskKind::CreateSecurityGroup(g.id.clone()),
                     req([member]),
-                    serves.clone(),
+                    serves,
                 );
+            }
+            for g in &topology.security_groups {
+                let serves = users_of_sg.get(&g.id).cloned().unwrap_or_default();
+                let deps = std::iter::once(&g.id)
+                    .chain(&g.remote_groups)
+                    .filter_map(|r| b.get(&TaskKind::CreateSecurityGroup(r.clone())));
                 b.add(
                     TaskKind::CreateSecurityGroupRules(g.id.clone()),
-                    req([sg]),
+                    req(deps.collect::<Vec<_>>()),
                     serves,
                 );
             }

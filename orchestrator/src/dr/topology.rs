@@ -10,6 +10,8 @@ pub struct SecurityGroupSpec {
     pub id: SecurityGroupId,
     /// Its name.
     pub name: String,
+    /// Other groups its rules refer to (remote groups): they must exist first.
+    pub remote_groups: Vec<SecurityGroupId>,
 }
 
 /// How a source network is mapped.

@@ -51,10 +51,13 @@ pub(crate) fn shop() -> Topology {
             SecurityGroupSpec {
                 id: SecurityGroupId::new("web-sg"),
                 name: "web".into(),
+                remote_groups: vec![],
             },
             SecurityGroupSpec {
                 id: SecurityGroupId::new("db-sg"),
                 name: "db".into(),
+                // the db accepts connections from the web/app group
+                remote_groups: vec![SecurityGroupId::new("web-sg")],
             },
         ],
         keypairs: vec!["ops".into()],

@@ -26,8 +26,8 @@ fn dr_graph_in_spec_order() {
             "create project",
             "add admin membership",
             "create security group web-sg",
-            "create rules of security group web-sg",
             "create security group db-sg",
+            "create rules of security group web-sg",
             "create rules of security group db-sg",
             "create keypair ops",
             "create network front",
@@ -222,6 +222,35 @@ fn invalid_topologies_are_refused() {
         TaskGraph::build(&t, JobType::Dr, &Scope::All),
         Err(GraphError::Instance(InstanceId::new("db")))
     );
+}
+
+#[test]
+fn rules_wait_for_the_groups_they_refer_to() {
+    let g = TaskGraph::build(&shop(), JobType::Dr, &Scope::All).unwrap();
+    let web = find(
+        &g,
+        &TaskKind::CreateSecurityGroup(SecurityGroupId::new("web-sg")),
+    );
+    let db_rules = find(
+        &g,
+        &TaskKind::CreateSecurityGroupRules(SecurityGroupId::new("db-sg")),
+    );
+    assert!(
+        g.task(db_rules)
+            .unwrap()
+            .deps
+            .contains(&(web, DepKind::Requires))
+    );
+    // web-sg serves db too (db's rules need it)
+    assert!(g.task(web).unwrap().serves.contains(&InstanceId::new("db")));
+    let mut t = shop();
+    t.security_groups[1]
+        .remote_groups
+        .push(SecurityGroupId::new("nope"));
+    assert!(matches!(
+        TaskGraph::build(&t, JobType::Dr, &Scope::All),
+        Err(GraphError::UnknownRemoteGroup { .. })
+    ));
 }
 
 #[test]
