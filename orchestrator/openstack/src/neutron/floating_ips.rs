@@ -27,8 +27,11 @@ pub struct FloatingIp {
     #[serde(default)]
     pub router_id: Option<String>,
     /// Project.
-    #[serde(default, alias = "tenant_id")]
+    #[serde(default)]
     pub project_id: String,
+    /// The same as `project_id` (Neutron sends both; old releases only this one).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     /// `ACTIVE`, `DOWN`.
     #[serde(default)]
     pub status: String,

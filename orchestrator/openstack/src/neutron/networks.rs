@@ -20,8 +20,11 @@ pub struct Network {
     #[serde(default)]
     pub status: String,
     /// Project.
-    #[serde(default, alias = "tenant_id")]
+    #[serde(default)]
     pub project_id: String,
+    /// The same as `project_id` (Neutron sends both; old releases only this one).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     /// Administratively up.
     #[serde(default)]
     pub admin_state_up: bool,

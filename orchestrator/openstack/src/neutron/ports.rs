@@ -19,8 +19,11 @@ pub struct Port {
     /// Its network.
     pub network_id: String,
     /// Project.
-    #[serde(default, alias = "tenant_id")]
+    #[serde(default)]
     pub project_id: String,
+    /// The same as `project_id` (Neutron sends both; old releases only this one).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     /// MAC address.
     #[serde(default)]
     pub mac_address: String,

@@ -19,8 +19,11 @@ pub struct Router {
     #[serde(default)]
     pub name: String,
     /// Project.
-    #[serde(default, alias = "tenant_id")]
+    #[serde(default)]
     pub project_id: String,
+    /// The same as `project_id` (Neutron sends both; old releases only this one).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     /// `ACTIVE`, ...
     #[serde(default)]
     pub status: String,

@@ -19,8 +19,11 @@ pub struct SecurityGroup {
     #[serde(default)]
     pub description: Option<String>,
     /// Project.
-    #[serde(default, alias = "tenant_id")]
+    #[serde(default)]
     pub project_id: String,
+    /// The same as `project_id` (Neutron sends both; old releases only this one).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     /// Rules.
     #[serde(default)]
     pub security_group_rules: Vec<SecurityGroupRule>,
@@ -60,8 +63,11 @@ pub struct SecurityGroupRule {
     #[serde(default)]
     pub description: Option<String>,
     /// Project.
-    #[serde(default, alias = "tenant_id")]
+    #[serde(default)]
     pub project_id: String,
+    /// The same as `project_id` (Neutron sends both; old releases only this one).
+    #[serde(default)]
+    pub tenant_id: Option<String>,
 }
 
 /// A security group to create.
