@@ -104,7 +104,7 @@ impl Cinder<'_> {
                 "groups/detail",
                 "groups",
                 &filters,
-                Paging::Marker,
+                Paging::None,
             )
             .await
     }
@@ -167,7 +167,7 @@ impl Cinder<'_> {
                 "group_snapshots/detail",
                 "group_snapshots",
                 filters,
-                Paging::Marker,
+                Paging::None,
             )
             .await
     }

@@ -72,7 +72,7 @@ impl Cinder<'_> {
                 "types",
                 "volume_types",
                 &filters.without_all_tenants(),
-                Paging::Marker,
+                Paging::None,
             )
             .await
     }

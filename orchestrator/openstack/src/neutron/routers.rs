@@ -120,11 +120,16 @@ impl Neutron<'_> {
         id: &str,
         gateway: Option<&ExternalGateway>,
     ) -> Result<Router> {
+        // `{}` clears the gateway (what the openstack CLI sends).
+        let info = match gateway {
+            Some(g) => json!(g),
+            None => json!({}),
+        };
         self.update(
             "routers",
             id,
             "router",
-            &json!({ "external_gateway_info": gateway }),
+            &json!({ "external_gateway_info": info }),
         )
         .await
     }

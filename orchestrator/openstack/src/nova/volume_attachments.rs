@@ -44,7 +44,7 @@ impl Nova<'_> {
                 &path,
                 "volumeAttachments",
                 &Filters::none(),
-                Paging::Marker,
+                Paging::None,
             )
             .await
     }

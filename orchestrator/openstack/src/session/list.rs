@@ -17,7 +17,10 @@ use crate::pagination::next_query;
 pub(crate) enum Paging {
     /// `limit`/`marker` with next links.
     Marker,
-    /// The service returns everything (Keystone; Nova AZs/hypervisors at old versions).
+    /// Everything in one answer, no `limit` sent: Keystone, and small collections
+    /// whose services do not document next links (volume types, groups, a server's
+    /// volume attachments, pools, manageable volumes). Sending a `limit` there could
+    /// silently truncate the list.
     None,
 }
 

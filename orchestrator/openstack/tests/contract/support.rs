@@ -23,6 +23,11 @@ fn env(key: &str, default: &str) -> String {
 }
 
 pub(crate) async fn target() -> Target {
+    // `RUST_LOG=holdfast_openstack=debug` shows every call with its request id.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let (credentials, cloud, external_net) = match std::env::var("HOLDFAST_CONTRACT_AUTH_URL") {
         Ok(url) => (
             Credentials {
