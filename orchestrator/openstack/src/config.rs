@@ -67,6 +67,9 @@ pub struct Options {
     pub reauth_margin: Duration,
     /// `limit` sent on paginated lists.
     pub page_size: u32,
+    /// Extra trusted CA certificates (PEM) for clouds whose endpoints use a private CA;
+    /// the built-in Mozilla roots stay trusted.
+    pub ca_certificates_pem: Vec<Vec<u8>>,
 }
 
 impl Default for Options {
@@ -80,6 +83,7 @@ impl Default for Options {
             retry: RetryPolicy::default(),
             reauth_margin: Duration::from_secs(300),
             page_size: 500,
+            ca_certificates_pem: Vec::new(),
         }
     }
 }

@@ -63,6 +63,19 @@ impl Session {
         if let Some(t) = options.connect_timeout {
             builder = builder.connect_timeout(t);
         }
+        for pem in &options.ca_certificates_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                Error::Config(format!("invalid CA certificate (PEM expected): {e}"))
+            })?;
+            if certs.is_empty() {
+                return Err(Error::Config(
+                    "a CA certificate file holds no PEM certificate".into(),
+                ));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
         let http = builder
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;

@@ -127,3 +127,15 @@ async fn missing_catalog_entry_is_named() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_bad_ca_certificate_is_a_configuration_error() {
+    let cloud = Double::start();
+    let mut options = Double::options();
+    options.ca_certificates_pem = vec![b"not a certificate".to_vec()];
+    let err = Session::connect(cloud.credentials(), options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    assert!(cloud.log().is_empty(), "nothing was sent");
+}
