@@ -241,6 +241,12 @@ pub(crate) async fn execute(
                 if let Some(id) = &request_id {
                     span.record("request_id", id.as_str());
                 }
+                tracing::debug!(
+                    status,
+                    attempt,
+                    request_id = request_id.as_deref().unwrap_or("-"),
+                    "answered"
+                );
                 match resp.bytes().await {
                     Ok(body) => {
                         let failure = Failure::Status(status);
