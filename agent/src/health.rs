@@ -17,6 +17,8 @@ pub struct HealthReport {
     pub rss_bytes: u64,
     pub disks: Vec<Disk>,
     pub kmod_loaded: bool,
+    /// The module's ABI version, when it is loaded and its device answers.
+    pub kmod_abi_version: Option<u32>,
     pub tracker: String,
 }
 
@@ -41,7 +43,16 @@ pub fn gather(pid: u32, storage: &[PathBuf]) -> HealthReport {
         .map(|s| (s.num_threads.max(0) as u32, s.rss * procfs::page_size()))
         .unwrap_or_default();
     let kmod_loaded = holdfast_kmod::module_loaded();
+    let kmod_abi_version = kmod_loaded
+        .then(|| {
+            holdfast_kmod::KernelDevice::open()
+                .and_then(|d| d.version())
+                .ok()
+        })
+        .flatten()
+        .map(|v| v.abi_version);
     HealthReport {
+        kmod_abi_version,
         load,
         memory_total_bytes: total,
         memory_available_bytes: available,
@@ -116,6 +127,7 @@ mod tests {
             rss_bytes: 1,
             disks,
             kmod_loaded: false,
+            kmod_abi_version: None,
             tracker: "scan".into(),
         }
     }

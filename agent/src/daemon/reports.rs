@@ -129,7 +129,7 @@ pub fn heartbeat(i: HeartbeatInput<'_>) -> Heartbeat {
                 TrackerKind::Scan
             },
             kmod_loaded: h.kmod_loaded,
-            kmod_abi_version: None,
+            kmod_abi_version: h.kmod_abi_version,
             tracked_volumes: i.tracked_volumes,
         },
         replications: i.replications,

@@ -1,5 +1,6 @@
 //! Integration tests of the agent: real files, real TCP on loopback, real processes.
 
+mod cli;
 mod crash;
 mod daemon;
 mod helpers;
