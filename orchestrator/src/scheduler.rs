@@ -177,7 +177,7 @@ pub const RETENTION_SCHEDULE: &str = "builtin:event-retention";
 pub async fn dispatch(app: &AppState, fired: &Fired) {
     match fired.purpose.as_str() {
         "event-retention" => {
-            if let Err(e) = crate::housekeeping::once(app).await {
+            if let Err(e) = crate::housekeeping::once(&app.db, now_ms()).await {
                 tracing::warn!(error = %e, "event retention failed");
             }
         }

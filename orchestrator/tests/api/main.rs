@@ -2,9 +2,11 @@
 
 mod bad_input;
 mod cli;
+mod events;
 mod helpers;
 mod licence;
 mod platform;
 mod rbac_matrix;
 mod scheduler;
+mod tls;
 mod users;
