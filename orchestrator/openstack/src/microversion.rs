@@ -280,4 +280,15 @@ mod tests {
         );
         assert_eq!(version_root("http://127.0.0.1:9696/volume/vx"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics(s in ".*", doc in ".*") {
+            let _ = Microversion::parse(&s);
+            let _ = version_root(&s);
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&doc) {
+                let _ = parse_range(&v, 2);
+            }
+        }
+    }
 }

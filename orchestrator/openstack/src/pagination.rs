@@ -128,4 +128,19 @@ mod tests {
             ]
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_link(href in ".*", collection in "[a-z_]{1,12}") {
+            let body = json!({format!("{collection}_links"): [{"rel": "next", "href": href}]});
+            let _ = next_query(&body, &collection);
+            let _ = percent_decode(&href);
+        }
+
+        #[test]
+        fn decodes_what_it_encodes(value in "[ -~]{0,40}") {
+            let encoded: String = value.bytes().map(|b| format!("%{b:02X}")).collect();
+            proptest::prop_assert_eq!(percent_decode(&encoded), value);
+        }
+    }
 }

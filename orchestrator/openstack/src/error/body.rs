@@ -220,4 +220,13 @@ mod tests {
         let (msg, _) = service_message(&[0xff, 0xfe, b'x']);
         assert!(!msg.is_empty());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_body_yields_a_message(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let (message, _) = service_message(&body);
+            proptest::prop_assert!(!message.is_empty());
+            proptest::prop_assert!(message.chars().count() <= MAX_MESSAGE + 1);
+        }
+    }
 }
