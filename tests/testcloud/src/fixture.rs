@@ -312,6 +312,13 @@ impl Names {
 /// Applies a fixture to the model. Effects (jobs and notifications) are left in the cloud
 /// for the caller to settle.
 pub fn apply(c: &mut Cloud, fx: &Fixture) -> Result<FixtureStats, FixtureError> {
+    c.quiet = true;
+    let result = apply_quietly(c, fx);
+    c.quiet = false;
+    result
+}
+
+fn apply_quietly(c: &mut Cloud, fx: &Fixture) -> Result<FixtureStats, FixtureError> {
     let mut n = Names::default();
     for (id, p) in &c.identity.projects {
         n.projects.insert(p.name.clone(), id.clone());

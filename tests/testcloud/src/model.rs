@@ -69,6 +69,8 @@ pub struct Cloud {
     pub compute: compute::Compute,
     pub quotas: quota::Quotas,
     effects: Vec<Effect>,
+    /// Loading a fixture: build no notifications (they would be dropped anyway).
+    pub(crate) quiet: bool,
 }
 
 impl Cloud {
@@ -91,6 +93,7 @@ impl Cloud {
             compute: compute::Compute::default(),
             quotas: quota::Quotas::default(),
             effects: Vec::new(),
+            quiet: false,
         };
         cloud.bootstrap_identity(admin_password);
         for b in backends {
@@ -104,6 +107,9 @@ impl Cloud {
     }
 
     pub(crate) fn notify(&mut self, n: Notification) {
+        if self.quiet {
+            return;
+        }
         self.effects.push(Effect::Notify(n));
     }
 

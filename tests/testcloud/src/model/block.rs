@@ -283,6 +283,9 @@ impl Cloud {
     }
 
     pub(crate) fn notify_volume(&mut self, id: &str, event: &str) {
+        if self.quiet {
+            return;
+        }
         if let Some(v) = self.block.volumes.get(id) {
             let n = vol_event(
                 event,
@@ -835,6 +838,9 @@ impl Cloud {
     }
 
     fn notify_snapshot(&mut self, id: &str, event: &str) {
+        if self.quiet {
+            return;
+        }
         if let Some(s) = self.block.snapshots.get(id) {
             let n = vol_event(
                 event,

@@ -169,6 +169,9 @@ impl Cloud {
     }
 
     fn notify_instance(&mut self, id: &str, event: &str, priority: Priority) {
+        if self.quiet {
+            return;
+        }
         let Some(s) = self.compute.servers.get(id) else {
             return;
         };
