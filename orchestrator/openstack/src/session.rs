@@ -95,6 +95,27 @@ impl Session {
         })
     }
 
+    /// The "check connection" of cluster registration: [`Session::connect`], then the
+    /// admin role on the project ([`crate::AuthError::NotAdmin`]), the compute,
+    /// block-storage and network endpoints in the catalog ([`Error::NoEndpoint`]) and
+    /// usable Nova and Cinder microversions ([`Error::Microversion`]). Each failed check
+    /// is its own error.
+    #[tracing::instrument(skip_all, fields(auth_url = %credentials.auth_url))]
+    pub async fn check(credentials: Credentials, options: Options) -> Result<Self> {
+        let session = Self::connect(credentials, options).await?;
+        session.keystone().require_admin().await?;
+        for service in [
+            ServiceType::Compute,
+            ServiceType::BlockStorage,
+            ServiceType::Network,
+        ] {
+            session.endpoint(service).await?;
+        }
+        session.microversion(ServiceType::Compute).await?;
+        session.microversion(ServiceType::BlockStorage).await?;
+        Ok(session)
+    }
+
     /// Keystone calls.
     pub fn keystone(&self) -> keystone::Keystone<'_> {
         keystone::Keystone::new(self)

@@ -9,6 +9,9 @@ use crate::support::{target, unique};
 #[tokio::test]
 async fn token_admin_role_and_validation() {
     let t = target().await;
+    Session::check(t.credentials.clone(), Options::default())
+        .await
+        .unwrap();
     let ks = t.session.keystone();
     ks.require_admin().await.unwrap();
     let token = ks.current_token().await.unwrap();

@@ -121,6 +121,15 @@ async fn missing_catalog_entry_is_named() {
         .unwrap();
     let err = session.nova().servers(&Filters::none()).await.unwrap_err();
     assert!(matches!(err, Error::NoEndpoint { .. }), "{err}");
+    let mut options = Double::options();
+    options.region = Some("RegionTwo".into());
+    let err = Session::check(cloud.credentials(), options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoEndpoint { .. }), "{err}");
+    Session::check(cloud.credentials(), Double::options())
+        .await
+        .unwrap();
     assert!(
         err.to_string()
             .contains("public endpoint for nova in region RegionTwo"),
