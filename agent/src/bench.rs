@@ -112,52 +112,76 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Warm the page cache for every contender alike.
     let _ = same(&src, &src)?;
 
-    // --- initial copy vs cp
-    let cp_dest = args.dir.join("cp.img");
-    let (cp_time, _) = timed(Command::new("cp").arg(&src).arg(&cp_dest))?;
-    let cp_sync = fsync(&cp_dest)?;
-    std::fs::remove_file(&cp_dest)?;
-
+    // --- initial copy vs cp: alternating, best of `ROUNDS` each (the first writer of a
+    // run often pays for page-cache reclaim; alternating shares that fairly)
+    const ROUNDS: usize = 2;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?.to_string();
     let registry = TargetRegistry::default();
-    registry.insert(TargetVolume::new(
-        "bench",
-        mirror.clone(),
-        Expected {
-            secret: SECRET.to_vec(),
-            source_node: "bench-src".into(),
-        },
-        &args.dir.join("target-state"),
-    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(target::serve(
         listener,
-        registry,
+        registry.clone(),
         "bench-dst".into(),
         stop_rx,
     ));
-    let vol = SourceVolume {
-        volume_id: "bench".into(),
-        source_node: "bench-src".into(),
-        target_node: "bench-dst".into(),
-        target_addr: addr,
-        secret: SECRET.to_vec(),
-        path: src.clone(),
-        state_dir: args.dir.join("source-state"),
-        block_size: 4096,
-        compression: args.zstd,
-        bandwidth_limit_bps: None,
-        sync_bytes: source::SYNC_BYTES,
+    let cp_dest = args.dir.join("cp.img");
+    let (mut cp_time, mut cp_sync) = (Duration::MAX, Duration::MAX);
+    let mut ours_initial = Duration::MAX;
+    let mut last = None;
+    for round in 0..ROUNDS {
+        let (round_cp, _) = timed(Command::new("cp").arg(&src).arg(&cp_dest))?;
+        let s = fsync(&cp_dest)?;
+        let t = round_cp;
+        std::fs::remove_file(&cp_dest)?;
+        if t + s < cp_time + cp_sync || cp_time == Duration::MAX {
+            (cp_time, cp_sync) = (t, s);
+        }
+        let _ = std::fs::remove_file(&mirror);
+        let _ = std::fs::remove_dir_all(args.dir.join("target-state"));
+        let _ = std::fs::remove_dir_all(args.dir.join("source-state"));
+        registry.insert(TargetVolume::new(
+            "bench",
+            mirror.clone(),
+            Expected {
+                secret: SECRET.to_vec(),
+                source_node: "bench-src".into(),
+            },
+            &args.dir.join("target-state"),
+        ));
+        let vol = SourceVolume {
+            volume_id: "bench".into(),
+            source_node: "bench-src".into(),
+            target_node: "bench-dst".into(),
+            target_addr: addr.clone(),
+            secret: SECRET.to_vec(),
+            path: src.clone(),
+            state_dir: args.dir.join("source-state"),
+            block_size: 4096,
+            compression: args.zstd,
+            bandwidth_limit_bps: None,
+            sync_bytes: source::SYNC_BYTES,
+        };
+        std::fs::create_dir_all(&vol.state_dir)?;
+        let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096)?);
+        let t = Instant::now();
+        let report = source::run_cycle(&vol, &mut tracker, None).await?;
+        let took = t.elapsed();
+        println!(
+            "round {}: cp {:.3} s, holdfast {:.3} s",
+            round + 1,
+            secs(round_cp),
+            secs(took)
+        );
+        ours_initial = ours_initial.min(took);
+        last = Some((vol, tracker, report));
+    }
+    let Some((vol, mut tracker, initial)) = last else {
+        bail!("no round ran");
     };
-    std::fs::create_dir_all(&vol.state_dir)?;
-    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096)?);
-    let t = Instant::now();
-    let initial = source::run_cycle(&vol, &mut tracker, None).await?;
-    let ours_initial = t.elapsed();
     anyhow::ensure!(same(&src, &mirror)?, "initial copy differs from the source");
     println!(
-        "\n== initial copy ({} MiB, random data, durable on the target)",
+        "\n== initial copy ({} MiB, random data, durable on the target; best of {ROUNDS})",
         args.size_mib
     );
     println!("cp                      {:8.3} s", secs(cp_time));
