@@ -1,6 +1,7 @@
 //! The database: one pool over SQLite (embedded default) or PostgreSQL, migrations
 //! embedded in the binary. All SQL of the orchestrator lives in the `db/` modules, one
-//! per aggregate, as small functions taking a connection or transaction the caller owns.
+//! per aggregate, as small functions taking a connection (`&mut AnyConnection`; a
+//! transaction or a pooled connection derefs to one) that the caller owns.
 //!
 //! Portability rules (SQLite, PostgreSQL, CockroachDB): `$n` placeholders, TEXT keys,
 //! BIGINT millisecond timestamps, no serial columns, no backend-only functions.
@@ -177,6 +178,11 @@ impl Db {
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx<'static>, DbError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// A pooled connection, for reads that need no transaction.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, DbError> {
+        Ok(self.pool.acquire().await?)
     }
 
     /// A trivial round trip, for readiness checks.

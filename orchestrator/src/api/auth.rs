@@ -81,8 +81,8 @@ impl FromRequestParts<AppState> for Auth {
             ApiError::unauthenticated("log in first: send `Authorization: Bearer <token>`")
         })?;
         let hash = token_hash(&token);
-        let mut tx = state.db.begin().await?;
-        let session = db::sessions::get(&mut tx, &hash, now_ms())
+        let mut conn = state.db.conn().await?;
+        let session = db::sessions::get(&mut conn, &hash, now_ms())
             .await?
             .ok_or_else(|| ApiError::unauthenticated("the session has ended; log in again"))?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -96,10 +96,10 @@ impl FromRequestParts<AppState> for Auth {
                 ));
             }
         }
-        let user = db::users::get(&mut tx, &session.user_id)
+        let user = db::users::get(&mut conn, &session.user_id)
             .await?
             .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
-        tx.commit().await?;
+        drop(conn);
         if let Some(slot) = parts.extensions.get::<AuditSlot>() {
             slot.set_actor(&user.id);
         }

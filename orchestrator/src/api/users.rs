@@ -136,9 +136,9 @@ pub async fn list(
         limit: page.limit,
         offset: page.offset,
     };
-    let mut tx = state.db.begin().await?;
-    let (users, total) = db::users::list(&mut tx, &filter).await?;
-    tx.commit().await?;
+    let mut conn = state.db.conn().await?;
+    let (users, total) = db::users::list(&mut conn, &filter).await?;
+    drop(conn);
     Ok(Json(Page::new(
         users.into_iter().map(UserView::from).collect(),
         total,

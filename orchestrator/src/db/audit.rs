@@ -1,6 +1,8 @@
 //! The append-only audit trail. There is no update or delete function, by design.
 
-use super::{DbError, Tx};
+use sqlx::AnyConnection;
+
+use super::DbError;
 
 /// One audited API call.
 #[derive(Debug, Clone)]
@@ -45,7 +47,7 @@ pub struct AuditFilter {
 }
 
 /// Appends a record.
-pub async fn append(tx: &mut Tx<'_>, r: &AuditRecord) -> Result<(), DbError> {
+pub async fn append(conn: &mut AnyConnection, r: &AuditRecord) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor, source_ip, method, path, object_type, object_id, \
          change_json, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -60,7 +62,7 @@ pub async fn append(tx: &mut Tx<'_>, r: &AuditRecord) -> Result<(), DbError> {
     .bind(&r.object_id)
     .bind(&r.change_json)
     .bind(r.status)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -82,14 +84,17 @@ type Row = (
 );
 
 /// A page of records, newest first, and the total matching.
-pub async fn list(tx: &mut Tx<'_>, f: &AuditFilter) -> Result<(Vec<AuditRecord>, i64), DbError> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    f: &AuditFilter,
+) -> Result<(Vec<AuditRecord>, i64), DbError> {
     let (total,): (i64,) =
         sqlx::query_as(&format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}"))
             .bind(&f.actor)
             .bind(&f.object_type)
             .bind(f.since)
             .bind(f.until)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT id, at, actor, source_ip, method, path, object_type, object_id, change_json, \
@@ -101,7 +106,7 @@ pub async fn list(tx: &mut Tx<'_>, f: &AuditFilter) -> Result<(Vec<AuditRecord>,
     .bind(f.until)
     .bind(f.limit)
     .bind(f.offset)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     let records = rows
         .into_iter()

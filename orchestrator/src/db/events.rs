@@ -1,6 +1,8 @@
 //! Stored events.
 
-use super::{DbError, Tx};
+use sqlx::AnyConnection;
+
+use super::DbError;
 use crate::events::{Event, ObjectRef, Severity};
 
 /// Filters of an event listing.
@@ -25,7 +27,7 @@ pub struct EventFilter {
 }
 
 /// Stores an event.
-pub async fn insert(tx: &mut Tx<'_>, e: &Event) -> Result<(), DbError> {
+pub async fn insert(conn: &mut AnyConnection, e: &Event) -> Result<(), DbError> {
     let objects = serde_json::to_string(&e.objects).map_err(|err| DbError::Corrupt {
         table: "events",
         reason: err.to_string(),
@@ -41,7 +43,7 @@ pub async fn insert(tx: &mut Tx<'_>, e: &Event) -> Result<(), DbError> {
     .bind(&e.message)
     .bind(objects)
     .bind(&e.group_id)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -75,7 +77,7 @@ const FILTER: &str = "($1 IS NULL OR EXISTS (SELECT 1 FROM user_group_members m 
     AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6)";
 
 /// A page of events, newest first, and the total matching.
-pub async fn list(tx: &mut Tx<'_>, f: &EventFilter) -> Result<(Vec<Event>, i64), DbError> {
+pub async fn list(conn: &mut AnyConnection, f: &EventFilter) -> Result<(Vec<Event>, i64), DbError> {
     let severity = f.severity.map(Severity::as_str);
     // Object ids are matched inside the stored JSON array as a quoted string.
     let object = f.object_id.as_ref().map(|id| {
@@ -89,7 +91,7 @@ pub async fn list(tx: &mut Tx<'_>, f: &EventFilter) -> Result<(Vec<Event>, i64),
         .bind(&object)
         .bind(f.since)
         .bind(f.until)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *conn)
         .await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT id, at, code, severity, message, objects_json, group_id FROM events \
@@ -103,28 +105,28 @@ pub async fn list(tx: &mut Tx<'_>, f: &EventFilter) -> Result<(Vec<Event>, i64),
     .bind(f.until)
     .bind(f.limit)
     .bind(f.offset)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     let events = rows.into_iter().map(event).collect::<Result<Vec<_>, _>>()?;
     Ok((events, total))
 }
 
 /// One event.
-pub async fn get(tx: &mut Tx<'_>, id: &str) -> Result<Option<Event>, DbError> {
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Event>, DbError> {
     let row: Option<Row> = sqlx::query_as(
         "SELECT id, at, code, severity, message, objects_json, group_id FROM events WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     row.map(event).transpose()
 }
 
 /// Deletes events older than `before` (ms); returns how many.
-pub async fn delete_older_than(tx: &mut Tx<'_>, before: i64) -> Result<u64, DbError> {
+pub async fn delete_older_than(conn: &mut AnyConnection, before: i64) -> Result<u64, DbError> {
     let done = sqlx::query("DELETE FROM events WHERE at < $1")
         .bind(before)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
 }

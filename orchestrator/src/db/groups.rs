@@ -1,6 +1,8 @@
 //! User groups.
 
-use super::{DbError, Tx};
+use sqlx::AnyConnection;
+
+use super::DbError;
 
 /// A stored group.
 #[derive(Debug, Clone)]
@@ -33,7 +35,7 @@ fn record((id, name, description, created_at, updated_at): Row) -> GroupRecord {
 }
 
 /// Inserts a group.
-pub async fn insert(tx: &mut Tx<'_>, g: &GroupRecord) -> Result<(), DbError> {
+pub async fn insert(conn: &mut AnyConnection, g: &GroupRecord) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO user_groups (id, name, description, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $4)",
@@ -42,43 +44,43 @@ pub async fn insert(tx: &mut Tx<'_>, g: &GroupRecord) -> Result<(), DbError> {
     .bind(&g.name)
     .bind(&g.description)
     .bind(g.created_at)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// Member ids of a group.
-pub async fn members(tx: &mut Tx<'_>, id: &str) -> Result<Vec<String>, DbError> {
+pub async fn members(conn: &mut AnyConnection, id: &str) -> Result<Vec<String>, DbError> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT user_id FROM user_group_members WHERE group_id = $1 ORDER BY user_id",
     )
     .bind(id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(|(u,)| u).collect())
 }
 
 /// One group with members.
-pub async fn get(tx: &mut Tx<'_>, id: &str) -> Result<Option<GroupRecord>, DbError> {
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<GroupRecord>, DbError> {
     let row: Option<Row> = sqlx::query_as(
         "SELECT id, name, description, created_at, updated_at FROM user_groups WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let mut g = record(row);
-    g.members = members(tx, id).await?;
+    g.members = members(conn, id).await?;
     Ok(Some(g))
 }
 
 /// Which of `ids` exist.
-pub async fn existing(tx: &mut Tx<'_>, ids: &[String]) -> Result<Vec<String>, DbError> {
+pub async fn existing(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<String>, DbError> {
     let mut found = Vec::new();
     for id in ids {
         let row: Option<(String,)> = sqlx::query_as("SELECT id FROM user_groups WHERE id = $1")
             .bind(id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?;
         if let Some((id,)) = row {
             found.push(id);
@@ -89,7 +91,7 @@ pub async fn existing(tx: &mut Tx<'_>, ids: &[String]) -> Result<Vec<String>, Db
 
 /// A page of groups (only those `member` belongs to, when given) and the total.
 pub async fn list(
-    tx: &mut Tx<'_>,
+    conn: &mut AnyConnection,
     member: Option<&str>,
     search: Option<&str>,
     limit: i64,
@@ -110,7 +112,7 @@ pub async fn list(
         sqlx::query_as(&format!("SELECT COUNT(*) FROM user_groups WHERE {FILTER}"))
             .bind(member)
             .bind(&pattern)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT id, name, description, created_at, updated_at FROM user_groups \
@@ -120,18 +122,18 @@ pub async fn list(
     .bind(&pattern)
     .bind(limit)
     .bind(offset)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     let mut groups: Vec<GroupRecord> = rows.into_iter().map(record).collect();
     for g in &mut groups {
-        g.members = members(tx, &g.id).await?;
+        g.members = members(conn, &g.id).await?;
     }
     Ok((groups, total))
 }
 
 /// Changes name and description.
 pub async fn update(
-    tx: &mut Tx<'_>,
+    conn: &mut AnyConnection,
     id: &str,
     name: &str,
     description: &str,
@@ -144,49 +146,53 @@ pub async fn update(
     .bind(name)
     .bind(description)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// Adds a member (no-op when already a member).
-pub async fn add_member(tx: &mut Tx<'_>, id: &str, user_id: &str) -> Result<(), DbError> {
+pub async fn add_member(conn: &mut AnyConnection, id: &str, user_id: &str) -> Result<(), DbError> {
     let exists: Option<(String,)> = sqlx::query_as(
         "SELECT user_id FROM user_group_members WHERE group_id = $1 AND user_id = $2",
     )
     .bind(id)
     .bind(user_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     if exists.is_none() {
         sqlx::query("INSERT INTO user_group_members (group_id, user_id) VALUES ($1, $2)")
             .bind(id)
             .bind(user_id)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(())
 }
 
 /// Removes a member.
-pub async fn remove_member(tx: &mut Tx<'_>, id: &str, user_id: &str) -> Result<(), DbError> {
+pub async fn remove_member(
+    conn: &mut AnyConnection,
+    id: &str,
+    user_id: &str,
+) -> Result<(), DbError> {
     sqlx::query("DELETE FROM user_group_members WHERE group_id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 /// Deletes a group; its members become "no group" for it.
-pub async fn delete(tx: &mut Tx<'_>, id: &str) -> Result<bool, DbError> {
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, DbError> {
     sqlx::query("DELETE FROM user_group_members WHERE group_id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     let done = sqlx::query("DELETE FROM user_groups WHERE id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() == 1)
 }

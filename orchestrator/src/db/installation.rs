@@ -2,13 +2,15 @@
 
 use uuid::Uuid;
 
-use super::{DbError, Tx};
+use sqlx::AnyConnection;
+
+use super::DbError;
 
 /// Returns the product UUID, creating it on first call.
-pub async fn ensure(tx: &mut Tx<'_>, now_ms: i64) -> Result<Uuid, DbError> {
+pub async fn ensure(conn: &mut AnyConnection, now_ms: i64) -> Result<Uuid, DbError> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT product_uuid FROM installation WHERE id = 1")
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?;
     if let Some((text,)) = row {
         return Uuid::parse_str(&text).map_err(|e| DbError::Corrupt {
@@ -20,7 +22,7 @@ pub async fn ensure(tx: &mut Tx<'_>, now_ms: i64) -> Result<Uuid, DbError> {
     sqlx::query("INSERT INTO installation (id, product_uuid, created_at) VALUES (1, $1, $2)")
         .bind(id.to_string())
         .bind(now_ms)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(id)
 }

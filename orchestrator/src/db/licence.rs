@@ -1,18 +1,20 @@
 //! The registered licence key (one row).
 
-use super::{DbError, Tx};
+use sqlx::AnyConnection;
+
+use super::DbError;
 
 /// The stored key and when it was registered (ms).
-pub async fn get(tx: &mut Tx<'_>) -> Result<Option<(String, i64)>, DbError> {
+pub async fn get(conn: &mut AnyConnection) -> Result<Option<(String, i64)>, DbError> {
     Ok(
         sqlx::query_as("SELECT licence_key, registered_at FROM licences WHERE id = 1")
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?,
     )
 }
 
 /// Registers or replaces the key.
-pub async fn put(tx: &mut Tx<'_>, key: &str, now: i64) -> Result<(), DbError> {
+pub async fn put(conn: &mut AnyConnection, key: &str, now: i64) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO licences (id, licence_key, registered_at) VALUES (1, $1, $2) \
          ON CONFLICT (id) DO UPDATE SET licence_key = excluded.licence_key, \
@@ -20,7 +22,7 @@ pub async fn put(tx: &mut Tx<'_>, key: &str, now: i64) -> Result<(), DbError> {
     )
     .bind(key)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

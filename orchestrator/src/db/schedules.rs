@@ -6,7 +6,9 @@
 //! (PostgreSQL re-checks the WHERE clause after the row lock; SQLite serialises writers;
 //! CockroachDB's serializable transactions abort one of them).
 
-use super::{DbError, Tx};
+use sqlx::AnyConnection;
+
+use super::DbError;
 
 /// A stored schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +61,10 @@ const COLUMNS: &str =
     "id, purpose, spec_json, time_zone, missed_policy, next_fire_at, last_slot_at, created_at";
 
 /// Inserts a schedule unless one with this id exists; true when inserted.
-pub async fn insert_if_absent(tx: &mut Tx<'_>, s: &ScheduleRecord) -> Result<bool, DbError> {
+pub async fn insert_if_absent(
+    conn: &mut AnyConnection,
+    s: &ScheduleRecord,
+) -> Result<bool, DbError> {
     let done = sqlx::query(&format!(
         "INSERT INTO schedules ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (id) DO NOTHING"
@@ -72,30 +77,34 @@ pub async fn insert_if_absent(tx: &mut Tx<'_>, s: &ScheduleRecord) -> Result<boo
     .bind(s.next_fire_at)
     .bind(s.last_slot_at)
     .bind(s.created_at)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// One schedule.
-pub async fn get(tx: &mut Tx<'_>, id: &str) -> Result<Option<ScheduleRecord>, DbError> {
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<ScheduleRecord>, DbError> {
     let row: Option<Row> =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?;
     Ok(row.map(record))
 }
 
 /// Schedules whose next slot is at or before `now`, oldest first.
-pub async fn due(tx: &mut Tx<'_>, now: i64, limit: i64) -> Result<Vec<ScheduleRecord>, DbError> {
+pub async fn due(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<ScheduleRecord>, DbError> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM schedules WHERE next_fire_at IS NOT NULL AND next_fire_at <= $1 \
          ORDER BY next_fire_at LIMIT $2"
     ))
     .bind(now)
     .bind(limit)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(record).collect())
 }
@@ -103,7 +112,7 @@ pub async fn due(tx: &mut Tx<'_>, now: i64, limit: i64) -> Result<Vec<ScheduleRe
 /// Moves a schedule from slot `expected` to `next`; false when another process already
 /// did. When `fire` is set, also records the fired slot (unique per schedule and slot).
 pub async fn claim(
-    tx: &mut Tx<'_>,
+    conn: &mut AnyConnection,
     id: &str,
     expected: i64,
     next: Option<i64>,
@@ -118,7 +127,7 @@ pub async fn claim(
     .bind(id)
     .bind(expected)
     .bind(next)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     if moved.rows_affected() != 1 {
         return Ok(false);
@@ -132,32 +141,32 @@ pub async fn claim(
         .bind(slot)
         .bind(now)
         .bind(node)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     }
     Ok(true)
 }
 
 /// Fired slots of a schedule, oldest first: (slot, fired_at, fired_by).
-pub async fn fires(tx: &mut Tx<'_>, id: &str) -> Result<Vec<(i64, i64, String)>, DbError> {
+pub async fn fires(conn: &mut AnyConnection, id: &str) -> Result<Vec<(i64, i64, String)>, DbError> {
     Ok(sqlx::query_as(
         "SELECT slot_at, fired_at, fired_by FROM schedule_fires WHERE schedule_id = $1 \
          ORDER BY slot_at",
     )
     .bind(id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?)
 }
 
 /// Deletes a schedule and its fire records.
-pub async fn delete(tx: &mut Tx<'_>, id: &str) -> Result<bool, DbError> {
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, DbError> {
     sqlx::query("DELETE FROM schedule_fires WHERE schedule_id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     let done = sqlx::query("DELETE FROM schedules WHERE id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -1,6 +1,8 @@
 //! Server-side sessions, stored by the SHA-256 of their token.
 
-use super::{DbError, Tx};
+use sqlx::AnyConnection;
+
+use super::DbError;
 
 /// A stored session.
 #[derive(Debug, Clone)]
@@ -20,16 +22,16 @@ pub struct SessionRecord {
 }
 
 /// Ends every session of `user_id`; returns how many.
-pub async fn delete_for_user(tx: &mut Tx<'_>, user_id: &str) -> Result<u64, DbError> {
+pub async fn delete_for_user(conn: &mut AnyConnection, user_id: &str) -> Result<u64, DbError> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
 }
 
 /// Stores a session.
-pub async fn insert(tx: &mut Tx<'_>, s: &SessionRecord) -> Result<(), DbError> {
+pub async fn insert(conn: &mut AnyConnection, s: &SessionRecord) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, source_ip) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -40,14 +42,14 @@ pub async fn insert(tx: &mut Tx<'_>, s: &SessionRecord) -> Result<(), DbError> {
     .bind(s.created_at)
     .bind(s.expires_at)
     .bind(&s.source_ip)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// A live session by token hash.
 pub async fn get(
-    tx: &mut Tx<'_>,
+    conn: &mut AnyConnection,
     token_hash: &str,
     now: i64,
 ) -> Result<Option<SessionRecord>, DbError> {
@@ -57,7 +59,7 @@ pub async fn get(
     )
     .bind(token_hash)
     .bind(now)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(
         |(token_hash, user_id, csrf_token, created_at, expires_at, source_ip)| SessionRecord {
@@ -72,19 +74,19 @@ pub async fn get(
 }
 
 /// Ends one session.
-pub async fn delete(tx: &mut Tx<'_>, token_hash: &str) -> Result<(), DbError> {
+pub async fn delete(conn: &mut AnyConnection, token_hash: &str) -> Result<(), DbError> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(token_hash)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 /// Removes expired sessions.
-pub async fn delete_expired(tx: &mut Tx<'_>, now: i64) -> Result<u64, DbError> {
+pub async fn delete_expired(conn: &mut AnyConnection, now: i64) -> Result<u64, DbError> {
     let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
 }

@@ -1,19 +1,21 @@
 //! Stored settings: one row per name, JSON values.
 
-use super::{DbError, Tx};
+use sqlx::AnyConnection;
+
+use super::DbError;
 
 /// Every stored (name, JSON value).
-pub async fn all(tx: &mut Tx<'_>) -> Result<Vec<(String, String)>, DbError> {
+pub async fn all(conn: &mut AnyConnection) -> Result<Vec<(String, String)>, DbError> {
     Ok(
         sqlx::query_as("SELECT name, value_json FROM settings ORDER BY name")
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?,
     )
 }
 
 /// Inserts or replaces one value.
 pub async fn upsert(
-    tx: &mut Tx<'_>,
+    conn: &mut AnyConnection,
     name: &str,
     value_json: &str,
     now: i64,
@@ -26,7 +28,7 @@ pub async fn upsert(
     .bind(name)
     .bind(value_json)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -2,7 +2,9 @@
 
 use sqlx::Row;
 
-use super::{DbError, Tx};
+use sqlx::AnyConnection;
+
+use super::DbError;
 use crate::domain::rbac::Role;
 
 /// A stored user.
@@ -70,7 +72,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord, DbError> {
 }
 
 /// Inserts a user (without groups).
-pub async fn insert(tx: &mut Tx<'_>, u: &UserRecord) -> Result<(), DbError> {
+pub async fn insert(conn: &mut AnyConnection, u: &UserRecord) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO users (id, name, email, role, password_hash, failed_logins, locked_until, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, NULL, $6, $6)",
@@ -81,41 +83,45 @@ pub async fn insert(tx: &mut Tx<'_>, u: &UserRecord) -> Result<(), DbError> {
     .bind(u.role.as_str())
     .bind(&u.password_hash)
     .bind(u.created_at)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// The groups of one user.
-pub async fn groups_of(tx: &mut Tx<'_>, id: &str) -> Result<Vec<String>, DbError> {
+pub async fn groups_of(conn: &mut AnyConnection, id: &str) -> Result<Vec<String>, DbError> {
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT group_id FROM user_group_members WHERE user_id = $1 ORDER BY group_id",
     )
     .bind(id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(|(g,)| g).collect())
 }
 
 /// One user with groups.
-pub async fn get(tx: &mut Tx<'_>, id: &str) -> Result<Option<UserRecord>, DbError> {
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<UserRecord>, DbError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?;
     let Some(row) = row else { return Ok(None) };
     let mut user = from_row(&row)?;
-    user.groups = groups_of(tx, id).await?;
+    user.groups = groups_of(conn, id).await?;
     Ok(Some(user))
 }
 
 /// Is an e-mail address taken by another user?
-pub async fn email_taken(tx: &mut Tx<'_>, email: &str, except: &str) -> Result<bool, DbError> {
+pub async fn email_taken(
+    conn: &mut AnyConnection,
+    email: &str,
+    except: &str,
+) -> Result<bool, DbError> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT id FROM users WHERE email = $1 AND id <> $2")
             .bind(email)
             .bind(except)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?;
     Ok(row.is_some())
 }
@@ -141,7 +147,10 @@ fn like_pattern(search: &Option<String>) -> Option<String> {
 }
 
 /// A page of users matching `f`, and the total number matching.
-pub async fn list(tx: &mut Tx<'_>, f: &UserFilter) -> Result<(Vec<UserRecord>, i64), DbError> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    f: &UserFilter,
+) -> Result<(Vec<UserRecord>, i64), DbError> {
     let pattern = like_pattern(&f.search);
     let role = f.role.map(Role::as_str);
     let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM users WHERE {FILTER}"))
@@ -149,7 +158,7 @@ pub async fn list(tx: &mut Tx<'_>, f: &UserFilter) -> Result<(Vec<UserRecord>, i
         .bind(role)
         .bind(&f.group)
         .bind(&pattern)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *conn)
         .await?;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM users WHERE {FILTER} ORDER BY id LIMIT $5 OFFSET $6"
@@ -160,7 +169,7 @@ pub async fn list(tx: &mut Tx<'_>, f: &UserFilter) -> Result<(Vec<UserRecord>, i
     .bind(&pattern)
     .bind(f.limit)
     .bind(f.offset)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     let mut users = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let members: Vec<(String, String)> = sqlx::query_as(&format!(
@@ -174,7 +183,7 @@ pub async fn list(tx: &mut Tx<'_>, f: &UserFilter) -> Result<(Vec<UserRecord>, i
     .bind(&pattern)
     .bind(f.limit)
     .bind(f.offset)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     for (user_id, group_id) in members {
         if let Some(u) = users.iter_mut().find(|u| u.id == user_id) {
@@ -186,7 +195,7 @@ pub async fn list(tx: &mut Tx<'_>, f: &UserFilter) -> Result<(Vec<UserRecord>, i
 
 /// Changes name, e-mail and role.
 pub async fn update_profile(
-    tx: &mut Tx<'_>,
+    conn: &mut AnyConnection,
     id: &str,
     name: &str,
     email: &str,
@@ -199,22 +208,26 @@ pub async fn update_profile(
         .bind(email)
         .bind(role.as_str())
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 /// Replaces the user's groups.
-pub async fn set_groups(tx: &mut Tx<'_>, id: &str, groups: &[String]) -> Result<(), DbError> {
+pub async fn set_groups(
+    conn: &mut AnyConnection,
+    id: &str,
+    groups: &[String],
+) -> Result<(), DbError> {
     sqlx::query("DELETE FROM user_group_members WHERE user_id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     for g in groups {
         sqlx::query("INSERT INTO user_group_members (group_id, user_id) VALUES ($1, $2)")
             .bind(g)
             .bind(id)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(())
@@ -222,7 +235,7 @@ pub async fn set_groups(tx: &mut Tx<'_>, id: &str, groups: &[String]) -> Result<
 
 /// Stores a new password hash and clears the lockout counters.
 pub async fn set_password_hash(
-    tx: &mut Tx<'_>,
+    conn: &mut AnyConnection,
     id: &str,
     hash: &str,
     now: i64,
@@ -234,14 +247,14 @@ pub async fn set_password_hash(
     .bind(id)
     .bind(hash)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// Stores the lockout counters.
 pub async fn set_login_state(
-    tx: &mut Tx<'_>,
+    conn: &mut AnyConnection,
     id: &str,
     failed_logins: i64,
     locked_until: Option<i64>,
@@ -250,32 +263,32 @@ pub async fn set_login_state(
         .bind(id)
         .bind(failed_logins)
         .bind(locked_until)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 /// Deletes a user (memberships and sessions go with it).
-pub async fn delete(tx: &mut Tx<'_>, id: &str) -> Result<bool, DbError> {
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, DbError> {
     sqlx::query("DELETE FROM user_group_members WHERE user_id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Number of users.
-pub async fn count(tx: &mut Tx<'_>) -> Result<i64, DbError> {
+pub async fn count(conn: &mut AnyConnection) -> Result<i64, DbError> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *conn)
         .await?;
     Ok(n)
 }
