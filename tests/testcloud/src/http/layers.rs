@@ -86,9 +86,9 @@ pub async fn edge(State((app, svc)): State<(App, Svc)>, req: Request, next: Next
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mv(pub u32);
 
-/// Nova: 2.1 ..= 2.60. Cinder: 3.0 ..= 3.60.
-pub const NOVA_MAX: u32 = 60;
-pub const CINDER_MAX: u32 = 60;
+/// Nova: 2.1 ..= 2.79 (below 2.88, which dropped hypervisor usage). Cinder: 3.0 ..= 3.64.
+pub const NOVA_MAX: u32 = 79;
+pub const CINDER_MAX: u32 = 64;
 
 fn parse_version(s: &str, major: u32, min: u32, max: u32) -> Result<u32, String> {
     let s = s.trim();

@@ -479,6 +479,9 @@ fn attachment_view(server_id: &str, v: &crate::model::compute::ServerVolume, mv:
     if mv >= 70 {
         a["tag"] = json!(null);
     }
+    if mv >= 79 {
+        a["delete_on_termination"] = json!(v.delete_on_termination);
+    }
     a
 }
 
@@ -525,7 +528,10 @@ async fn attach_volume(
     let a = member(&body, "volumeAttachment")?;
     let vid = opt_str(a, "volumeId")?.ok_or_else(|| CloudError::bad("Invalid input for field/attribute volumeAttachment. Value: 'volumeId' is a required property"))?;
     let device = opt_str(a, "device")?;
-    let sv = app.engine.apply(|c| c.attach_volume(&id, &vid, device))?;
+    let delete_on_termination = mv >= 79 && opt_bool(a, "delete_on_termination")?.unwrap_or(false);
+    let sv = app
+        .engine
+        .apply(|c| c.attach_volume(&id, &vid, device, delete_on_termination))?;
     Ok(Json(
         json!({"volumeAttachment": attachment_view(&id, &sv, mv)}),
     ))

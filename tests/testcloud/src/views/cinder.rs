@@ -60,6 +60,7 @@ pub fn volume(cloud: &Cloud, v: &Volume, base: &str) -> Value {
         "shared_targets": false,
         "cluster_name": null,
         "consumes_quota": true,
+        "encryption_key_id": null,
     })
 }
 

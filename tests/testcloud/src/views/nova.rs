@@ -142,6 +142,15 @@ pub fn server(cloud: &Cloud, s: &Server, mv: u32, base: &str) -> Value {
     if mv >= 26 {
         v["tags"] = json!(s.tags);
     }
+    if mv >= 63 {
+        v["trusted_image_certificates"] = json!(null);
+    }
+    if mv >= 71 {
+        v["server_groups"] = json!([]);
+    }
+    if mv >= 73 {
+        v["locked_reason"] = json!(null);
+    }
     v
 }
 

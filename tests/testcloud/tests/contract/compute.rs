@@ -100,7 +100,7 @@ async fn boot_from_volume_server_lifecycle() {
             Method::POST,
             &format!("{}/servers", s.compute),
             Some(body),
-            &[("OpenStack-API-Version", "compute 2.60")],
+            &[("OpenStack-API-Version", "compute 2.79")],
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);

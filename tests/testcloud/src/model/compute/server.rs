@@ -740,6 +740,7 @@ impl Cloud {
         server_id: &str,
         volume_id: &str,
         device: Option<String>,
+        delete_on_termination: bool,
     ) -> CloudResult<ServerVolume> {
         let s = self.server(server_id)?;
         if !["active", "stopped"].contains(&s.vm_state.as_str()) || s.task_state.is_some() {
@@ -772,7 +773,7 @@ impl Cloud {
         let sv = ServerVolume {
             volume_id: volume_id.to_owned(),
             device,
-            delete_on_termination: false,
+            delete_on_termination,
             boot_index: None,
         };
         if let Some(vol) = self.block.volumes.get_mut(volume_id) {

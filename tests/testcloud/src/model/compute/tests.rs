@@ -206,7 +206,7 @@ fn power_actions_follow_the_vm_state() {
     assert_eq!(c.server(&s.id).unwrap().status, "ACTIVE");
     // Extra volume attach/detach.
     let extra = boot_volume(&mut c, &p);
-    let sv = c.attach_volume(&s.id, &extra, None).unwrap();
+    let sv = c.attach_volume(&s.id, &extra, None, false).unwrap();
     assert_eq!(sv.device, "/dev/vdb");
     assert_eq!(c.volume(&extra).unwrap().status, "attaching");
     settle(&mut c);
