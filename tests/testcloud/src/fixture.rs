@@ -583,3 +583,157 @@ fn settle(c: &mut Cloud) -> Result<(), FixtureError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Backend;
+
+    const TOML: &str = r#"
+[[hypervisors]]
+hostname = "hv-a"
+availability_zone = "az1"
+vcpus = 16
+memory_mb = 32768
+local_gb = 500
+
+[[flavors]]
+name = "m1.small"
+vcpus = 1
+ram = 1024
+disk = 1
+
+[[projects]]
+name = "demo"
+
+[[users]]
+name = "alice"
+password = "pw"
+project = "demo"
+roles = ["member"]
+
+[[volume_types]]
+name = "fast"
+backend = "file"
+
+[[networks]]
+name = "public"
+external = true
+subnets = [{ name = "public-sub", cidr = "203.0.113.0/24" }]
+
+[[networks]]
+name = "demo-net"
+project = "demo"
+subnets = [{ name = "demo-sub", cidr = "10.0.0.0/24" }]
+
+[[routers]]
+name = "demo-router"
+project = "demo"
+external_network = "public"
+subnets = ["demo-sub"]
+
+[[security_groups]]
+name = "ssh"
+project = "demo"
+rules = [{ protocol = "tcp", port_min = 22, port_max = 22, remote_ip_prefix = "0.0.0.0/0" }]
+
+[[keypairs]]
+name = "k"
+user = "alice"
+public_key = "ssh-ed25519 YWJj alice"
+
+[[volumes]]
+name = "boot"
+project = "demo"
+size_gb = 1
+volume_type = "fast"
+bootable = true
+content = "hello from the fixture"
+
+[[volumes]]
+name = "data"
+project = "demo"
+size_gb = 2
+
+[[servers]]
+name = "web"
+project = "demo"
+user = "alice"
+flavor = "m1.small"
+networks = ["demo-net"]
+boot_volume = "boot"
+volumes = ["data"]
+key_name = "k"
+"#;
+
+    #[test]
+    fn toml_fixture_builds_a_consistent_cloud_with_real_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(&path, TOML).unwrap();
+        let fx = Fixture::from_file(&path).unwrap();
+        let mut c = Cloud::new("R", dir.path().join("storage"), "pw", &[Backend::default()]);
+        let stats = apply(&mut c, &fx).unwrap();
+        assert_eq!(stats.servers, 1);
+        assert!(
+            c.take_effects().is_empty(),
+            "everything settled, nothing to notify"
+        );
+        let server = c.compute.servers.values().next().unwrap();
+        assert_eq!(server.status, "ACTIVE");
+        assert_eq!(server.availability_zone, "az1");
+        assert_eq!(server.volumes.len(), 2);
+        let boot = c.block.volumes.values().find(|v| v.name == "boot").unwrap();
+        assert_eq!(boot.status, "in-use");
+        let file = c.volume_path(boot);
+        let mut head = [0u8; 22];
+        std::io::Read::read_exact(&mut std::fs::File::open(&file).unwrap(), &mut head).unwrap();
+        assert_eq!(&head, b"hello from the fixture");
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), crate::storage::GIB);
+        let port = c
+            .net
+            .ports
+            .values()
+            .find(|p| p.device_id == server.id)
+            .unwrap();
+        assert!(port.fixed_ips[0].1.to_string().starts_with("10.0.0."));
+        assert_eq!(
+            c.net
+                .routers
+                .values()
+                .next()
+                .unwrap()
+                .gateway
+                .as_ref()
+                .map(|g| g.network_id.clone()),
+            Some(
+                c.net
+                    .networks
+                    .values()
+                    .find(|n| n.external)
+                    .unwrap()
+                    .id
+                    .clone()
+            )
+        );
+        assert_eq!(
+            c.compute.hypervisors.values().next().unwrap().running_vms,
+            1
+        );
+    }
+
+    #[test]
+    fn unknown_references_are_reported() {
+        let fx: Fixture = serde_json::from_str(
+            r#"{"volumes": [{"name": "v", "project": "nope", "size_gb": 1}]}"#,
+        )
+        .unwrap();
+        let mut c = Cloud::new("R", "/nonexistent".into(), "pw", &[Backend::default()]);
+        let err = apply(&mut c, &fx).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown project \"nope\""),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<Fixture>(r#"{"servers": [{"bogus": 1}]}"#).is_err());
+    }
+}
