@@ -56,7 +56,13 @@ pub struct Faults {
     pub outage: AtomicBool,
     pub injected: AtomicU64,
     requests: Mutex<BTreeMap<String, u64>>,
+    refusals: Mutex<Option<RefusalChannel>>,
 }
+
+type RefusalChannel = (
+    tokio::sync::mpsc::UnboundedSender<std::time::Duration>,
+    Option<tokio::sync::mpsc::UnboundedReceiver<std::time::Duration>>,
+);
 
 impl Faults {
     pub fn add(&self, mut rule: FaultRule) -> Result<FaultRule, String> {
@@ -121,6 +127,31 @@ impl Faults {
         }
         self.injected.fetch_add(1, Ordering::Relaxed);
         Some(action)
+    }
+
+    fn refusal_channel(&self) -> std::sync::MutexGuard<'_, Option<RefusalChannel>> {
+        let mut g = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        if g.is_none() {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            *g = Some((tx, Some(rx)));
+        }
+        g
+    }
+
+    /// The server's end of "refuse connections for a while" requests (taken once).
+    pub fn take_refusals(&self) -> tokio::sync::mpsc::UnboundedReceiver<std::time::Duration> {
+        let mut g = self.refusal_channel();
+        match g.as_mut().and_then(|(_, rx)| rx.take()) {
+            Some(rx) => rx,
+            None => tokio::sync::mpsc::unbounded_channel().1,
+        }
+    }
+
+    /// Closes the listening socket for `d`: clients get connection refused.
+    pub fn refuse_connections(&self, d: std::time::Duration) -> bool {
+        self.refusal_channel()
+            .as_ref()
+            .is_some_and(|(tx, _)| tx.send(d).is_ok())
     }
 
     pub fn count_request(&self, key: String) {

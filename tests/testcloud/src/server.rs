@@ -131,16 +131,8 @@ impl TestCloud {
             router.clone().oneshot(req)
         });
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                axum::ServiceExt::<Request>::into_make_service(service),
-            )
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-        });
+        let refusals = faults.take_refusals();
+        let task = tokio::spawn(supervise(listener, addr, service, rx, refusals));
         tracing::info!(%addr, storage = %storage_dir.display(), "test cloud started");
         Ok(Self {
             addr,
@@ -241,6 +233,57 @@ impl Drop for TestCloud {
         if self.remove_storage {
             let _ = std::fs::remove_dir_all(&self.storage_dir);
         }
+    }
+}
+
+/// Serves until shutdown; a "refuse connections" outage closes the listening socket for
+/// its duration (clients get connection refused), then binds the same address again.
+async fn supervise<S>(
+    listener: TcpListener,
+    addr: SocketAddr,
+    service: S,
+    mut shutdown: oneshot::Receiver<()>,
+    mut refusals: tokio::sync::mpsc::UnboundedReceiver<std::time::Duration>,
+) -> std::io::Result<()>
+where
+    S: tower::Service<
+            Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    let mut listener = Some(listener);
+    loop {
+        let Some(l) = listener.take() else {
+            return Ok(());
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = axum::serve(
+            l,
+            axum::ServiceExt::<Request>::into_make_service(service.clone()),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        let refuse_for = tokio::select! {
+            r = &mut server => return r,
+            _ = &mut shutdown => None,
+            d = refusals.recv() => d,
+        };
+        let _ = stop_tx.send(());
+        server.await?;
+        let Some(d) = refuse_for else { return Ok(()) };
+        tracing::info!(?d, "outage: refusing connections");
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = &mut shutdown => return Ok(()),
+        }
+        listener = Some(TcpListener::bind(addr).await?);
+        tracing::info!("outage over: accepting connections again");
     }
 }
 

@@ -124,6 +124,32 @@ async fn injected_faults_outage_quota_and_counters() {
     );
     assert!(t.elapsed() >= std::time::Duration::from_millis(150));
 
+    // A hard outage: the port refuses connections for a while, then serves again.
+    let refuse = http
+        .put(format!("{admin}/outage"))
+        .json(&json!({"refuse_connections_ms": 400}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refuse.status(), StatusCode::OK);
+    crate::support::eventually("connections to be refused", 10, || async {
+        let r = reqwest::Client::new()
+            .get(format!("{}/", s.compute))
+            .send()
+            .await;
+        r.err().filter(|e| e.is_connect()).map(|_| ())
+    })
+    .await;
+    crate::support::eventually("the cloud to come back", 10, || async {
+        let r = reqwest::Client::new()
+            .get(format!("{}/servers", s.compute))
+            .header("x-auth-token", &s.token)
+            .send()
+            .await;
+        r.ok().filter(|r| r.status() == StatusCode::OK).map(|_| ())
+    })
+    .await;
+
     let counters: Value = http
         .get(format!("{admin}/counters"))
         .send()

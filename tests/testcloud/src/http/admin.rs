@@ -107,15 +107,27 @@ async fn remove_fault(State(app): State<App>, Path(id): Path<u64>) -> Response {
 }
 
 async fn outage(State(app): State<App>, body: Bytes) -> Response {
-    match serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("enabled").and_then(|e| e.as_bool()))
+    let body = serde_json::from_slice::<Value>(&body).ok();
+    if let Some(ms) = body
+        .as_ref()
+        .and_then(|v| v.get("refuse_connections_ms"))
+        .and_then(|v| v.as_u64())
     {
+        return if app
+            .faults
+            .refuse_connections(std::time::Duration::from_millis(ms))
+        {
+            Json(json!({"refusing_connections_ms": ms})).into_response()
+        } else {
+            bad("the server is not accepting outage requests")
+        };
+    }
+    match body.and_then(|v| v.get("enabled").and_then(|e| e.as_bool())) {
         Some(on) => {
             app.faults.outage.store(on, Ordering::Relaxed);
             Json(json!({"outage": on})).into_response()
         }
-        None => bad("body must be {\"enabled\": true|false}"),
+        None => bad("body must be {\"enabled\": true|false} or {\"refuse_connections_ms\": N}"),
     }
 }
 
