@@ -134,7 +134,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let s = fsync(&cp_dest)?;
         let t = round_cp;
         std::fs::remove_file(&cp_dest)?;
-        if t + s < cp_time + cp_sync || cp_time == Duration::MAX {
+        if cp_time == Duration::MAX || t + s < cp_time.saturating_add(cp_sync) {
             (cp_time, cp_sync) = (t, s);
         }
         let _ = std::fs::remove_file(&mirror);
