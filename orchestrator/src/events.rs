@@ -112,6 +112,30 @@ pub async fn publish(app: &App, event: Event) -> Result<(), DbError> {
     // No live listener is not an error.
     let _ = app.events.send(event.clone());
     let settings = crate::settings::load_from(&app.db).await?;
+    if let Some(relay) = settings.smtp_relay.clone()
+        && !settings.smtp_to.is_empty()
+    {
+        let e = event.clone();
+        let (from, to) = (settings.smtp_from.clone(), settings.smtp_to.clone());
+        tokio::spawn(async move {
+            let subject = format!("[holdfast] {} {}", e.severity.as_str(), e.code);
+            let body = format!(
+                "{}\n\ncode: {}\nseverity: {}\ntime: {}\nobjects: {}\n",
+                e.message,
+                e.code,
+                e.severity.as_str(),
+                crate::api::time_text(e.at),
+                e.objects
+                    .iter()
+                    .map(|o| format!("{} {}", o.kind, o.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if let Err(err) = crate::mail::send(&relay, &from, &to, &subject, &body).await {
+                tracing::warn!(error = %err, "event e-mail not delivered");
+            }
+        });
+    }
     if let Some(url) = settings.webhook_url {
         tokio::spawn(deliver_webhook(url, event));
     }

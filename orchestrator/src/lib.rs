@@ -12,6 +12,7 @@ pub mod dr;
 pub mod events;
 pub mod housekeeping;
 pub mod licence;
+pub mod mail;
 pub mod metrics;
 pub mod scheduler;
 pub mod server;

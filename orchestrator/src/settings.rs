@@ -26,6 +26,13 @@ pub struct Settings {
     pub sync_interval_minutes: u32,
     /// URL that receives every new event as a JSON POST; `null` for none.
     pub webhook_url: Option<String>,
+    /// SMTP relay `host:port` that e-mails every new event (no TLS, no authentication,
+    /// e.g. the local MTA); `null` for none.
+    pub smtp_relay: Option<String>,
+    /// Sender address of event e-mail.
+    pub smtp_from: String,
+    /// Recipients of event e-mail.
+    pub smtp_to: Vec<String>,
 }
 
 impl Default for Settings {
@@ -39,6 +46,9 @@ impl Default for Settings {
             rollback_wait_minutes: 60,
             sync_interval_minutes: 10,
             webhook_url: None,
+            smtp_relay: None,
+            smtp_from: "holdfast@localhost.localdomain".to_owned(),
+            smtp_to: Vec::new(),
         }
     }
 }
@@ -65,6 +75,14 @@ pub struct SettingsPatch {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub webhook_url: Option<Option<String>>,
+    /// See [`Settings::smtp_relay`]; `null` clears it.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub smtp_relay: Option<Option<String>>,
+    /// See [`Settings::smtp_from`].
+    pub smtp_from: Option<String>,
+    /// See [`Settings::smtp_to`].
+    pub smtp_to: Option<Vec<String>>,
 }
 
 mod double_option {
@@ -126,6 +144,27 @@ impl Settings {
                 reason: "must be an http:// or https:// URL".to_owned(),
             });
         }
+        if let Some(relay) = &self.smtp_relay {
+            let ok = relay
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok {
+                return Err(SettingsError {
+                    name: "smtp_relay",
+                    reason: "must be host:port, e.g. 127.0.0.1:25".to_owned(),
+                });
+            }
+        }
+        crate::domain::names::Email::parse(&self.smtp_from).map_err(|e| SettingsError {
+            name: "smtp_from",
+            reason: e.to_string(),
+        })?;
+        for to in &self.smtp_to {
+            crate::domain::names::Email::parse(to).map_err(|e| SettingsError {
+                name: "smtp_to",
+                reason: e.to_string(),
+            })?;
+        }
         Ok(())
     }
 
@@ -155,6 +194,15 @@ impl Settings {
         }
         if let Some(v) = patch.webhook_url {
             s.webhook_url = v;
+        }
+        if let Some(v) = patch.smtp_relay {
+            s.smtp_relay = v;
+        }
+        if let Some(v) = patch.smtp_from {
+            s.smtp_from = v;
+        }
+        if let Some(v) = patch.smtp_to {
+            s.smtp_to = v;
         }
         s.validate()?;
         Ok(s)

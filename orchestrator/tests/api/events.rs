@@ -201,7 +201,103 @@ async fn retention_deletes_old_events(app: &TestApp) {
     db.close().await;
 }
 
+/// A one-message SMTP server on loopback; sends the received DATA to the channel.
+async fn fake_smtp() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Receiver<(Vec<String>, String)>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        write.write_all(b"220 fake ESMTP\r\n").await.unwrap();
+        let mut commands = Vec::new();
+        let mut data = String::new();
+        let mut in_data = false;
+        loop {
+            let mut line = String::new();
+            if read.read_line(&mut line).await.unwrap() == 0 {
+                break;
+            }
+            if in_data {
+                if line == ".\r\n" {
+                    in_data = false;
+                    write.write_all(b"250 queued\r\n").await.unwrap();
+                } else {
+                    data.push_str(&line);
+                }
+                continue;
+            }
+            let cmd = line.trim_end().to_owned();
+            commands.push(cmd.clone());
+            let reply: &[u8] = if cmd.starts_with("EHLO") {
+                b"250-fake\r\n250 8BITMIME\r\n"
+            } else if cmd == "DATA" {
+                in_data = true;
+                b"354 go ahead\r\n"
+            } else if cmd == "QUIT" {
+                write.write_all(b"221 bye\r\n").await.unwrap();
+                break;
+            } else {
+                b"250 ok\r\n"
+            };
+            write.write_all(reply).await.unwrap();
+        }
+        let _ = tx.send((commands, data));
+    });
+    (addr, rx)
+}
+
+async fn events_are_emailed_through_the_smtp_relay(app: &TestApp) {
+    let (relay, received) = fake_smtp().await;
+    let admin = app.admin().await;
+    let (s, b) = app
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(&admin),
+            Some(json!({"smtp_relay": relay.to_string(), "smtp_to": ["ops@example.com"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, _) = app
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            Some(&admin),
+            Some(json!({"smtp_relay": "nohost"})),
+        )
+        .await;
+    assert_eq!(s, 422);
+    let key = app.licence_key(&admin, "2099-01-01", 3).await;
+    app.call(
+        "PUT",
+        "/api/v1/licence",
+        Some(&admin),
+        Some(json!({"licence_key": key})),
+    )
+    .await;
+    let (commands, data) = tokio::time::timeout(Duration::from_secs(10), received)
+        .await
+        .expect("mail in time")
+        .expect("mail");
+    assert!(
+        commands.contains(&"RCPT TO:<ops@example.com>".to_owned()),
+        "{commands:?}"
+    );
+    assert!(
+        data.contains("Subject: [holdfast] info licence.registered"),
+        "{data}"
+    );
+    assert!(data.contains("licence registered"), "{data}");
+}
+
 on_both_backends!(
+    events_are_emailed_through_the_smtp_relay,
     live_stream_delivers_new_events,
     webhook_receives_events,
     non_admins_see_only_their_groups_events,
