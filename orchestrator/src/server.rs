@@ -195,7 +195,7 @@ async fn ensure_admin(db: &Db, config: &Config, cost: HashCost) -> Result<(), Se
         None => (NewPassword::generate(), true),
     };
     let now = now_ms();
-    db::users::insert(
+    let inserted = db::users::insert(
         &mut tx,
         &db::users::UserRecord {
             id: "admin".to_owned(),
@@ -210,8 +210,20 @@ async fn ensure_admin(db: &Db, config: &Config, cost: HashCost) -> Result<(), Se
             groups: Vec::new(),
         },
     )
-    .await?;
-    tx.commit().await?;
+    .await;
+    match inserted {
+        Ok(()) => tx.commit().await?,
+        Err(e) if e.is_unique_violation() => {
+            // Another replica starting at the same time created it.
+            tx.rollback().await?;
+            tracing::info!(
+                user = "admin",
+                "the first Admin account was created by another replica"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
     if generated {
         tracing::warn!(
             user = "admin",

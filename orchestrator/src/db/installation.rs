@@ -18,11 +18,20 @@ pub async fn ensure(conn: &mut AnyConnection, now_ms: i64) -> Result<Uuid, DbErr
             reason: e.to_string(),
         });
     }
-    let id = Uuid::new_v4();
-    sqlx::query("INSERT INTO installation (id, product_uuid, created_at) VALUES (1, $1, $2)")
-        .bind(id.to_string())
-        .bind(now_ms)
-        .execute(&mut *conn)
+    // Replicas starting together: the first insert wins, the others read its UUID.
+    sqlx::query(
+        "INSERT INTO installation (id, product_uuid, created_at) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    let (text,): (String,) = sqlx::query_as("SELECT product_uuid FROM installation WHERE id = 1")
+        .fetch_one(&mut *conn)
         .await?;
-    Ok(id)
+    Uuid::parse_str(&text).map_err(|e| DbError::Corrupt {
+        table: "installation",
+        reason: e.to_string(),
+    })
 }

@@ -112,3 +112,76 @@ async fn openapi_document_lists_every_endpoint() {
     assert_eq!(documented, catalogue);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_start_together_on_one_postgres() {
+    let (name, url) = crate::helpers::create_pg_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut handles = Vec::new();
+    let mut stops = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..2 {
+        let mut config = crate::helpers::test_config(dir.path());
+        config.database_url = Some(holdfast_orchestrator::config::Secret::new(url.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        stops.push(stop);
+        handles.push(tokio::spawn(holdfast_orchestrator::run(
+            config,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        )));
+    }
+    let client = reqwest::Client::new();
+    for addr in &addrs {
+        let url = format!("http://{addr}/readyz");
+        let ready = crate::helpers::eventually(Duration::from_secs(30), || {
+            let (client, url) = (client.clone(), url.clone());
+            async move { matches!(client.get(&url).send().await, Ok(r) if r.status() == 200) }
+        })
+        .await;
+        assert!(ready, "replica {addr} did not become ready");
+    }
+    // Both serve the same installation.
+    let mut uuids = Vec::new();
+    for addr in &addrs {
+        let r: Value = client
+            .post(format!("http://{addr}/api/v1/sessions"))
+            .json(&serde_json::json!({"id": "admin", "password": crate::helpers::ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = r["token"].as_str().unwrap().to_owned();
+        let l: Value = client
+            .get(format!("http://{addr}/api/v1/licence"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        uuids.push(l["product_uuid"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(uuids[0], uuids[1]);
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    use sqlx::Connection;
+    let mut c = sqlx::AnyConnection::connect(&crate::helpers::postgres_admin_url())
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+}
