@@ -26,8 +26,8 @@ use crate::durable;
 pub const MAX_EXTENT: u64 = 1 << 20;
 /// Ask the target to make data durable after this many bytes (by default)...
 pub const SYNC_BYTES: u64 = 32 << 20;
-/// ...or this many extents, whichever comes first.
-const SYNC_EXTENTS: u64 = 1024;
+/// ...or this many extents (at most 32 MiB re-sent after a crash), whichever comes first.
+const SYNC_EXTENTS: u64 = 8192;
 /// Syncs that may be unanswered before the sender waits.
 const SYNC_WINDOW: u64 = 2;
 /// Re-sends of one extent after a checksum mismatch before the cycle fails.
