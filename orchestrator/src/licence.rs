@@ -6,7 +6,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-/// The vendor's public key (base64), compiled in; `licence_public_key` overrides it.
+/// The compiled-in vendor public key (base64); `licence_public_key` (or
+/// `HOLDFAST_LICENCE_PUBLIC_KEY`) overrides it. No private key for this value is held by
+/// the project yet: until the vendor key pair is made and kept offline, installations set
+/// `licence_public_key` to the public half of a `holdfast license keygen` pair.
 pub const VENDOR_PUBLIC_KEY: &str = "5ZkTB0GKZ/KB3s8VmL0Yc8VdYWW1bgm7L8cqbIpFa3k=";
 
 const PREFIX: &str = "HFL1";
