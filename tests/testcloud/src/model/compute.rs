@@ -176,9 +176,7 @@ impl Compute {
         self.keypairs
             .remove(&(user_id.to_owned(), name.to_owned()))
             .map(|_| ())
-            .ok_or_else(|| {
-                CloudError::not_found("Keypair", format!("{name} not found for user {user_id}"))
-            })
+            .ok_or_else(|| CloudError::not_found("Keypair", name))
     }
 }
 

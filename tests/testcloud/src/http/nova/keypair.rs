@@ -178,9 +178,7 @@ pub(super) async fn show(
                 .get(&(user.clone(), name.clone()))
                 .cloned()
         })
-        .ok_or_else(|| {
-            CloudError::not_found("Keypair", format!("{name} not found for user {user}"))
-        })?;
+        .ok_or_else(|| CloudError::not_found("Keypair", name.clone()))?;
     Ok(Json(json!({"keypair": keypair_view(&k, mv, true)})))
 }
 
