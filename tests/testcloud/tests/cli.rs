@@ -216,6 +216,10 @@ async fn openstack_cli_drives_the_cloud_end_to_end() {
     .await;
     let shown = cli.json(&["volume", "show", "cli-vol"]).await;
     assert_eq!(shown["size"], 1);
+    assert_eq!(shown["bootable"], false);
+    cli.run(&["volume", "set", "--bootable", "cli-vol"]).await;
+    let shown = cli.json(&["volume", "show", "cli-vol"]).await;
+    assert_eq!(shown["bootable"], true);
 
     let server = cli
         .json(&[

@@ -245,6 +245,15 @@ async fn create_volume(
     Extension(auth): Extension<Auth>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    if body.is_empty() {
+        // Cinder fails on a create without a body with a 500, not a 400 (seen on
+        // the real stack's Cinder); a client must treat it as its own error.
+        return Ok(super::error::render_status(
+            Svc::Volume,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server has either erred or is incapable of performing the requested operation.",
+        ));
+    }
     let body: Value = parse_body(&body)?;
     let v = member(&body, "volume")?;
     if opt_str(v, "imageRef")?.is_some() {
@@ -394,11 +403,14 @@ async fn volume_action(
             let b = opt_bool(&arg, "bootable")?
                 .ok_or_else(|| CloudError::bad("Invalid input for field/attribute bootable."))?;
             app.engine.apply(|c| {
+                c.volume(&id)?;
                 if let Some(v) = c.block.volumes.get_mut(&id) {
                     v.bootable = b;
                 }
                 Ok(())
             })?;
+            // Cinder answers this action 200, the others 202.
+            return Ok(StatusCode::OK);
         }
         "os-reserve" | "os-unreserve" | "os-begin_detaching" | "os-roll_detaching" => {
             let status = match action.as_str() {

@@ -626,8 +626,10 @@ async fn grant_project_role(
     State(app): State<App>,
     Extension(auth): Extension<Auth>,
     Path((p, u, r)): Path<(String, String, String)>,
+    body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     require_admin(&auth, "identity:create_grant")?;
+    require_no_body_or_object(&body)?;
     app.engine
         .apply(|c| c.grant_role(Scope::Project(p), &u, &r))?;
     Ok(StatusCode::NO_CONTENT)
@@ -659,8 +661,10 @@ async fn grant_domain_role(
     State(app): State<App>,
     Extension(auth): Extension<Auth>,
     Path((d, u, r)): Path<(String, String, String)>,
+    body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     require_admin(&auth, "identity:create_grant")?;
+    require_no_body_or_object(&body)?;
     app.engine
         .apply(|c| c.grant_role(Scope::Domain(d), &u, &r))?;
     Ok(StatusCode::NO_CONTENT)
@@ -759,4 +763,16 @@ async fn show_domain(
         .read(|c| c.identity.domains.get(&id).cloned())
         .ok_or_else(|| CloudError::not_found("domain", id.clone()))?;
     Ok(Json(json!({"domain": view::domain(&d, &app.base)})))
+}
+
+/// Keystone's JSON body middleware: a request body, when there is one, must be a JSON
+/// object (`null` or `[]` is refused before the handler runs).
+fn require_no_body_or_object(body: &Bytes) -> Result<(), ApiError> {
+    if body.is_empty() || matches!(serde_json::from_slice::<Value>(body), Ok(Value::Object(_))) {
+        return Ok(());
+    }
+    Err(CloudError::bad(
+        "Expecting to find valid JSON in request body. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.",
+    )
+    .into())
 }

@@ -87,6 +87,38 @@ async fn boot_from_volume_server_lifecycle() {
         .to_owned();
     let vurl = format!("{}/volumes/{vid}", s.volume);
     s.wait_status(&vurl, "volume", "available").await;
+    let boot_body = |vid: &str| {
+        json!({"server": {
+            "name": unique("c-server"),
+            "flavorRef": flavor,
+            "networks": [{"uuid": net}],
+            "block_device_mapping_v2": [{"boot_index": 0, "uuid": vid, "source_type": "volume", "destination_type": "volume", "delete_on_termination": false}],
+        }})
+    };
+    // A blank volume is not bootable: Nova refuses to boot from it.
+    let refused = s
+        .call(
+            Method::POST,
+            &format!("{}/servers", s.compute),
+            Some(boot_body(&vid)),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(
+        refused.body["badRequest"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is not bootable")),
+        "{}",
+        refused.body
+    );
+    let set = s
+        .post(
+            &format!("{vurl}/action"),
+            json!({"os-set_bootable": {"bootable": true}}),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
 
     let body = json!({"server": {
         "name": unique("c-server"),

@@ -290,6 +290,11 @@ impl Cloud {
                     v.status
                 )));
             }
+            if bd.boot_index == Some(0) && !v.bootable {
+                return Err(CloudError::bad(format!(
+                    "Block Device {vid} is not bootable."
+                )));
+            }
             volumes.push(ServerVolume {
                 volume_id: vid,
                 device: bd.device_name.clone().unwrap_or_else(|| device_name(i)),

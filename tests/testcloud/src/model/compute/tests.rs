@@ -11,6 +11,7 @@ fn boot_volume(c: &mut Cloud, p: &str) -> String {
             "u",
             VolumeSpec {
                 size_gb: Some(1),
+                bootable: true,
                 ..Default::default()
             },
         )
