@@ -86,11 +86,17 @@ async fn notifications_use_the_oslo_envelope_on_configured_exchanges() {
         json!({"project": {"name": unique("notified")}}),
     )
     .await;
-    s.post(
-        &format!("{}/networks", s.network),
-        json!({"network": {"name": "n"}}),
-    )
-    .await;
+    let net_id = s
+        .post(
+            &format!("{}/networks", s.network),
+            json!({"network": {"name": "n"}}),
+        )
+        .await
+        .body["network"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.delete(&format!("{}/networks/{net_id}", s.network)).await;
     let vid = s
         .post(
             &format!("{}/volumes", s.volume),
@@ -105,6 +111,7 @@ async fn notifications_use_the_oslo_envelope_on_configured_exchanges() {
     let wanted = [
         "identity.project.created",
         "network.create.end",
+        "network.delete.end",
         "volume.create.start",
         "volume.create.end",
     ];
@@ -137,6 +144,10 @@ async fn notifications_use_the_oslo_envelope_on_configured_exchanges() {
     let (_, net, ex) = find("network.create.end");
     assert_eq!(ex, &neutron);
     assert_eq!(net["payload"]["network"]["name"], "n");
+    // As the real Neutron: the deleted network beside its id.
+    let (_, gone, _) = find("network.delete.end");
+    assert_eq!(gone["payload"]["network_id"], net_id.as_str());
+    assert_eq!(gone["payload"]["network"]["name"], "n");
     let (_, proj, ex) = find("identity.project.created");
     assert_eq!(ex, &openstack);
     assert!(proj["payload"]["resource_info"].as_str().is_some());
@@ -149,7 +160,7 @@ async fn notifications_use_the_oslo_envelope_on_configured_exchanges() {
             .json()
             .await
             .ok()?;
-        (counters["notifications"]["sent"].as_u64()? >= 4).then_some(())
+        (counters["notifications"]["sent"].as_u64()? >= 5).then_some(())
     })
     .await;
     cloud.shutdown().await;

@@ -414,13 +414,23 @@ impl Cloud {
                 ),
             ));
         }
+        // Neutron's delete.end carries the deleted resource beside its id.
+        let deleted = self
+            .net
+            .networks
+            .get(id)
+            .map(|n| view::network(n, &self.subnet_ids_of(id)));
         self.net.ports.retain(|_, p| p.network_id != id);
         for s in self.subnet_ids_of(id) {
             self.net.subnets.remove(&s);
             self.notify(net_event("subnet", "delete", json!({"subnet_id": s})));
         }
         self.net.networks.remove(id);
-        self.notify(net_event("network", "delete", json!({"network_id": id})));
+        self.notify(net_event(
+            "network",
+            "delete",
+            json!({"network_id": id, "network": deleted}),
+        ));
         Ok(())
     }
 
@@ -1511,6 +1521,7 @@ impl Cloud {
                 format!("Security Group {id} in use."),
             ));
         }
+        let deleted = view::security_group(self, &g);
         self.net.security_groups.remove(id);
         self.net
             .security_group_rules
@@ -1518,7 +1529,7 @@ impl Cloud {
         self.notify(net_event(
             "security_group",
             "delete",
-            json!({"security_group_id": id}),
+            json!({"security_group_id": id, "security_group": deleted}),
         ));
         Ok(())
     }
