@@ -1521,7 +1521,7 @@ impl Cloud {
                 format!("Security Group {id} in use."),
             ));
         }
-        let deleted = view::security_group(self, &g);
+        let deleted = view::security_group(self, g);
         self.net.security_groups.remove(id);
         self.net
             .security_group_rules
