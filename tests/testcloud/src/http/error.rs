@@ -71,16 +71,7 @@ pub fn render(svc: Svc, e: &CloudError) -> Response {
             json!({"error": {"code": code.as_u16(), "title": title(code), "message": msg}})
         }
         Svc::Compute | Svc::Volume => {
-            let key = match code.as_u16() {
-                400 => "badRequest",
-                403 => "forbidden",
-                404 => "itemNotFound",
-                409 => "conflictingRequest",
-                413 => "overLimit",
-                503 => "serviceUnavailable",
-                _ => "computeFault",
-            };
-            json!({key: {"code": code.as_u16(), "message": msg}})
+            json!({fault_key(code): {"code": code.as_u16(), "message": msg}})
         }
         Svc::Network => {
             let kind = match e {
@@ -104,16 +95,7 @@ pub fn render_status(svc: Svc, code: StatusCode, msg: &str) -> Response {
             json!({"error": {"code": code.as_u16(), "title": title(code), "message": msg}})
         }
         Svc::Compute | Svc::Volume => {
-            let key = match code.as_u16() {
-                400 => "badRequest",
-                403 => "forbidden",
-                404 => "itemNotFound",
-                409 => "conflictingRequest",
-                413 => "overLimit",
-                503 => "serviceUnavailable",
-                _ => "computeFault",
-            };
-            json!({key: {"code": code.as_u16(), "message": msg}})
+            json!({fault_key(code): {"code": code.as_u16(), "message": msg}})
         }
         Svc::Network => {
             let kind = match code.as_u16() {
@@ -126,4 +108,17 @@ pub fn render_status(svc: Svc, code: StatusCode, msg: &str) -> Response {
         }
     };
     (code, Json(body)).into_response()
+}
+
+/// The key Nova and Cinder wrap an error body in, by status.
+fn fault_key(code: StatusCode) -> &'static str {
+    match code.as_u16() {
+        400 => "badRequest",
+        403 => "forbidden",
+        404 => "itemNotFound",
+        409 => "conflictingRequest",
+        413 => "overLimit",
+        503 => "serviceUnavailable",
+        _ => "computeFault",
+    }
 }
