@@ -16,6 +16,8 @@ pub mod schedules;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod clusters;
+pub mod resources;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,11 +29,18 @@ use sqlx::{Any, AnyPool, Transaction};
 pub type Tx<'c> = Transaction<'c, Any>;
 
 /// The migrations, embedded in the binary, in order. Append; never edit a released one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "platform",
-    include_str!("../migrations/0001_platform.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "platform",
+        include_str!("../migrations/0001_platform.sql"),
+    ),
+    (
+        2,
+        "clusters",
+        include_str!("../migrations/0002_clusters.sql"),
+    ),
+];
 
 fn migrator() -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};

@@ -5,3 +5,5 @@ pub mod names;
 pub mod password;
 pub mod rbac;
 pub mod schedule;
+pub mod cluster;
+pub mod cluster_events;

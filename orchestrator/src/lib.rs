@@ -20,6 +20,8 @@ pub mod settings;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod clusters;
+pub mod secrets;
 
 pub use config::Config;
 pub use server::{run, serve};
