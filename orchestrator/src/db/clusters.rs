@@ -132,6 +132,15 @@ pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<ClusterRec
     row.as_ref().map(record).transpose()
 }
 
+/// Is a name in use?
+pub async fn name_taken(conn: &mut AnyConnection, name: &str) -> Result<bool, DbError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT id FROM clusters WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Every cluster (for the background tasks).
 pub async fn all(conn: &mut AnyConnection) -> Result<Vec<ClusterRecord>, DbError> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM clusters ORDER BY name"))

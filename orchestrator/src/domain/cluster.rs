@@ -319,8 +319,9 @@ mod tests {
             "storage.backend"
         );
         let relative = BackendStorage::File {
+            backend: "lvm".into(),
+            node: "node1".into(),
             path_prefix: "var/x".into(),
-            ..file
         };
         assert_eq!(
             validate_storage(&[relative]).unwrap_err().field,
