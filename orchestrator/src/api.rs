@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clusters;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -16,7 +17,6 @@ pub mod openapi;
 pub mod page;
 pub mod settings;
 pub mod users;
-pub mod clusters;
 
 use std::time::Instant;
 

@@ -188,7 +188,9 @@ pub async fn reencrypt(app: &App) -> Result<usize, String> {
         return Ok(0);
     };
     let mut tx = app.db.begin().await.map_err(|e| e.to_string())?;
-    let all = db::clusters::all(&mut tx).await.map_err(|e| e.to_string())?;
+    let all = db::clusters::all(&mut tx)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut n = 0;
     for c in all {
         let broker_stale = c.broker_url_enc.as_deref().is_some_and(|b| sb.is_stale(b));
@@ -305,7 +307,11 @@ async fn supervise(
     Ok(())
 }
 
-fn ensure_listener(app: &AppState, c: &ClusterRecord, listeners: &mut HashMap<String, ListenerTask>) {
+fn ensure_listener(
+    app: &AppState,
+    c: &ClusterRecord,
+    listeners: &mut HashMap<String, ListenerTask>,
+) {
     let Some(enc) = &c.broker_url_enc else {
         return;
     };

@@ -12,12 +12,12 @@ pub mod groups;
 pub mod installation;
 pub mod licence;
 
+pub mod clusters;
+pub mod resources;
 pub mod schedules;
 pub mod sessions;
 pub mod settings;
 pub mod users;
-pub mod clusters;
-pub mod resources;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -79,7 +79,10 @@ pub struct SecretBox {
 impl fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretBox")
-            .field("key_ids", &self.keys.iter().map(|k| &k.id).collect::<Vec<_>>())
+            .field(
+                "key_ids",
+                &self.keys.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -110,7 +113,11 @@ impl SecretBox {
                 .decode(part)
                 .map_err(|e| bad(format!("key {}: {e}", n + 1)))?;
             if bytes.len() != 32 {
-                return Err(bad(format!("key {} is {} bytes, not 32", n + 1, bytes.len())));
+                return Err(bad(format!(
+                    "key {} is {} bytes, not 32",
+                    n + 1,
+                    bytes.len()
+                )));
             }
             keys.push(KeyEntry {
                 id: key_id(&bytes),
@@ -159,7 +166,9 @@ impl SecretBox {
         let mut parts = stored.splitn(3, ':');
         let (Some(PREFIX), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next())
         else {
-            return Err(SecretsError::Malformed("expected hf1:<key id>:<data>".into()));
+            return Err(SecretsError::Malformed(
+                "expected hf1:<key id>:<data>".into(),
+            ));
         };
         let key = self
             .keys
@@ -318,6 +327,9 @@ mod tests {
             database_url: Some(crate::config::Secret::new("postgres://x/y".into())),
             ..config
         };
-        assert!(matches!(load(&external, |_| None), Err(SecretsError::NoKey)));
+        assert!(matches!(
+            load(&external, |_| None),
+            Err(SecretsError::NoKey)
+        ));
     }
 }

@@ -83,7 +83,9 @@ pub struct RegisterCluster {
 
 fn check_description(d: &str) -> ApiResult<()> {
     if d.chars().count() > 1024 {
-        return Err(ApiError::invalid("description must be at most 1024 characters"));
+        return Err(ApiError::invalid(
+            "description must be at most 1024 characters",
+        ));
     }
     Ok(())
 }
@@ -93,7 +95,11 @@ fn field(e: dc::ClusterFieldError) -> ApiError {
 }
 
 fn secrets_missing(reason: String) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "secrets_key_missing", reason)
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "secrets_key_missing",
+        reason,
+    )
 }
 
 /// Registers a cluster after checking the connection, the credential and the admin
@@ -130,12 +136,16 @@ pub async fn register(
         .notification_exchanges
         .clone()
         .unwrap_or_else(|| DEFAULT_EXCHANGES.map(str::to_owned).to_vec());
-    dc::validate_notifications(req.notification_broker_url.as_deref(), &exchanges).map_err(field)?;
+    dc::validate_notifications(req.notification_broker_url.as_deref(), &exchanges)
+        .map_err(field)?;
     dc::validate_storage(&req.storage).map_err(field)?;
     let sb = state.clusters.secret_box().map_err(secrets_missing)?;
     {
         let mut tx = state.db.begin().await?;
-        if db::groups::get(&mut tx, &req.owner_group_id).await?.is_none() {
+        if db::groups::get(&mut tx, &req.owner_group_id)
+            .await?
+            .is_none()
+        {
             return Err(ApiError::invalid(format!(
                 "owner group {:?} does not exist",
                 req.owner_group_id
@@ -156,7 +166,9 @@ pub async fn register(
         &crate::licence::Use::RegisterCluster {
             platform: &req.platform,
         },
-        jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date(),
+        jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date(),
     )
     .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "licence_refused", e.to_string()))?;
     let c = &req.credential;
@@ -215,7 +227,10 @@ pub async fn register(
     let event = Event::new(
         "cluster.registered",
         Severity::Info,
-        format!("cluster {} registered by {}", record.name, auth.actor.user_id),
+        format!(
+            "cluster {} registered by {}",
+            record.name, auth.actor.user_id
+        ),
     )
     .object("cluster", &id)
     .group(Some(record.owner_group_id.clone()));
@@ -340,7 +355,10 @@ pub async fn update(
             .to_owned(),
         None => record.name.clone(),
     };
-    let description = req.description.clone().unwrap_or(record.description.clone());
+    let description = req
+        .description
+        .clone()
+        .unwrap_or(record.description.clone());
     check_description(&description)?;
     let storage_json = match &req.storage {
         Some(s) => {
@@ -390,7 +408,10 @@ pub async fn update(
         let event = Event::new(
             "cluster.password_rotated",
             Severity::Info,
-            format!("the admin password of cluster {name} was rotated by {}", auth.actor.user_id),
+            format!(
+                "the admin password of cluster {name} was rotated by {}",
+                auth.actor.user_id
+            ),
         )
         .object("cluster", &id)
         .group(Some(record.owner_group_id.clone()));

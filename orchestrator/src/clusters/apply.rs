@@ -28,7 +28,7 @@ pub struct BatchCounts {
 }
 
 enum Outcome {
-    Row(Option<Refreshed>),
+    Row(Option<Box<Refreshed>>),
     Failed(String),
 }
 
@@ -88,7 +88,7 @@ pub async fn apply_batch(
                 .map(|(k, id)| async move {
                     let r = fetch::refresh(s, k, &id).await;
                     let outcome = match r {
-                        Ok(v) => Outcome::Row(v),
+                        Ok(v) => Outcome::Row(v.map(Box::new)),
                         Err(FetchError::Cloud(e)) => Outcome::Failed(e.to_string()),
                         Err(e) => Outcome::Failed(e.to_string()),
                     };

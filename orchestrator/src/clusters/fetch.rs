@@ -83,10 +83,8 @@ pub async fn refresh(
                 children: Some((K::SecurityGroupRule, rules)),
             }
         }),
-        K::Hypervisor
-        | K::AvailabilityZone
-        | K::SecurityGroupRule
-        | K::Keypair
-        | K::Flavor => return Err(FetchError::NotRefreshable(kind)),
+        K::Hypervisor | K::AvailabilityZone | K::SecurityGroupRule | K::Keypair | K::Flavor => {
+            return Err(FetchError::NotRefreshable(kind));
+        }
     })
 }

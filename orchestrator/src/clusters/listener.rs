@@ -73,7 +73,11 @@ pub async fn run(
     }
 }
 
-async fn declare_exchange(conn: &Connection, channel: Channel, name: &str) -> Result<Channel, lapin::Error> {
+async fn declare_exchange(
+    conn: &Connection,
+    channel: Channel,
+    name: &str,
+) -> Result<Channel, lapin::Error> {
     // The services declare their exchanges (oslo: not durable); a passive declare
     // accepts whatever exists. When it does not exist yet, declare it as oslo would.
     let passive = ExchangeDeclareOptions {
@@ -81,7 +85,12 @@ async fn declare_exchange(conn: &Connection, channel: Channel, name: &str) -> Re
         ..ExchangeDeclareOptions::default()
     };
     match channel
-        .exchange_declare(name.into(), ExchangeKind::Topic, passive, FieldTable::default())
+        .exchange_declare(
+            name.into(),
+            ExchangeKind::Topic,
+            passive,
+            FieldTable::default(),
+        )
         .await
     {
         Ok(()) => Ok(channel),
@@ -137,7 +146,9 @@ async fn consume(
     let mut consumer = channel
         .basic_consume(
             queue.as_str().into(),
-            format!("holdfast-{}", uuid::Uuid::new_v4().simple()).as_str().into(),
+            format!("holdfast-{}", uuid::Uuid::new_v4().simple())
+                .as_str()
+                .into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )

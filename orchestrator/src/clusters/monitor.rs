@@ -49,7 +49,8 @@ pub async fn probe_and_record(app: &App, cluster_id: &str) {
     let changed = async {
         let mut tx = app.db.begin().await?;
         let changed =
-            db::clusters::set_status(&mut tx, cluster_id, status.as_str(), reason, now_ms()).await?;
+            db::clusters::set_status(&mut tx, cluster_id, status.as_str(), reason, now_ms())
+                .await?;
         tx.commit().await?;
         Ok::<_, db::DbError>(changed)
     }

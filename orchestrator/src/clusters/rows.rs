@@ -49,13 +49,15 @@ fn with(
 /// A compute node.
 pub fn hypervisor(h: &nova::Hypervisor) -> ResourceRow {
     let host = h.service.as_ref().map(|s| s.host.as_str());
-    let r = row(
-        ResourceKind::Hypervisor,
-        &h.id,
-        &h.hypervisor_hostname,
-        h,
-    );
-    with(r, None, Some(&h.state), host.or(Some(&h.hypervisor_hostname)), None, None)
+    let r = row(ResourceKind::Hypervisor, &h.id, &h.hypervisor_hostname, h);
+    with(
+        r,
+        None,
+        Some(&h.state),
+        host.or(Some(&h.hypervisor_hostname)),
+        None,
+        None,
+    )
 }
 
 /// An availability zone (id = name).
@@ -134,7 +136,9 @@ struct RouterDoc<'a> {
 pub fn interfaces_of(router_id: &str, ports: &[neutron::Port]) -> Vec<InterfaceDoc> {
     ports
         .iter()
-        .filter(|p| p.device_id == router_id && p.device_owner.starts_with("network:router_interface"))
+        .filter(|p| {
+            p.device_id == router_id && p.device_owner.starts_with("network:router_interface")
+        })
         .flat_map(|p| {
             p.fixed_ips.iter().map(|ip| InterfaceDoc {
                 port_id: p.id.clone(),
@@ -151,7 +155,10 @@ pub fn router(r: &neutron::Router, interfaces: &[InterfaceDoc]) -> ResourceRow {
         router: r,
         interfaces,
     };
-    let gateway = r.external_gateway_info.as_ref().map(|g| g.network_id.as_str());
+    let gateway = r
+        .external_gateway_info
+        .as_ref()
+        .map(|g| g.network_id.as_str());
     with(
         row(ResourceKind::Router, &r.id, &r.name, &doc),
         Some(&r.project_id),

@@ -93,22 +93,46 @@ pub async fn fetch_all(s: &Session) -> Result<Vec<(ResourceKind, Vec<ResourceRow
     let (nova, cinder, neutron, keystone) = (s.nova(), s.cinder(), s.neutron(), s.keystone());
     let (hyp, zones, projects, networks, subnets, routers, ports, fips, sgs) = tokio::try_join!(
         async { nova.hypervisors().await.map_err(cloud(K::Hypervisor)) },
-        async { nova.availability_zones().await.map_err(cloud(K::AvailabilityZone)) },
+        async {
+            nova.availability_zones()
+                .await
+                .map_err(cloud(K::AvailabilityZone))
+        },
         async { keystone.projects(&none).await.map_err(cloud(K::Project)) },
         async { neutron.networks(&none).await.map_err(cloud(K::Network)) },
         async { neutron.subnets(&none).await.map_err(cloud(K::Subnet)) },
         async { neutron.routers(&none).await.map_err(cloud(K::Router)) },
         async { neutron.ports(&none).await.map_err(cloud(K::Port)) },
-        async { neutron.floating_ips(&none).await.map_err(cloud(K::FloatingIp)) },
-        async { neutron.security_groups(&none).await.map_err(cloud(K::SecurityGroup)) },
+        async {
+            neutron
+                .floating_ips(&none)
+                .await
+                .map_err(cloud(K::FloatingIp))
+        },
+        async {
+            neutron
+                .security_groups(&none)
+                .await
+                .map_err(cloud(K::SecurityGroup))
+        },
     )?;
     let (flavors, keypairs, types, groups, volumes, snapshots, servers) = tokio::try_join!(
         async { nova.flavors(&none).await.map_err(cloud(K::Flavor)) },
         async { nova.keypairs(&none).await.map_err(cloud(K::Keypair)) },
-        async { cinder.volume_types(&none).await.map_err(cloud(K::VolumeType)) },
+        async {
+            cinder
+                .volume_types(&none)
+                .await
+                .map_err(cloud(K::VolumeType))
+        },
         async { cinder.groups(&all).await.map_err(cloud(K::VolumeGroup)) },
         async { cinder.volumes(&all).await.map_err(cloud(K::Volume)) },
-        async { cinder.snapshots(&all).await.map_err(cloud(K::VolumeSnapshot)) },
+        async {
+            cinder
+                .snapshots(&all)
+                .await
+                .map_err(cloud(K::VolumeSnapshot))
+        },
         async { nova.servers(&all).await.map_err(cloud(K::Instance)) },
     )?;
     let mut sg_rows = Vec::new();
@@ -138,9 +162,15 @@ pub async fn fetch_all(s: &Session) -> Result<Vec<(ResourceKind, Vec<ResourceRow
         (K::Flavor, flavors.iter().map(rows::flavor).collect()),
         (K::Keypair, keypairs.iter().map(rows::keypair).collect()),
         (K::VolumeType, types.iter().map(rows::volume_type).collect()),
-        (K::VolumeGroup, groups.iter().map(rows::volume_group).collect()),
+        (
+            K::VolumeGroup,
+            groups.iter().map(rows::volume_group).collect(),
+        ),
         (K::Volume, volumes.iter().map(rows::volume).collect()),
-        (K::VolumeSnapshot, snapshots.iter().map(rows::snapshot).collect()),
+        (
+            K::VolumeSnapshot,
+            snapshots.iter().map(rows::snapshot).collect(),
+        ),
         (K::Instance, servers.iter().map(rows::instance).collect()),
     ])
 }
@@ -203,7 +233,11 @@ pub async fn reconcile(
 }
 
 /// Fetches and reconciles everything. The caller has claimed the sync.
-pub async fn sync_all(app: &App, cluster_id: &str, session: &Session) -> Result<SyncReport, SyncError> {
+pub async fn sync_all(
+    app: &App,
+    cluster_id: &str,
+    session: &Session,
+) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let fetched = fetch_all(session).await?;
     let fetch_secs = started.elapsed().as_secs_f64();
@@ -222,7 +256,11 @@ pub async fn sync_all(app: &App, cluster_id: &str, session: &Session) -> Result<
 /// Runs a claimed sync to its end: records the outcome, counts drift (any sync after
 /// the first: what it had to change, notifications should have changed), raises events.
 #[tracing::instrument(skip_all, fields(cluster_id = %cluster_id))]
-pub async fn run_claimed(app: &App, cluster_id: &str, first: bool) -> Result<SyncReport, SyncError> {
+pub async fn run_claimed(
+    app: &App,
+    cluster_id: &str,
+    first: bool,
+) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let result = match app.clusters.session(app, cluster_id).await {
         Ok(session) => sync_all(app, cluster_id, &session).await,
@@ -243,11 +281,14 @@ pub async fn run_claimed(app: &App, cluster_id: &str, first: bool) -> Result<Syn
         tx.commit().await.map_err(DbError::from)?;
     }
     let outcome = if error.is_some() { "failed" } else { "done" };
-    app.clusters.metrics.syncs.get_or_create(&super::metrics::OutcomeLabel {
-        cluster: cluster_id.to_owned(),
-        outcome: outcome.to_owned(),
-    })
-    .inc();
+    app.clusters
+        .metrics
+        .syncs
+        .get_or_create(&super::metrics::OutcomeLabel {
+            cluster: cluster_id.to_owned(),
+            outcome: outcome.to_owned(),
+        })
+        .inc();
     let group = super::owner_group(app, cluster_id).await;
     match &result {
         Ok(report) => {
@@ -259,7 +300,11 @@ pub async fn run_claimed(app: &App, cluster_id: &str, first: bool) -> Result<Syn
                 "cluster sync done"
             );
             if !first && drift > 0 {
-                app.clusters.metrics.drift.get_or_create(&label).inc_by(drift);
+                app.clusters
+                    .metrics
+                    .drift
+                    .get_or_create(&label)
+                    .inc_by(drift);
                 let detail: Vec<String> = report
                     .kinds
                     .iter()

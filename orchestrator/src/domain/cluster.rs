@@ -119,7 +119,10 @@ fn plain(field: &'static str, v: &str, max: usize) -> Result<(), ClusterFieldErr
         return Err(field_err(field, format!("must be 1 to {max} characters")));
     }
     if v.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(field_err(field, "must not contain spaces or control characters"));
+        return Err(field_err(
+            field,
+            "must not contain spaces or control characters",
+        ));
     }
     Ok(())
 }
@@ -185,7 +188,10 @@ pub fn validate_notifications(
         ));
     }
     if exchanges.is_empty() {
-        return Err(field_err("notification_exchanges", "name at least one exchange"));
+        return Err(field_err(
+            "notification_exchanges",
+            "name at least one exchange",
+        ));
     }
     for x in exchanges {
         plain("notification_exchanges", x, 255)?;
@@ -315,7 +321,9 @@ mod tests {
         };
         validate_storage(&[ceph.clone(), file.clone()]).unwrap();
         assert_eq!(
-            validate_storage(&[file.clone(), file.clone()]).unwrap_err().field,
+            validate_storage(&[file.clone(), file.clone()])
+                .unwrap_err()
+                .field,
             "storage.backend"
         );
         let relative = BackendStorage::File {

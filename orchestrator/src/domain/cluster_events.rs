@@ -55,8 +55,8 @@ pub enum MalformedNotification {
 
 /// Decodes a messagingv2 envelope: `{"oslo.version": "2.0", "oslo.message": "<json>"}`.
 pub fn decode(body: &[u8]) -> Result<Notification, MalformedNotification> {
-    let outer: Value = serde_json::from_slice(body)
-        .map_err(|e| MalformedNotification::NotJson(e.to_string()))?;
+    let outer: Value =
+        serde_json::from_slice(body).map_err(|e| MalformedNotification::NotJson(e.to_string()))?;
     let inner = outer
         .get("oslo.message")
         .and_then(Value::as_str)
@@ -110,7 +110,11 @@ impl Ctx<'_> {
 }
 
 /// Neutron resources: `<kind>.<op>.end` with `{"<kind>": {...}}` or `{"<kind>_id": ..}`.
-fn neutron(kind: ResourceKind, op: &str, c: &Ctx<'_>) -> Result<Vec<Change>, MalformedNotification> {
+fn neutron(
+    kind: ResourceKind,
+    op: &str,
+    c: &Ctx<'_>,
+) -> Result<Vec<Change>, MalformedNotification> {
     let (obj, id_key): (&'static str, &'static str) = match kind {
         ResourceKind::Network => ("network/id", "network_id"),
         ResourceKind::Subnet => ("subnet/id", "subnet_id"),
@@ -139,7 +143,11 @@ pub fn classify(n: &Notification) -> Result<Option<Vec<Change>>, MalformedNotifi
     let parts: Vec<&str> = e.split('.').collect();
     let changes = match parts.as_slice() {
         // 2. tenant created / updated / deleted (Keystone basic or CADF format).
-        ["identity", "project", op @ ("created" | "updated" | "deleted")] => {
+        [
+            "identity",
+            "project",
+            op @ ("created" | "updated" | "deleted"),
+        ] => {
             let id = c.id(&["resource_info", "target/id"])?;
             vec![if *op == "deleted" {
                 Change::Delete(K::Project, id)
@@ -148,9 +156,11 @@ pub fn classify(n: &Notification) -> Result<Option<Vec<Change>>, MalformedNotifi
             }]
         }
         // 3. network (and its subnets, ports, routers, floating IPs).
-        [kind @ ("network" | "subnet" | "port" | "router" | "floatingip"), op, "end"]
-            if matches!(*op, "create" | "update" | "delete") =>
-        {
+        [
+            kind @ ("network" | "subnet" | "port" | "router" | "floatingip"),
+            op,
+            "end",
+        ] if matches!(*op, "create" | "update" | "delete") => {
             let kind = match *kind {
                 "network" => K::Network,
                 "subnet" => K::Subnet,
@@ -173,9 +183,11 @@ pub fn classify(n: &Notification) -> Result<Option<Vec<Change>>, MalformedNotifi
             v
         }
         // 4. security group created / updated / deleted, and its rules.
-        ["security_group", op @ ("create" | "update" | "delete"), "end"] => {
-            neutron(K::SecurityGroup, op, &c)?
-        }
+        [
+            "security_group",
+            op @ ("create" | "update" | "delete"),
+            "end",
+        ] => neutron(K::SecurityGroup, op, &c)?,
         ["security_group_rule", "create", "end"] => {
             let sg = c.id(&["security_group_rule/security_group_id"])?;
             vec![Change::Refresh(K::SecurityGroup, sg)]
@@ -316,7 +328,10 @@ mod tests {
             Delete(K::Network, "n1".into())
         );
         assert_eq!(
-            one("security_group.update.end", json!({"security_group": {"id": "s"}})),
+            one(
+                "security_group.update.end",
+                json!({"security_group": {"id": "s"}})
+            ),
             Refresh(K::SecurityGroup, "s".into())
         );
         assert_eq!(
@@ -327,7 +342,10 @@ mod tests {
             Refresh(K::SecurityGroup, "s".into())
         );
         assert_eq!(
-            one("security_group_rule.delete.end", json!({"security_group_rule_id": "r"})),
+            one(
+                "security_group_rule.delete.end",
+                json!({"security_group_rule_id": "r"})
+            ),
             Delete(K::SecurityGroupRule, "r".into())
         );
         assert_eq!(
@@ -343,7 +361,10 @@ mod tests {
             Delete(K::Instance, "i".into())
         );
         assert_eq!(
-            one("instance.update", json!({"nova_object.data": {"uuid": "i"}})),
+            one(
+                "instance.update",
+                json!({"nova_object.data": {"uuid": "i"}})
+            ),
             Refresh(K::Instance, "i".into())
         );
         assert_eq!(
@@ -365,10 +386,19 @@ mod tests {
             assert_eq!(one(e, json!({"volume_id": "v"})), expect, "{e}");
         }
         for (e, expect) in [
-            ("snapshot.create.end", Refresh(K::VolumeSnapshot, "s".into())),
-            ("snapshot.update.end", Refresh(K::VolumeSnapshot, "s".into())),
+            (
+                "snapshot.create.end",
+                Refresh(K::VolumeSnapshot, "s".into()),
+            ),
+            (
+                "snapshot.update.end",
+                Refresh(K::VolumeSnapshot, "s".into()),
+            ),
             ("snapshot.delete.end", Delete(K::VolumeSnapshot, "s".into())),
-            ("snapshot.reset_status.end", Refresh(K::VolumeSnapshot, "s".into())),
+            (
+                "snapshot.reset_status.end",
+                Refresh(K::VolumeSnapshot, "s".into()),
+            ),
         ] {
             assert_eq!(one(e, json!({"snapshot_id": "s"})), expect, "{e}");
         }

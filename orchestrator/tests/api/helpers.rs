@@ -121,8 +121,11 @@ pub(crate) async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Co
             config.database_url = Some(Secret::new(url));
             // An external database needs a configured secrets key (no generated default).
             let key = dir.path().join("secrets.key");
-            std::fs::write(&key, holdfast_orchestrator::secrets::SecretBox::generate_text())
-                .expect("secrets key");
+            std::fs::write(
+                &key,
+                holdfast_orchestrator::secrets::SecretBox::generate_text(),
+            )
+            .expect("secrets key");
             config.secrets_key_file = Some(key);
             Some(PgDatabase { name })
         }

@@ -35,11 +35,13 @@ pub fn check_error(e: &Error) -> ApiError {
             "the project or project domain is wrong, or the user has no role on it",
             e,
         ),
-        Error::Auth(AuthError::NotAdmin { .. }
-        | AuthError::Refused {
-            part: AuthPart::AdminRole,
-            ..
-        }) => failed("cluster_not_admin", "the user has no admin role", e),
+        Error::Auth(
+            AuthError::NotAdmin { .. }
+            | AuthError::Refused {
+                part: AuthPart::AdminRole,
+                ..
+            },
+        ) => failed("cluster_not_admin", "the user has no admin role", e),
         Error::Auth(AuthError::BadToken(_)) => {
             failed("cluster_bad_token", "Keystone issued an unusable token", e)
         }
@@ -90,12 +92,16 @@ pub async fn broker(url: &str) -> Result<(), ApiError> {
         Ok(Err(e)) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "notification_broker_unreachable",
-            format!("check connection failed: cannot connect to the notification broker {redacted}: {e}"),
+            format!(
+                "check connection failed: cannot connect to the notification broker {redacted}: {e}"
+            ),
         )),
         Err(_) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "notification_broker_unreachable",
-            format!("check connection failed: the notification broker {redacted} did not answer within 10 s"),
+            format!(
+                "check connection failed: the notification broker {redacted} did not answer within 10 s"
+            ),
         )),
     }
 }

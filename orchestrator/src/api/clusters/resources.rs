@@ -69,10 +69,7 @@ fn view(r: StoredResource, with_doc: bool) -> ResourceView {
 fn kind_of(s: &str) -> ApiResult<ResourceKind> {
     ResourceKind::parse(s).ok_or_else(|| {
         let all: Vec<&str> = ResourceKind::ALL.iter().map(|k| k.as_str()).collect();
-        ApiError::not_found(
-            "resource kind",
-            &format!("{s} (kinds: {})", all.join(", ")),
-        )
+        ApiError::not_found("resource kind", &format!("{s} (kinds: {})", all.join(", ")))
     })
 }
 
@@ -127,8 +124,15 @@ async fn page_of(
     let page = PageRequest::new(q.limit, q.offset)?;
     let (rows, total) = {
         let mut conn = state.db.conn().await?;
-        resources::list(&mut conn, cluster_id, kind.as_str(), &q.filter(), page.limit, page.offset)
-            .await?
+        resources::list(
+            &mut conn,
+            cluster_id,
+            kind.as_str(),
+            &q.filter(),
+            page.limit,
+            page.offset,
+        )
+        .await?
     };
     let items = rows.into_iter().map(|r| view(r, q.documents)).collect();
     Ok(Page::new(items, total, page))
@@ -190,5 +194,7 @@ pub async fn unprotected_instances(
 ) -> ApiResult<Json<Page<ResourceView>>> {
     authorised(&state, &auth, &id, Action::Read).await?;
     q.include_deleted = false;
-    Ok(Json(page_of(&state, &id, ResourceKind::Instance, &q).await?))
+    Ok(Json(
+        page_of(&state, &id, ResourceKind::Instance, &q).await?,
+    ))
 }

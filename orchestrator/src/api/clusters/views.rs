@@ -66,13 +66,23 @@ pub struct ClusterView {
 }
 
 /// The view of a record.
-pub fn view(state: &AppState, r: ClusterRecord, counts: Option<BTreeMap<String, i64>>) -> ClusterView {
+pub fn view(
+    state: &AppState,
+    r: ClusterRecord,
+    counts: Option<BTreeMap<String, i64>>,
+) -> ClusterView {
     let broker = r.broker_url_enc.as_ref().map(|enc| {
         state
             .clusters
             .secret_box()
-            .and_then(|sb| sb.decrypt(enc, &broker_aad(&r.id)).map_err(|e| e.to_string()))
-            .map_or_else(|_| "(unreadable)".to_owned(), |u| crate::clusters::listener::redacted(&u))
+            .and_then(|sb| {
+                sb.decrypt(enc, &broker_aad(&r.id))
+                    .map_err(|e| e.to_string())
+            })
+            .map_or_else(
+                |_| "(unreadable)".to_owned(),
+                |u| crate::clusters::listener::redacted(&u),
+            )
     });
     let notifications = match (&broker, state.clusters.is_listening(&r.id)) {
         (None, _) => "not_configured",
@@ -113,7 +123,10 @@ pub async fn load(state: &AppState, id: &str) -> ApiResult<ClusterView> {
     let r = db::clusters::get(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("cluster", id))?;
-    let counts = db::resources::counts(&mut conn, id).await?.into_iter().collect();
+    let counts = db::resources::counts(&mut conn, id)
+        .await?
+        .into_iter()
+        .collect();
     drop(conn);
     Ok(view(state, r, Some(counts)))
 }

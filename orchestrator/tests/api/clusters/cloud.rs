@@ -154,7 +154,11 @@ pub(crate) async fn ids(app: &TestApp, token: &str, id: &str, kind: &str) -> Vec
             .await;
         assert_eq!(s, 200, "{b}");
         let items = b["items"].as_array().expect("items");
-        out.extend(items.iter().map(|i| i["id"].as_str().unwrap_or_default().to_owned()));
+        out.extend(
+            items
+                .iter()
+                .map(|i| i["id"].as_str().unwrap_or_default().to_owned()),
+        );
         offset += 500;
         if offset >= b["total"].as_i64().unwrap_or(0) {
             break;

@@ -21,7 +21,12 @@ async fn outage_flips_inactive_and_back(app: &TestApp) {
     .await;
     let v = show(app, &admin, &id).await;
     assert!(inactive, "{v}");
-    assert!(v["status_reason"].as_str().is_some_and(|r| r.contains("503")), "{v}");
+    assert!(
+        v["status_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("503")),
+        "{v}"
+    );
     cloud.tc.faults().outage.store(false, Ordering::Relaxed);
     let active = eventually(Duration::from_secs(10), || async {
         show(app, &admin, &id).await["status"] == "active"
@@ -30,7 +35,12 @@ async fn outage_flips_inactive_and_back(app: &TestApp) {
     assert!(active, "{}", show(app, &admin, &id).await);
     for code in ["cluster.inactive", "cluster.active"] {
         let (_, events) = app
-            .call("GET", &format!("/api/v1/events?code={code}"), Some(&admin), None)
+            .call(
+                "GET",
+                &format!("/api/v1/events?code={code}"),
+                Some(&admin),
+                None,
+            )
             .await;
         assert_eq!(events["total"], 1, "{code}: {events}");
         assert_eq!(events["items"][0]["objects"][0]["id"], id.as_str());

@@ -58,7 +58,9 @@ async fn cloud_changes_arrive_through_notifications(app: &TestApp) {
     .await;
     s.cinder().delete_volume(&vol.id).await.unwrap();
     within_a_second("volume deleted", || async {
-        resource(app, &admin, &id, "volumes", &vol.id).await.is_none()
+        resource(app, &admin, &id, "volumes", &vol.id)
+            .await
+            .is_none()
     })
     .await;
     // Instance stopped.
@@ -81,12 +83,16 @@ async fn cloud_changes_arrive_through_notifications(app: &TestApp) {
         .await
         .unwrap();
     within_a_second("network created", || async {
-        resource(app, &admin, &id, "networks", &net.id).await.is_some()
+        resource(app, &admin, &id, "networks", &net.id)
+            .await
+            .is_some()
     })
     .await;
     s.neutron().delete_network(&net.id).await.unwrap();
     within_a_second("network deleted", || async {
-        resource(app, &admin, &id, "networks", &net.id).await.is_none()
+        resource(app, &admin, &id, "networks", &net.id)
+            .await
+            .is_none()
     })
     .await;
     // Security group and a rule.
@@ -99,13 +105,18 @@ async fn cloud_changes_arrive_through_notifications(app: &TestApp) {
         .await
         .unwrap();
     within_a_second("security group created", || async {
-        resource(app, &admin, &id, "security-groups", &sg.id).await.is_some()
+        resource(app, &admin, &id, "security-groups", &sg.id)
+            .await
+            .is_some()
     })
     .await;
     let (_, before) = app
         .call(
             "GET",
-            &format!("/api/v1/clusters/{id}/resources/security-group-rules?parent_id={}", sg.id),
+            &format!(
+                "/api/v1/clusters/{id}/resources/security-group-rules?parent_id={}",
+                sg.id
+            ),
             Some(&admin),
             None,
         )
@@ -124,12 +135,19 @@ async fn cloud_changes_arrive_through_notifications(app: &TestApp) {
         .await
         .unwrap();
     within_a_second("security group rule created", || async {
-        resource(app, &admin, &id, "security-group-rules", &rule.id).await.is_some()
+        resource(app, &admin, &id, "security-group-rules", &rule.id)
+            .await
+            .is_some()
     })
     .await;
-    s.neutron().delete_security_group_rule(&rule.id).await.unwrap();
+    s.neutron()
+        .delete_security_group_rule(&rule.id)
+        .await
+        .unwrap();
     within_a_second("security group rule deleted", || async {
-        resource(app, &admin, &id, "security-group-rules", &rule.id).await.is_none()
+        resource(app, &admin, &id, "security-group-rules", &rule.id)
+            .await
+            .is_none()
     })
     .await;
     assert!(before["total"].as_i64().is_some());
@@ -184,7 +202,9 @@ async fn malformed_notifications_are_survived(app: &TestApp) {
     assert!(
         cloud::metric(
             app,
-            &format!("holdfast_cluster_notifications_total{{cluster=\"{id}\",outcome=\"malformed\"}}")
+            &format!(
+                "holdfast_cluster_notifications_total{{cluster=\"{id}\",outcome=\"malformed\"}}"
+            )
         )
         .await
             >= 5.0
@@ -201,7 +221,9 @@ async fn malformed_notifications_are_survived(app: &TestApp) {
         .unwrap();
     assert!(
         eventually(Duration::from_secs(2), || async {
-            resource(app, &admin, &id, "volumes", &vol.id).await.is_some()
+            resource(app, &admin, &id, "volumes", &vol.id)
+                .await
+                .is_some()
         })
         .await
     );
@@ -209,4 +231,7 @@ async fn malformed_notifications_are_survived(app: &TestApp) {
     cloud.tc.shutdown().await;
 }
 
-on_both_backends!(cloud_changes_arrive_through_notifications, malformed_notifications_are_survived);
+on_both_backends!(
+    cloud_changes_arrive_through_notifications,
+    malformed_notifications_are_survived
+);

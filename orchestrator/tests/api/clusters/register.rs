@@ -61,7 +61,10 @@ async fn register_checks_each_step(app: &TestApp) {
         ("name", json!("bad name!")),
         ("platform", json!("vmware")),
         ("auth_url", json!("ftp://x")),
-        ("storage", json!([{"type": "file", "backend": "b", "node": "n", "path_prefix": "rel"}])),
+        (
+            "storage",
+            json!([{"type": "file", "backend": "b", "node": "n", "path_prefix": "rel"}]),
+        ),
     ] {
         let mut bad = cloud.body("c1", &group, false);
         bad[field] = value;
@@ -80,7 +83,12 @@ async fn register_checks_each_step(app: &TestApp) {
     let text = v.to_string();
     assert!(!text.contains(cloud.tc.admin_password()), "{text}");
     let (_, events) = app
-        .call("GET", "/api/v1/events?code=cluster.registered", Some(&admin), None)
+        .call(
+            "GET",
+            "/api/v1/events?code=cluster.registered",
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(events["total"], 1, "{events}");
     cloud.tc.shutdown().await;
@@ -108,7 +116,12 @@ async fn update_rotate_and_delete(app: &TestApp) {
     assert_eq!(b["storage"][0]["pool"], "volumes");
     // Immutable fields are refused.
     let (s, b) = app
-        .call("PATCH", &path, Some(&admin), Some(json!({"auth_url": "http://x/v3"})))
+        .call(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"auth_url": "http://x/v3"})),
+        )
         .await;
     assert!(s == 422 || s == 400, "{s} {b}");
     // Rotation: the old password must match, the new one must authenticate.
@@ -130,7 +143,11 @@ async fn update_rotate_and_delete(app: &TestApp) {
             Some(json!({"password": {"old_password": pw, "new_password": "not-the-password"}})),
         )
         .await;
-    assert_eq!((s, error_code(&b)), (422, "cluster_bad_credential".into()), "{b}");
+    assert_eq!(
+        (s, error_code(&b)),
+        (422, "cluster_bad_credential".into()),
+        "{b}"
+    );
     let (s, b) = app
         .call(
             "PATCH",
@@ -141,7 +158,12 @@ async fn update_rotate_and_delete(app: &TestApp) {
         .await;
     assert_eq!(s, 200, "{b}");
     let (_, events) = app
-        .call("GET", "/api/v1/events?code=cluster.password_rotated", Some(&admin), None)
+        .call(
+            "GET",
+            "/api/v1/events?code=cluster.password_rotated",
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(events["total"], 1, "{events}");
     wait_synced(app, &admin, &id, std::time::Duration::from_secs(30)).await;
@@ -150,7 +172,12 @@ async fn update_rotate_and_delete(app: &TestApp) {
     let (s, _) = app.call("GET", &path, Some(&admin), None).await;
     assert_eq!(s, 404);
     let (s, _) = app
-        .call("GET", &format!("{path}/resources/instances"), Some(&admin), None)
+        .call(
+            "GET",
+            &format!("{path}/resources/instances"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(s, 404);
     let _ = show;
@@ -184,11 +211,18 @@ async fn credentials_are_encrypted_at_rest() {
     let mut found = false;
     for f in std::fs::read_dir(&data).unwrap() {
         let bytes = std::fs::read(f.unwrap().path()).unwrap_or_default();
-        if bytes.windows(password.len()).any(|w| w == password.as_bytes()) {
+        if bytes
+            .windows(password.len())
+            .any(|w| w == password.as_bytes())
+        {
             found = true;
         }
     }
-    assert!(!found, "the password is stored in clear text under {}", data.display());
+    assert!(
+        !found,
+        "the password is stored in clear text under {}",
+        data.display()
+    );
     assert!(data.join("secrets.key").exists());
     tc.shutdown().await;
     app.stop().await;

@@ -27,35 +27,199 @@ async fn full_sync_equals_the_cloud(app: &TestApp) {
     let all = Filters::all_tenants();
     let none = Filters::none();
     let expect: Vec<(&str, Vec<String>)> = vec![
-        ("instances", s.nova().servers(&all).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("volumes", s.cinder().volumes(&all).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("volume-snapshots", s.cinder().snapshots(&all).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("volume-types", s.cinder().volume_types(&none).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("volume-groups", s.cinder().groups(&all).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("networks", s.neutron().networks(&none).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("subnets", s.neutron().subnets(&none).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("ports", s.neutron().ports(&none).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("routers", s.neutron().routers(&none).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("floating-ips", s.neutron().floating_ips(&none).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("security-groups", s.neutron().security_groups(&none).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("security-group-rules", s.neutron().security_groups(&none).await.unwrap().into_iter().flat_map(|x| x.security_group_rules.into_iter().map(|r| r.id)).collect()),
-        ("projects", s.keystone().projects(&none).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("flavors", s.nova().flavors(&none).await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("keypairs", s.nova().keypairs(&none).await.unwrap().into_iter().map(|x| x.name).collect()),
-        ("hypervisors", s.nova().hypervisors().await.unwrap().into_iter().map(|x| x.id).collect()),
-        ("availability-zones", s.nova().availability_zones().await.unwrap().into_iter().map(|x| x.name).collect()),
+        (
+            "instances",
+            s.nova()
+                .servers(&all)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "volumes",
+            s.cinder()
+                .volumes(&all)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "volume-snapshots",
+            s.cinder()
+                .snapshots(&all)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "volume-types",
+            s.cinder()
+                .volume_types(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "volume-groups",
+            s.cinder()
+                .groups(&all)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "networks",
+            s.neutron()
+                .networks(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "subnets",
+            s.neutron()
+                .subnets(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "ports",
+            s.neutron()
+                .ports(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "routers",
+            s.neutron()
+                .routers(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "floating-ips",
+            s.neutron()
+                .floating_ips(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "security-groups",
+            s.neutron()
+                .security_groups(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "security-group-rules",
+            s.neutron()
+                .security_groups(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .flat_map(|x| x.security_group_rules.into_iter().map(|r| r.id))
+                .collect(),
+        ),
+        (
+            "projects",
+            s.keystone()
+                .projects(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "flavors",
+            s.nova()
+                .flavors(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "keypairs",
+            s.nova()
+                .keypairs(&none)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.name)
+                .collect(),
+        ),
+        (
+            "hypervisors",
+            s.nova()
+                .hypervisors()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.id)
+                .collect(),
+        ),
+        (
+            "availability-zones",
+            s.nova()
+                .availability_zones()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|x| x.name)
+                .collect(),
+        ),
     ];
     for (kind, cloud_ids) in expect {
-        assert_eq!(ids(app, &admin, &id, kind).await, sorted(cloud_ids), "{kind}");
+        assert_eq!(
+            ids(app, &admin, &id, kind).await,
+            sorted(cloud_ids),
+            "{kind}"
+        );
     }
     assert_eq!(ids(app, &admin, &id, "instances").await.len(), 6);
     // The indexed columns and the document of an instance.
     let server = &s.nova().servers(&all).await.unwrap()[0];
-    let v = cloud::resource(app, &admin, &id, "instances", &server.id).await.unwrap();
+    let v = cloud::resource(app, &admin, &id, "instances", &server.id)
+        .await
+        .unwrap();
     assert_eq!(v["status"], server.status.as_str());
     assert_eq!(v["project_id"], server.tenant_id.as_str());
     assert_eq!(v["document"]["flavor"]["vcpus"], server.flavor.vcpus);
-    assert!(!v["document"]["os-extended-volumes:volumes_attached"].as_array().map_or(true, Vec::is_empty), "{v}");
+    assert!(
+        !v["document"]["os-extended-volumes:volumes_attached"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{v}"
+    );
     // Filters and pagination.
     let project = server.tenant_id.clone();
     let (st, page) = app
@@ -68,15 +232,32 @@ async fn full_sync_equals_the_cloud(app: &TestApp) {
         .await;
     assert_eq!(st, 200, "{page}");
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
-    let in_project = s.nova().servers(&all).await.unwrap().iter().filter(|x| x.tenant_id == project).count();
+    let in_project = s
+        .nova()
+        .servers(&all)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|x| x.tenant_id == project)
+        .count();
     assert_eq!(page["total"], in_project);
     let (st, page) = app
-        .call("GET", &format!("/api/v1/clusters/{id}/unprotected-instances"), Some(&admin), None)
+        .call(
+            "GET",
+            &format!("/api/v1/clusters/{id}/unprotected-instances"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(st, 200);
     assert_eq!(page["total"], 6);
     let (st, _) = app
-        .call("GET", &format!("/api/v1/clusters/{id}/resources/servers"), Some(&admin), None)
+        .call(
+            "GET",
+            &format!("/api/v1/clusters/{id}/resources/servers"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(st, 404);
     cloud.tc.shutdown().await;
@@ -97,7 +278,10 @@ async fn sync_retries_5xx_reports_failures_and_drift(app: &TestApp) {
             path_contains: Some("servers/detail".into()),
             probability: None,
             remaining: Some(2),
-            action: FaultAction::Error { status: 503, message: None },
+            action: FaultAction::Error {
+                status: 503,
+                message: None,
+            },
         })
         .unwrap();
     let id = register(app, &admin, cloud.body("c1", &group, false)).await;
@@ -135,10 +319,19 @@ async fn sync_retries_5xx_reports_failures_and_drift(app: &TestApp) {
     let (st, b) = app.call("POST", &sync, Some(&admin), None).await;
     assert_eq!(st, 409, "{b}");
     wait_synced(app, &admin, &id, Duration::from_secs(60)).await;
-    assert!(cloud::resource(app, &admin, &id, "volumes", &vol.id).await.is_some());
+    assert!(
+        cloud::resource(app, &admin, &id, "volumes", &vol.id)
+            .await
+            .is_some()
+    );
     assert!(cloud::metric(app, "holdfast_cluster_sync_drift_total").await >= 1.0);
     let (_, events) = app
-        .call("GET", "/api/v1/events?code=cluster.sync.drift", Some(&admin), None)
+        .call(
+            "GET",
+            "/api/v1/events?code=cluster.sync.drift",
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(events["total"], 1, "{events}");
     // A cloud that keeps failing: the sync ends with its error and an event.
@@ -150,22 +343,36 @@ async fn sync_retries_5xx_reports_failures_and_drift(app: &TestApp) {
             path_contains: Some("volumes/detail".into()),
             probability: None,
             remaining: None,
-            action: FaultAction::Error { status: 500, message: Some("boom".into()) },
+            action: FaultAction::Error {
+                status: 500,
+                message: Some("boom".into()),
+            },
         })
         .unwrap();
     let (st, _) = app.call("POST", &sync, Some(&admin), None).await;
     assert_eq!(st, 202);
     let failed = eventually(Duration::from_secs(60), || async {
         let v = cloud::show(app, &admin, &id).await;
-        v["sync_status"] == "Done" && v["sync_error"].as_str().is_some_and(|e| e.contains("volumes"))
+        v["sync_status"] == "Done"
+            && v["sync_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("volumes"))
     })
     .await;
     assert!(failed, "{}", cloud::show(app, &admin, &id).await);
     let (_, events) = app
-        .call("GET", "/api/v1/events?code=cluster.sync.failed", Some(&admin), None)
+        .call(
+            "GET",
+            "/api/v1/events?code=cluster.sync.failed",
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(events["total"], 1, "{events}");
     cloud.tc.shutdown().await;
 }
 
-on_both_backends!(full_sync_equals_the_cloud, sync_retries_5xx_reports_failures_and_drift);
+on_both_backends!(
+    full_sync_equals_the_cloud,
+    sync_retries_5xx_reports_failures_and_drift
+);

@@ -17,11 +17,18 @@ async fn visibility_follows_groups(app: &TestApp) {
     let manager = app.login(&m, &mpw).await;
     let (o, opw) = app.create_user(&admin, "op", "operator", &[&own]).await;
     let operator = app.login(&o, &opw).await;
-    let (v, vpw) = app.create_user(&admin, "outsider", "viewer", &[&other]).await;
+    let (v, vpw) = app
+        .create_user(&admin, "outsider", "viewer", &[&other])
+        .await;
     let outsider = app.login(&v, &vpw).await;
     // A Manager registers only into own groups.
     let (s, b) = app
-        .call("POST", "/api/v1/clusters", Some(&manager), Some(cloud.body("x", &other, false)))
+        .call(
+            "POST",
+            "/api/v1/clusters",
+            Some(&manager),
+            Some(cloud.body("x", &other, false)),
+        )
         .await;
     assert_eq!(s, 403, "{b}");
     let id = register(app, &manager, cloud.body("mine", &own, false)).await;
@@ -45,9 +52,7 @@ async fn visibility_follows_groups(app: &TestApp) {
         }
     }
     let server = {
-        let (_, page) = app
-            .call("GET", &paths[1], Some(&operator), None)
-            .await;
+        let (_, page) = app.call("GET", &paths[1], Some(&operator), None).await;
         page["items"][0]["id"].as_str().unwrap().to_owned()
     };
     let one = format!("/api/v1/clusters/{id}/resources/instances/{server}");
@@ -57,12 +62,20 @@ async fn visibility_follows_groups(app: &TestApp) {
     let sync = format!("/api/v1/clusters/{id}/sync");
     assert_eq!(app.call("POST", &sync, Some(&operator), None).await.0, 403);
     assert_eq!(
-        app.call("PATCH", &paths[0], Some(&operator), Some(serde_json::json!({"description": "x"})))
-            .await
-            .0,
+        app.call(
+            "PATCH",
+            &paths[0],
+            Some(&operator),
+            Some(serde_json::json!({"description": "x"}))
+        )
+        .await
+        .0,
         403
     );
-    assert_eq!(app.call("DELETE", &paths[0], Some(&outsider), None).await.0, 403);
+    assert_eq!(
+        app.call("DELETE", &paths[0], Some(&outsider), None).await.0,
+        403
+    );
     assert_eq!(app.call("POST", &sync, Some(&manager), None).await.0, 202);
     cloud.tc.shutdown().await;
 }
