@@ -48,6 +48,7 @@ CREATE TABLE cluster_resources (
     deleted_at BIGINT,
     PRIMARY KEY (cluster_id, kind, id)
 );
-CREATE INDEX cluster_resources_list ON cluster_resources (cluster_id, kind, deleted_at, name);
+-- Covers the default list (live rows by name) and its count without reading documents.
+CREATE INDEX cluster_resources_list ON cluster_resources (cluster_id, kind, deleted_at, name, id);
 CREATE INDEX cluster_resources_project ON cluster_resources (cluster_id, kind, project_id);
 CREATE INDEX cluster_resources_parent ON cluster_resources (cluster_id, kind, parent_id);

@@ -296,11 +296,15 @@ async fn supervise(
                     .remove(&id);
             });
         }
-        let idle = SyncStatus::parse(&c.sync_status) != Some(SyncStatus::Running);
+        let running = SyncStatus::parse(&c.sync_status) == Some(SyncStatus::Running);
         let sync_due = c
             .sync_finished_at
             .is_some_and(|t| now_ms() - t >= sync_every);
-        if idle && sync_due {
+        // A sync whose process died long ago is taken over (the claim checks the age).
+        let abandoned = running
+            && c.sync_started_at
+                .is_some_and(|t| now_ms() - t >= sync::STALE_SYNC_MS);
+        if (!running && sync_due) || abandoned {
             start_sync(app, &c.id).await?;
         }
     }

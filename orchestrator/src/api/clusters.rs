@@ -438,6 +438,11 @@ pub async fn delete(
     tx.commit().await?;
     state.clusters.forget_session(&id).await;
     state.clusters.wake();
+    if let (Some(enc), Ok(sb)) = (&record.broker_url_enc, state.clusters.secret_box())
+        && let Ok(url) = sb.decrypt(enc, &broker_aad(&id))
+    {
+        tokio::spawn(crate::clusters::listener::delete_queue(url, id.clone()));
+    }
     let event = Event::new(
         "cluster.deleted",
         Severity::Info,

@@ -26,6 +26,34 @@ pub fn queue_name(cluster_id: &str) -> String {
     format!("holdfast.cluster.{cluster_id}.notifications")
 }
 
+/// Deletes a deleted cluster's queue from its broker (best effort: logged on failure).
+pub async fn delete_queue(url: String, cluster_id: String) {
+    let queue = queue_name(&cluster_id);
+    let attempt = async {
+        let conn = Connection::connect(&url, ConnectionProperties::default()).await?;
+        let channel = conn.create_channel().await?;
+        channel
+            .queue_delete(
+                queue.as_str().into(),
+                lapin::options::QueueDeleteOptions::default(),
+            )
+            .await?;
+        let _ = conn.close(200, "cluster deleted".into()).await;
+        Ok::<_, lapin::Error>(())
+    };
+    match tokio::time::timeout(Duration::from_secs(10), attempt).await {
+        Ok(Ok(())) => {
+            tracing::info!(%cluster_id, %queue, "deleted the cluster's notification queue")
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(%cluster_id, %queue, error = %e, "cannot delete the cluster's notification queue; delete it on the broker by hand")
+        }
+        Err(_) => {
+            tracing::warn!(%cluster_id, %queue, "the broker did not answer; delete the cluster's notification queue by hand")
+        }
+    }
+}
+
 /// The broker URL without its password, for logs.
 pub fn redacted(url: &str) -> String {
     match (url.split_once("://"), url.rsplit_once('@')) {

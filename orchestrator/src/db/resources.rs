@@ -245,6 +245,9 @@ pub async fn get(
 }
 
 /// A page of resources of one kind, ordered by name then id, and the total.
+///
+/// Only the filters given become SQL conditions (so the planner can use the indexes),
+/// and the page is chosen on `(name, id)` before the documents of that page are read.
 pub async fn list(
     conn: &mut AnyConnection,
     cluster_id: &str,
@@ -253,46 +256,80 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<StoredResource>, i64), DbError> {
-    const FILTER: &str = "cluster_id = $1 AND kind = $2 \
-        AND ($3 IS NULL OR project_id = $3) AND ($4 IS NULL OR status = $4) \
-        AND ($5 IS NULL OR host = $5) AND ($6 IS NULL OR zone = $6) \
-        AND ($7 IS NULL OR parent_id = $7) \
-        AND ($8 IS NULL OR LOWER(name) LIKE $8 ESCAPE '\\' OR id LIKE $8 ESCAPE '\\') \
-        AND ($9 = 1 OR deleted_at IS NULL)";
-    let pattern = f.search.map(super::clusters::like_pattern);
-    let include = i64::from(f.include_deleted);
-    let (total,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM cluster_resources WHERE {FILTER}"
-    ))
-    .bind(cluster_id)
-    .bind(kind)
-    .bind(f.project_id)
-    .bind(f.status)
-    .bind(f.host)
-    .bind(f.zone)
-    .bind(f.parent_id)
-    .bind(&pattern)
-    .bind(include)
-    .fetch_one(&mut *conn)
-    .await?;
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM cluster_resources WHERE {FILTER} \
-         ORDER BY name, id LIMIT $10 OFFSET $11"
-    ))
-    .bind(cluster_id)
-    .bind(kind)
-    .bind(f.project_id)
-    .bind(f.status)
-    .bind(f.host)
-    .bind(f.zone)
-    .bind(f.parent_id)
-    .bind(&pattern)
-    .bind(include)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok((rows.into_iter().map(|r| stored(r, kind)).collect(), total))
+    let mut filter = String::from("cluster_id = $1 AND kind = $2");
+    let mut values: Vec<String> = Vec::new();
+    for (column, value) in [
+        ("project_id", f.project_id),
+        ("status", f.status),
+        ("host", f.host),
+        ("zone", f.zone),
+        ("parent_id", f.parent_id),
+    ] {
+        if let Some(v) = value {
+            values.push(v.to_owned());
+            filter.push_str(&format!(" AND {column} = ${}", values.len() + 2));
+        }
+    }
+    if let Some(s) = f.search {
+        values.push(super::clusters::like_pattern(s));
+        let n = values.len() + 2;
+        filter.push_str(&format!(
+            " AND (LOWER(name) LIKE ${n} ESCAPE '\\' OR id LIKE ${n} ESCAPE '\\')"
+        ));
+    }
+    if !f.include_deleted {
+        filter.push_str(" AND deleted_at IS NULL");
+    }
+    let count_sql = format!("SELECT COUNT(*) FROM cluster_resources WHERE {filter}");
+    let mut count = sqlx::query_as::<_, (i64,)>(&count_sql)
+        .bind(cluster_id)
+        .bind(kind);
+    for v in &values {
+        count = count.bind(v);
+    }
+    let (total,) = count.fetch_one(&mut *conn).await?;
+    let n = values.len() + 2;
+    let ids_sql = format!(
+        "SELECT id FROM cluster_resources WHERE {filter} ORDER BY name, id LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let mut ids = sqlx::query_as::<_, (String,)>(&ids_sql)
+        .bind(cluster_id)
+        .bind(kind);
+    for v in &values {
+        ids = ids.bind(v);
+    }
+    let ids: Vec<String> = ids
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect();
+    if ids.is_empty() {
+        return Ok((Vec::new(), total));
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let rows_sql = format!(
+        "SELECT {COLUMNS} FROM cluster_resources WHERE cluster_id = $1 AND kind = $2 AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut rows = sqlx::query_as::<_, Row>(&rows_sql)
+        .bind(cluster_id)
+        .bind(kind);
+    for id in &ids {
+        rows = rows.bind(id);
+    }
+    let mut by_id: HashMap<String, StoredResource> = rows
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.1.clone(), stored(r, kind)))
+        .collect();
+    let page = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    Ok((page, total))
 }
 
 /// Live resources per kind of a cluster.

@@ -228,6 +228,57 @@ async fn malformed_notifications_are_survived(app: &TestApp) {
         .await
     );
     let _ = conn.close(200, "done".into()).await;
+    // The broker URL (with its password) is neither shown nor audited in clear.
+    let (_, audit) = app.call("GET", "/api/v1/audit", Some(&admin), None).await;
+    assert!(audit["total"].as_i64().unwrap_or(0) > 0, "{audit}");
+    let (_, view) = app
+        .call("GET", &format!("/api/v1/clusters/{id}"), Some(&admin), None)
+        .await;
+    let url = cloud::amqp_url();
+    let userinfo = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(u, _)| u.to_owned())
+        .expect("the test broker URL has user:password@");
+    for text in [audit.to_string(), view.to_string()] {
+        assert!(!text.contains(&userinfo), "{text}");
+    }
+    // Deleting the cluster removes its queue from the broker.
+    let (st, _) = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/clusters/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let queue = format!("holdfast.cluster.{id}.notifications");
+    let gone = eventually(Duration::from_secs(10), || async {
+        let Ok(c) = Connection::connect(&cloud::amqp_url(), ConnectionProperties::default()).await
+        else {
+            return false;
+        };
+        let Ok(ch) = c.create_channel().await else {
+            return false;
+        };
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let exists = ch
+            .queue_declare(
+                queue.as_str().into(),
+                passive,
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .is_ok();
+        let _ = c.close(200, "checked".into()).await;
+        !exists
+    })
+    .await;
+    assert!(gone, "queue {queue} still exists");
     cloud.tc.shutdown().await;
 }
 
