@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clusters;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -152,6 +153,51 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("PATCH", "/api/v1/settings", AdminOnly),
     ep("GET", "/api/v1/audit", AdminOnly),
     ep("GET", "/api/v1/openapi.json", Public),
+    ep(
+        "GET",
+        "/api/v1/clusters",
+        Permission(Menu::Clusters, Action::Read),
+    ),
+    ep(
+        "POST",
+        "/api/v1/clusters",
+        Permission(Menu::Clusters, Action::Create),
+    ),
+    ep(
+        "GET",
+        "/api/v1/clusters/{id}",
+        Permission(Menu::Clusters, Action::Read),
+    ),
+    ep(
+        "PATCH",
+        "/api/v1/clusters/{id}",
+        Permission(Menu::Clusters, Action::Update),
+    ),
+    ep(
+        "DELETE",
+        "/api/v1/clusters/{id}",
+        Permission(Menu::Clusters, Action::Delete),
+    ),
+    ep(
+        "POST",
+        "/api/v1/clusters/{id}/sync",
+        Permission(Menu::Clusters, Action::Update),
+    ),
+    ep(
+        "GET",
+        "/api/v1/clusters/{id}/resources/{kind}",
+        Permission(Menu::Clusters, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/clusters/{id}/resources/{kind}/{rid}",
+        Permission(Menu::Clusters, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/clusters/{id}/unprotected-instances",
+        Permission(Menu::Clusters, Action::Read),
+    ),
 ];
 
 fn v1_routes() -> Router<AppState> {
@@ -188,6 +234,29 @@ fn v1_routes() -> Router<AppState> {
         )
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route(
+            "/api/v1/clusters",
+            get(clusters::list).post(clusters::register),
+        )
+        .route(
+            "/api/v1/clusters/{id}",
+            get(clusters::get)
+                .patch(clusters::update)
+                .delete(clusters::delete),
+        )
+        .route("/api/v1/clusters/{id}/sync", post(clusters::sync))
+        .route(
+            "/api/v1/clusters/{id}/resources/{kind}",
+            get(clusters::resources::list),
+        )
+        .route(
+            "/api/v1/clusters/{id}/resources/{kind}/{rid}",
+            get(clusters::resources::get),
+        )
+        .route(
+            "/api/v1/clusters/{id}/unprotected-instances",
+            get(clusters::resources::unprotected_instances),
+        )
 }
 
 /// The whole HTTP application.

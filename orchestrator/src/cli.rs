@@ -2,6 +2,7 @@
 //! client of the REST API, with credentials in a profile file.
 
 pub mod bench;
+pub mod clusters;
 pub mod output;
 pub mod profile;
 
@@ -96,6 +97,9 @@ pub enum Command {
     Audit(AuditCmd),
     /// Measure API latency: concurrent clients listing users (prints figures).
     Bench(bench::BenchArgs),
+    /// OpenStack clusters and their synced resources.
+    #[command(subcommand)]
+    Cluster(clusters::ClusterCmd),
 }
 
 /// Paging options.
@@ -561,6 +565,7 @@ pub async fn execute(
         }
         Command::User(cmd) => user(client()?, cmd, fmt).await,
         Command::Group(cmd) => group(client()?, cmd, fmt).await,
+        Command::Cluster(cmd) => clusters::run(client()?, cmd, fmt, env, stdin).await,
         Command::License(cmd) => license(client, cmd, fmt, stdin).await,
         Command::Event(EventCmd::List {
             severity,

@@ -98,6 +98,8 @@ pub struct Config {
     pub argon2_memory_kib: u32,
     /// argon2id iterations for new password hashes.
     pub argon2_iterations: u32,
+    /// Milliseconds between cluster status probes.
+    pub cluster_probe_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -116,6 +118,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
+            cluster_probe_interval_ms: 30_000,
         }
     }
 }

@@ -12,6 +12,8 @@ pub mod groups;
 pub mod installation;
 pub mod licence;
 
+pub mod clusters;
+pub mod resources;
 pub mod schedules;
 pub mod sessions;
 pub mod settings;
@@ -27,11 +29,18 @@ use sqlx::{Any, AnyPool, Transaction};
 pub type Tx<'c> = Transaction<'c, Any>;
 
 /// The migrations, embedded in the binary, in order. Append; never edit a released one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "platform",
-    include_str!("../migrations/0001_platform.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "platform",
+        include_str!("../migrations/0001_platform.sql"),
+    ),
+    (
+        2,
+        "clusters",
+        include_str!("../migrations/0002_clusters.sql"),
+    ),
+];
 
 fn migrator() -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod clusters;
 pub mod config;
 pub mod console;
 pub mod db;
@@ -15,6 +16,7 @@ pub mod licence;
 pub mod mail;
 pub mod metrics;
 pub mod scheduler;
+pub mod secrets;
 pub mod server;
 pub mod settings;
 pub mod state;

@@ -89,6 +89,19 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Registers a metric of another module (e.g. the cluster sync and listener counters).
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        self.registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .register(name, help, metric);
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();

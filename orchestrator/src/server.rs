@@ -81,6 +81,7 @@ pub async fn run(
     let app = state.app.clone();
     let node = format!("{}-{}", addr, uuid::Uuid::new_v4().simple());
     let background = tokio::spawn(crate::scheduler::run(app.clone(), node));
+    let cluster_work = tokio::spawn(crate::clusters::run(app.clone()));
     let router = crate::api::router(app.clone());
     let grace = Duration::from_secs(app.config.shutdown_grace_secs);
     let mut stopping = app.shutdown.clone();
@@ -133,6 +134,7 @@ pub async fn run(
         }
     };
     background.abort();
+    cluster_work.abort();
     app.db.close().await;
     tracing::info!("holdfast orchestrator stopped");
     result
@@ -163,18 +165,21 @@ async fn prepare(config: Config) -> Result<Prepared, ServeError> {
     let licence_key = crate::licence::verifying_key(config.licence_public_key.as_deref())
         .map_err(ServeError::LicenceKey)?;
     let dummy_hash = password::hash("not-a-password", hash_cost)?;
+    let metrics = Metrics::new();
+    let clusters = crate::clusters::Clusters::new(&config, &metrics);
     let (events, _) = broadcast::channel(1024);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let app = Arc::new(App {
         db,
         config,
-        metrics: Metrics::new(),
+        metrics,
         product_uuid,
         hash_cost,
         events,
         shutdown: shutdown_rx,
         dummy_hash,
         licence_key,
+        clusters,
     });
     Ok(Prepared { app, shutdown_tx })
 }

@@ -34,6 +34,8 @@ pub struct App {
     pub dummy_hash: String,
     /// Verifies licence keys.
     pub licence_key: ed25519_dalek::VerifyingKey,
+    /// Cluster sessions, secrets key and background work.
+    pub clusters: crate::clusters::Clusters,
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -46,7 +46,15 @@ impl AuditSlot {
 }
 
 /// Field names whose values never reach the audit trail.
-const SECRET_KEYS: [&str; 5] = ["password", "token", "secret", "private", "licence_key"];
+const SECRET_KEYS: [&str; 6] = [
+    "password",
+    "token",
+    "secret",
+    "private",
+    "licence_key",
+    // A cluster's notification broker URL carries the broker's password.
+    "broker_url",
+];
 
 /// Replaces the values of secret-looking fields with `"[redacted]"`, recursively.
 pub fn redact(v: &mut Value) {

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{audit, auth, error, events, groups, licence, page, settings, users};
+use super::{audit, auth, clusters, error, events, groups, licence, page, settings, users};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -21,6 +21,9 @@ use super::{audit, auth, error, events, groups, licence, page, settings, users};
         settings::get, settings::update,
         audit::list,
         document,
+        clusters::list, clusters::register, clusters::get, clusters::update, clusters::delete,
+        clusters::sync, clusters::resources::list, clusters::resources::get,
+        clusters::resources::unprotected_instances,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>)),
     modifiers(&BearerAuth),

@@ -119,6 +119,14 @@ pub(crate) async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Co
         Backend::Postgres => {
             let (name, url) = create_pg_database().await;
             config.database_url = Some(Secret::new(url));
+            // An external database needs a configured secrets key (no generated default).
+            let key = dir.path().join("secrets.key");
+            std::fs::write(
+                &key,
+                holdfast_orchestrator::secrets::SecretBox::generate_text(),
+            )
+            .expect("secrets key");
+            config.secrets_key_file = Some(key);
             Some(PgDatabase { name })
         }
     };

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod clusters;
 mod events;
 mod helpers;
 mod licence;

@@ -155,6 +155,10 @@ async fn rbac_matrix(app: &TestApp) {
     }
     let mut checked = 0;
     for ep in ENDPOINTS {
+        // Cluster endpoints need a test cloud per object: clusters::visibility covers them.
+        if ep.path.starts_with("/api/v1/clusters") {
+            continue;
+        }
         let table_says = |role: Role| match ep.access {
             Access::Permission(menu, action) => Some(table_allows(role, menu, action)),
             Access::AdminOnly => Some(role == Role::Admin),

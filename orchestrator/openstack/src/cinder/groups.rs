@@ -11,7 +11,7 @@ use crate::session::{Call, Paging, enc};
 use crate::{Filters, Result};
 
 /// A volume group (`GET /groups/detail`, 3.13+).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Group {
     /// Id.
     pub id: String,

@@ -11,7 +11,7 @@ use crate::session::{Call, Paging, enc};
 use crate::{Filters, Result};
 
 /// A snapshot (`GET /snapshots/detail`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Snapshot {
     /// Id.
     pub id: String,

@@ -11,7 +11,7 @@ use crate::session::{Call, Paging, enc};
 use crate::{Filters, Result};
 
 /// A volume (`GET /volumes/detail`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Volume {
     /// Id.
     pub id: String,
@@ -70,7 +70,7 @@ pub struct Volume {
 }
 
 /// An attachment of a volume.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct VolumeAttachmentInfo {
     /// Server.
     #[serde(default)]

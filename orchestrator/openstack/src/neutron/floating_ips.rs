@@ -9,7 +9,7 @@ use super::Neutron;
 use crate::{Filters, Result};
 
 /// A floating IP.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct FloatingIp {
     /// Id.
     pub id: String,

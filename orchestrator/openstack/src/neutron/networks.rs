@@ -9,7 +9,7 @@ use super::Neutron;
 use crate::{Filters, Result};
 
 /// A network.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Network {
     /// Id.
     pub id: String,

@@ -9,7 +9,7 @@ use super::Neutron;
 use crate::{Filters, Result};
 
 /// A port.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Port {
     /// Id.
     pub id: String,

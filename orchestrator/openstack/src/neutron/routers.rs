@@ -11,7 +11,7 @@ use crate::session::{Call, enc};
 use crate::{Filters, Result};
 
 /// A router.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Router {
     /// Id.
     pub id: String,

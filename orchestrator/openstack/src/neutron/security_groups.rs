@@ -9,7 +9,7 @@ use super::Neutron;
 use crate::{Filters, Result};
 
 /// A security group with its rules.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct SecurityGroup {
     /// Id.
     pub id: String,
@@ -33,7 +33,7 @@ pub struct SecurityGroup {
 }
 
 /// A security group rule.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct SecurityGroupRule {
     /// Id.
     pub id: String,

@@ -9,7 +9,7 @@ use super::Neutron;
 use crate::{Filters, Result};
 
 /// A subnet.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Subnet {
     /// Id.
     pub id: String,

@@ -11,7 +11,7 @@ use crate::session::{Call, Paging, enc};
 use crate::{Filters, Result};
 
 /// A flavor (`GET /flavors/detail`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Flavor {
     /// Id.
     pub id: String,

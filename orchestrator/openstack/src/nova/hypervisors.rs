@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Nova;
@@ -11,7 +11,7 @@ use crate::session::Paging;
 use crate::{Filters, Result};
 
 /// A hypervisor (`GET /os-hypervisors/detail`, 2.53 ≤ microversion < 2.88).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Hypervisor {
     /// Id (a UUID since 2.53).
     #[serde(deserialize_with = "id")]
@@ -60,7 +60,7 @@ pub struct Hypervisor {
 }
 
 /// The compute service of a hypervisor.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct HypervisorService {
     /// Compute host name.
     pub host: String,

@@ -11,7 +11,7 @@ use crate::session::{Call, Paging, enc};
 use crate::{Filters, Result};
 
 /// A keypair.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Keypair {
     /// Name (unique per user).
     pub name: String,

@@ -12,7 +12,7 @@ use crate::session::{Call, Paging, enc};
 use crate::{Filters, Result};
 
 /// A server as `GET /servers/detail` shows it (microversion ≥ 2.53).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct Server {
     /// Id.
     pub id: String,
@@ -77,7 +77,7 @@ pub struct Server {
 }
 
 /// A server's flavor (2.47+: a copy, not a reference).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct ServerFlavor {
     /// Flavor name at boot time.
     #[serde(default)]
@@ -103,7 +103,7 @@ pub struct ServerFlavor {
 }
 
 /// An address of a server.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Address {
     /// IP address.
     pub addr: String,
@@ -119,7 +119,7 @@ pub struct Address {
 }
 
 /// A volume attached to a server.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct AttachedVolume {
     /// Volume id.
     pub id: String,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Nova;
@@ -11,7 +11,7 @@ use crate::session::Paging;
 use crate::{Filters, Result};
 
 /// An availability zone with its hosts (`GET /os-availability-zone/detail`, admin).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct AvailabilityZone {
     /// Name.
     #[serde(rename = "zoneName")]
@@ -25,7 +25,7 @@ pub struct AvailabilityZone {
 }
 
 /// Zone state.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct ZoneState {
     /// Available.
     pub available: bool,
