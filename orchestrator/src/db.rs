@@ -17,6 +17,10 @@ pub mod sessions;
 pub mod settings;
 pub mod users;
 
+pub mod agents;
+pub mod lease;
+pub mod summary;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -27,11 +31,14 @@ use sqlx::{Any, AnyPool, Transaction};
 pub type Tx<'c> = Transaction<'c, Any>;
 
 /// The migrations, embedded in the binary, in order. Append; never edit a released one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "platform",
-    include_str!("../migrations/0001_platform.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "platform",
+        include_str!("../migrations/0001_platform.sql"),
+    ),
+    (3, "agents", include_str!("../migrations/0003_agents.sql")),
+];
 
 fn migrator() -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};
