@@ -17,6 +17,8 @@ pub mod page;
 pub mod settings;
 pub mod users;
 
+pub mod agents;
+
 use std::time::Instant;
 
 use axum::Router;
@@ -152,6 +154,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep("PATCH", "/api/v1/settings", AdminOnly),
     ep("GET", "/api/v1/audit", AdminOnly),
     ep("GET", "/api/v1/openapi.json", Public),
+    ep(
+        "GET",
+        "/api/v1/agents",
+        Permission(Menu::Clusters, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/agents/{node}",
+        Permission(Menu::Clusters, Action::Read),
+    ),
 ];
 
 fn v1_routes() -> Router<AppState> {
@@ -188,6 +200,8 @@ fn v1_routes() -> Router<AppState> {
         )
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/agents", get(agents::list))
+        .route("/api/v1/agents/{node}", get(agents::get))
 }
 
 /// The whole HTTP application.

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{audit, auth, error, events, groups, licence, page, settings, users};
+use super::{agents, audit, auth, error, events, groups, licence, page, settings, users};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -21,6 +21,7 @@ use super::{audit, auth, error, events, groups, licence, page, settings, users};
         settings::get, settings::update,
         audit::list,
         document,
+        agents::list, agents::get,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>)),
     modifiers(&BearerAuth),
