@@ -64,7 +64,7 @@ pub struct BusStatus {
     pub message: String,
 }
 
-/// Probes the bus with a round trip (at most 2 s).
+/// Probes the bus with a round trip (at most 1 s, inside the readiness probe's budget).
 pub async fn bus_status(app: &App) -> BusStatus {
     let Some(link) = &app.agents else {
         return BusStatus {
@@ -77,7 +77,7 @@ pub async fn bus_status(app: &App) -> BusStatus {
     };
     let bus = link.bus();
     let queue = bus.names().orchestrator_queue();
-    let probe = tokio::time::timeout(Duration::from_secs(2), bus.queue_depth(&queue)).await;
+    let probe = tokio::time::timeout(Duration::from_secs(1), bus.queue_depth(&queue)).await;
     let (status, depth, message) = match probe {
         Ok(Ok(n)) => ("connected", Some(n), "RabbitMQ answers".to_owned()),
         Ok(Err(e)) => ("unavailable", None, e.to_string()),
@@ -85,7 +85,7 @@ pub async fn bus_status(app: &App) -> BusStatus {
             "unavailable",
             None,
             format!(
-                "RabbitMQ at {} did not answer within 2 s",
+                "RabbitMQ at {} did not answer within 1 s",
                 bus.config().redacted_url()
             ),
         ),

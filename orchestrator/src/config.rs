@@ -259,11 +259,13 @@ impl Config {
             ("HOLDFAST_LEASE_TTL_MS", &mut self.lease_ttl_ms),
         ] {
             if let Some(v) = env(name) {
-                *field = v.parse().map_err(|e: std::num::ParseIntError| ConfigError::Env {
-                    name,
-                    value: v.clone(),
-                    reason: e.to_string(),
-                })?;
+                *field = v
+                    .parse()
+                    .map_err(|e: std::num::ParseIntError| ConfigError::Env {
+                        name,
+                        value: v.clone(),
+                        reason: e.to_string(),
+                    })?;
             }
         }
         Ok(())

@@ -122,27 +122,26 @@ pub async fn run(
                     None
                 }
             },
-            Some((token, valid_until)) => match tokio::time::timeout_at(
-                valid_until,
-                renew(&db, &holder, token, expires),
-            )
-            .await
-            .unwrap_or(Err(RenewTimedOut))
-            {
-                Ok(true) => Some((token, attempt_started + timing.ttl - timing.margin())),
-                Ok(false) => {
-                    tracing::warn!(token, "the leader lease was taken over; stepping down");
-                    None
+            Some((token, valid_until)) => {
+                match tokio::time::timeout_at(valid_until, renew(&db, &holder, token, expires))
+                    .await
+                    .unwrap_or(Err(RenewTimedOut))
+                {
+                    Ok(true) => Some((token, attempt_started + timing.ttl - timing.margin())),
+                    Ok(false) => {
+                        tracing::warn!(token, "the leader lease was taken over; stepping down");
+                        None
+                    }
+                    Err(e) if Instant::now() < valid_until => {
+                        tracing::warn!(error = %e, "cannot renew the leader lease; still valid, retrying");
+                        Some((token, valid_until))
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot renew the leader lease before it lapses; stepping down");
+                        None
+                    }
                 }
-                Err(e) if Instant::now() < valid_until => {
-                    tracing::warn!(error = %e, "cannot renew the leader lease; still valid, retrying");
-                    Some((token, valid_until))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot renew the leader lease before it lapses; stepping down");
-                    None
-                }
-            },
+            }
         };
         let state = held.map(|(t, _)| t);
         tx.send_if_modified(|cur| {
@@ -172,7 +171,9 @@ pub async fn run(
         match release(&db, &holder, token).await {
             Ok(true) => tracing::info!(token, "released the leader lease"),
             Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot release the leader lease; it expires on its own"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot release the leader lease; it expires on its own")
+            }
         }
     }
 }
@@ -191,7 +192,9 @@ async fn acquire(
             Ok(t)
         }
         // A serialization conflict means another replica won the race.
-        Err(db::DbError::Query(sqlx::Error::Database(e))) if e.code().as_deref() == Some("40001") => {
+        Err(db::DbError::Query(sqlx::Error::Database(e)))
+            if e.code().as_deref() == Some("40001") =>
+        {
             let _ = tx.rollback().await;
             Ok(None)
         }

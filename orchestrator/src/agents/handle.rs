@@ -52,19 +52,18 @@ pub(crate) async fn handle(app: &App, link: &AgentLink, env: Envelope) -> Result
     let node = match &env.header.sender {
         Sender::Node(n) => n.clone(),
         Sender::Orchestrator => {
-            tracing::warn!("ignoring a message on the agents' queue that claims to come from an orchestrator");
+            tracing::warn!(
+                "ignoring a message on the agents' queue that claims to come from an orchestrator"
+            );
             return Ok(());
         }
     };
     tracing::Span::current().record("node", node.as_str());
     let now = now_ms();
-    let env = match link.deliver(env) {
-        Ok(()) => {
-            let before = touch(app, &node, now).await?;
-            came_back(app, &node, before.as_deref()).await;
-            return Ok(());
-        }
-        Err(env) => env,
+    let Some(env) = link.deliver(env) else {
+        let before = touch(app, &node, now).await?;
+        came_back(app, &node, before.as_deref()).await;
+        return Ok(());
     };
     let claimed = match &env.message {
         AnyMessage::AgentHello(m) => Some(&m.node_id),

@@ -133,7 +133,8 @@ pub fn problems(h: &Health) -> Vec<String> {
     let mut out = Vec::new();
     for d in &h.disks {
         if d.total_bytes > 0
-            && u128::from(d.available_bytes) * 100 < u128::from(d.total_bytes) * u128::from(LOW_DISK_PERCENT)
+            && u128::from(d.available_bytes) * 100
+                < u128::from(d.total_bytes) * u128::from(LOW_DISK_PERCENT)
         {
             out.push(format!(
                 "storage path {} has less than {LOW_DISK_PERCENT} % free ({} of {} bytes)",

@@ -155,10 +155,10 @@ impl AgentLink {
     }
 
     /// Hands a reply to the request waiting for it; gives the envelope back if nobody
-    /// waits (late reply, or a request of another replica).
-    pub(crate) fn deliver(&self, env: Envelope) -> Result<(), Envelope> {
+    /// waits (not a reply, a late reply, or a request of another replica).
+    pub(crate) fn deliver(&self, env: Envelope) -> Option<Envelope> {
         let Some(id) = env.header.correlation_id else {
-            return Err(env);
+            return Some(env);
         };
         let waiter = self
             .pending
@@ -166,8 +166,8 @@ impl AgentLink {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
         match waiter {
-            Some(tx) => tx.send(env),
-            None => Err(env),
+            Some(tx) => tx.send(env).err(),
+            None => Some(env),
         }
     }
 

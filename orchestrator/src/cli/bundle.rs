@@ -24,6 +24,9 @@ pub struct BundleArgs {
     /// The orchestrator's TOML configuration (environment variables HOLDFAST_* apply).
     #[arg(short, long, env = "HOLDFAST_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Data directory (SQLite database), as given to `holdfast serve --data-dir`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// A log file to include (its last 8 MiB); repeatable, e.g. the output of
     /// `journalctl -u holdfast > holdfast.log` or `kubectl logs`.
     #[arg(long = "log")]
@@ -57,7 +60,9 @@ async fn database(config: &Config) -> Value {
         Ok(db) => db,
         Err(e) => return json!({ "error": e.to_string() }),
     };
-    let summary = summarise(&db).await.unwrap_or_else(|e| json!({ "error": e.to_string() }));
+    let summary = summarise(&db)
+        .await
+        .unwrap_or_else(|e| json!({ "error": e.to_string() }));
     db.close().await;
     summary
 }
@@ -139,8 +144,11 @@ pub async fn write(
     args: BundleArgs,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<String, CliError> {
-    let config = Config::load(args.config.as_deref(), &env)
+    let mut config = Config::load(args.config.as_deref(), &env)
         .map_err(|e| CliError::Usage(format!("cannot load the configuration: {e}")))?;
+    if let Some(d) = &args.data_dir {
+        config.data_dir = d.clone();
+    }
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let pretty = |v: &Value| serde_json::to_vec_pretty(v).unwrap_or_default();
     files.push((
@@ -160,7 +168,10 @@ pub async fn write(
     files.push(("versions.json".into(), pretty(&versions)));
     let db = database(&config).await;
     files.push(("database.json".into(), pretty(&db)));
-    let agents = db.get("agents").cloned().unwrap_or(Value::Array(Vec::new()));
+    let agents = db
+        .get("agents")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
     files.push(("agents.json".into(), pretty(&agents)));
     let mut notes = Vec::new();
     for (i, log) in args.logs.iter().enumerate() {
@@ -184,12 +195,7 @@ pub async fn write(
     tokio::task::spawn_blocking(move || archive(&output, files))
         .await
         .map_err(|e| CliError::Usage(format!("writing the bundle: {e}")))?
-        .map_err(|e| {
-            CliError::Usage(format!(
-                "cannot write {}: {e}",
-                args.output.display()
-            ))
-        })?;
+        .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", args.output.display())))?;
     let mut out = format!("wrote {}\n", args.output.display());
     for n in names {
         out.push_str(&format!("  {n}\n"));

@@ -65,11 +65,16 @@ pub async fn checks(client: &Client, logged_in: bool) -> Vec<Check> {
     let mut out = Vec::new();
     let ready = match client.send(Method::GET, "/readyz", &[], None).await {
         Ok(v) => v,
-        Err(CliError::Api { status, message, .. }) => {
+        Err(CliError::Api {
+            status, message, ..
+        }) => {
             out.push(check(
                 "orchestrator",
                 "problem",
-                format!("{} answers but is not ready ({status}): {message}", client.url),
+                format!(
+                    "{} answers but is not ready ({status}): {message}",
+                    client.url
+                ),
             ));
             return out;
         }
@@ -149,7 +154,11 @@ async fn agents(client: &Client, bus_configured: bool, out: &mut Vec<Check>) {
     let list = match client.send(Method::GET, "/api/v1/agents", &q, None).await {
         Ok(v) => v,
         Err(e) => {
-            out.push(check("agents", "problem", format!("cannot list agents: {e}")));
+            out.push(check(
+                "agents",
+                "problem",
+                format!("cannot list agents: {e}"),
+            ));
             return;
         }
     };

@@ -370,24 +370,23 @@ pub async fn replications(
     conn: &mut AnyConnection,
     node_id: Option<&str>,
 ) -> Result<Vec<ReplicationRecord>, DbError> {
-    let rows: Vec<ReplicationRow> = match node_id {
-        Some(node) => {
-            sqlx::query_as(&format!(
-                "SELECT {REPLICATION_COLUMNS} FROM agent_replications WHERE node_id = $1 \
+    let rows: Vec<ReplicationRow> =
+        match node_id {
+            Some(node) => {
+                sqlx::query_as(&format!(
+                    "SELECT {REPLICATION_COLUMNS} FROM agent_replications WHERE node_id = $1 \
                  ORDER BY volume_id"
-            ))
-            .bind(node)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-        None => {
-            sqlx::query_as(&format!(
+                ))
+                .bind(node)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            None => sqlx::query_as(&format!(
                 "SELECT {REPLICATION_COLUMNS} FROM agent_replications ORDER BY node_id, volume_id"
             ))
             .fetch_all(&mut *conn)
-            .await?
-        }
-    };
+            .await?,
+        };
     Ok(rows.into_iter().map(replication).collect())
 }
 

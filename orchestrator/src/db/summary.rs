@@ -38,9 +38,10 @@ pub async fn counts(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, DbEr
 
 /// Versions of the applied migrations, ascending.
 pub async fn migrations(conn: &mut AnyConnection) -> Result<Vec<i64>, DbError> {
-    let rows: Vec<(i64,)> =
-        sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version")
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows.into_iter().map(|(v,)| v).collect())
 }

@@ -157,7 +157,12 @@ async fn agents_api_shows_health_and_lag_against_rpo(app: &TestApp) {
         .call("GET", "/api/v1/agents/compute-1", Some(&admin), None)
         .await;
     assert_eq!(d["state"], "unreachable");
-    assert!(d["problems"][0].as_str().unwrap().starts_with("unreachable since"));
+    assert!(
+        d["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("unreachable since")
+    );
 
     let (s, e) = app
         .call("GET", "/api/v1/agents/nowhere", Some(&admin), None)
@@ -296,10 +301,19 @@ async fn support_bundle_redacts_and_summarises(app: &TestApp) {
     let db: Value = serde_json::from_str(&files["database.json"]).unwrap();
     assert_eq!(db["rows"]["agents"], 1, "{db}");
     assert_eq!(db["rows"]["users"], 1, "{db}");
-    assert!(db["migrations"].as_array().unwrap().contains(&Value::from(3)));
+    assert!(
+        db["migrations"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(3))
+    );
     let agents: Value = serde_json::from_str(&files["agents.json"]).unwrap();
     assert_eq!(agents[0]["node_id"], "compute-3");
-    assert!(files.keys().any(|k| k.starts_with("logs/") && files[k] == "line one\nline two\n"));
+    assert!(
+        files
+            .keys()
+            .any(|k| k.starts_with("logs/") && files[k] == "line one\nline two\n")
+    );
     assert!(files.contains_key("versions.json"));
 }
 

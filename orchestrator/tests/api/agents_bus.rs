@@ -191,7 +191,12 @@ async fn agent_registers_beats_goes_unreachable_when_killed_and_comes_back() {
     let d = get().await;
     assert!(!d["hostname"].as_str().unwrap().is_empty(), "{d}");
     assert_eq!(d["protocol_version"], "1.0");
-    assert!(d["data_plane_addr"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        d["data_plane_addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
     assert_eq!(d["backends"][0]["name"], "files");
     assert!(d["health"]["pid"].as_u64().unwrap() > 0, "{d}");
     assert!(!d["health"]["disks"].as_array().unwrap().is_empty(), "{d}");
@@ -223,14 +228,25 @@ async fn agent_registers_beats_goes_unreachable_when_killed_and_comes_back() {
     .await;
     assert!(gone, "still {}", get().await);
     let took = killed.elapsed();
-    assert!(took < Duration::from_secs(5), "unreachable only after {took:?}");
-    assert!(eventually(Duration::from_secs(5), || async { events("agent.unreachable").await == 1 }).await);
+    assert!(
+        took < Duration::from_secs(5),
+        "unreachable only after {took:?}"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            events("agent.unreachable").await == 1
+        })
+        .await
+    );
     let (code, out) = {
         let d = get().await;
         (d["state"].clone(), d["problems"].clone())
     };
     assert_eq!(code, "unreachable");
-    assert!(out[0].as_str().unwrap().starts_with("unreachable since"), "{out}");
+    assert!(
+        out[0].as_str().unwrap().starts_with("unreachable since"),
+        "{out}"
+    );
 
     // Back.
     let agent = agent.restart();
@@ -239,15 +255,31 @@ async fn agent_registers_beats_goes_unreachable_when_killed_and_comes_back() {
     })
     .await;
     assert!(back, "not back: {}\n{}", get().await, agent.log());
-    assert!(eventually(Duration::from_secs(5), || async { events("agent.reachable").await == 1 }).await);
-    assert_eq!(events("agent.registered").await, 1, "a restart is no new registration");
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            events("agent.reachable").await == 1
+        })
+        .await
+    );
+    assert_eq!(
+        events("agent.registered").await,
+        1,
+        "a restart is no new registration"
+    );
     drop(agent);
     app.stop().await;
     delete_namespace(&ns, &["node-1"]).await;
 }
 
 /// An orchestrator `App` in-process whose `AgentLink` the test drives directly.
-async fn link_app(ns: &str, dir: &Path) -> (Arc<App>, tokio::sync::watch::Sender<Option<i64>>, tokio::sync::watch::Sender<bool>) {
+async fn link_app(
+    ns: &str,
+    dir: &Path,
+) -> (
+    Arc<App>,
+    tokio::sync::watch::Sender<Option<i64>>,
+    tokio::sync::watch::Sender<bool>,
+) {
     let mut config = test_config(dir);
     config.bus_url = Some(Secret::new(amqp_url()));
     config.bus_namespace = ns.to_owned();
@@ -319,7 +351,10 @@ async fn agent_link_drives_replication_and_a_target_snapshot_and_maps_error_repo
             Duration::from_secs(1),
         )
         .await;
-    assert!(matches!(refused, Err(AgentError::NotLeader { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(AgentError::NotLeader { .. })),
+        "{refused:?}"
+    );
 
     leader_tx.send_replace(Some(1));
     let consumer = tokio::spawn(agents::run(app.clone()));
@@ -332,7 +367,9 @@ async fn agent_link_drives_replication_and_a_target_snapshot_and_maps_error_repo
     let b = AgentProc::start(&root, &ns, "node-b");
     // The source volume: 4 MiB of random bytes.
     let volume = root.join("node-a/volumes/vol-1.img");
-    let data: Vec<u8> = (0..4u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&volume, &data).unwrap();
 
     // Both registered; the target's data-plane address comes from its hello.
@@ -342,7 +379,12 @@ async fn agent_link_drives_replication_and_a_target_snapshot_and_maps_error_repo
         all.len() == 2 && all.iter().all(|r| r.data_plane_addr.is_some())
     })
     .await;
-    assert!(registered, "agents did not register:\n{}\n{}", a.log(), b.log());
+    assert!(
+        registered,
+        "agents did not register:\n{}\n{}",
+        a.log(),
+        b.log()
+    );
     let target_addr = {
         let mut c = app.db.conn().await.unwrap();
         db::agents::get(&mut c, "node-b")
@@ -385,11 +427,25 @@ async fn agent_link_drives_replication_and_a_target_snapshot_and_maps_error_repo
     assert_eq!(ack.volume_id.0, "vol-1");
     let ack = link.request(&src, start, t).await.unwrap();
     assert!(
-        matches!(ack.state, ReplicationState::Starting | ReplicationState::InitialCopy | ReplicationState::Replicating),
+        matches!(
+            ack.state,
+            ReplicationState::Starting
+                | ReplicationState::InitialCopy
+                | ReplicationState::Replicating
+        ),
         "{ack:?}"
     );
     // The target's status reaches the database: an epoch acknowledged.
-    wait_row(&app.db, "the target to acknowledge an epoch", |r| r.iter().any(|r| r.volume_id == "vol-1" && r.acked_epoch >= 1), "node-b").await;
+    wait_row(
+        &app.db,
+        "the target to acknowledge an epoch",
+        |r| {
+            r.iter()
+                .any(|r| r.volume_id == "vol-1" && r.acked_epoch >= 1)
+        },
+        "node-b",
+    )
+    .await;
 
     // A target snapshot (retried while a cycle runs: the agent says Conflict then).
     let mut result = None;
@@ -434,7 +490,10 @@ async fn agent_link_drives_replication_and_a_target_snapshot_and_maps_error_repo
         .unwrap_err();
     match &e {
         AgentError::Refused {
-            code, retryable, volume_id, ..
+            code,
+            retryable,
+            volume_id,
+            ..
         } => {
             assert_eq!(*code, ErrorCode::UnknownVolume);
             assert!(!retryable);

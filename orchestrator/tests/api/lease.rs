@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use holdfast_orchestrator::db::{self, Db};
 use holdfast_orchestrator::domain::schedule::{MissedPolicy, Recurrence};
-use holdfast_orchestrator::lease::{self, LEADER_LEASE, LeaseTiming, Leadership};
+use holdfast_orchestrator::lease::{self, LEADER_LEASE, Leadership, LeaseTiming};
 use holdfast_orchestrator::scheduler;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -97,27 +97,43 @@ async fn lease_hands_over(backend: Backend) {
     } else {
         (b, a, &da)
     };
-    assert_eq!(leader.leadership.token(), Some(first_token), "renewed, not re-taken");
+    assert_eq!(
+        leader.leadership.token(),
+        Some(first_token),
+        "renewed, not re-taken"
+    );
 
     // Taken over behind its back (another holder with a higher token): it steps down
     // at its next renewal, within ttl / 3.
     {
         let mut tx = follower_db.begin().await.unwrap();
-        let row = db::lease::get(&mut tx, LEADER_LEASE).await.unwrap().unwrap();
-        sqlx::query("UPDATE leader_lease SET holder = 'intruder', token = token + 1 WHERE name = $1")
-            .bind(LEADER_LEASE)
-            .execute(&mut *tx)
+        let row = db::lease::get(&mut tx, LEADER_LEASE)
             .await
+            .unwrap()
             .unwrap();
+        sqlx::query(
+            "UPDATE leader_lease SET holder = 'intruder', token = token + 1 WHERE name = $1",
+        )
+        .bind(LEADER_LEASE)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         assert_eq!(row.token, first_token);
     }
     let stolen = Instant::now();
     assert!(
-        eventually(Duration::from_secs(3), || async { !leader.leadership.is_leader() }).await,
+        eventually(Duration::from_secs(3), || async {
+            !leader.leadership.is_leader()
+        })
+        .await,
         "the old leader kept leading"
     );
-    assert!(stolen.elapsed() < ttl / 3 + Duration::from_millis(300), "stepped down after {:?}", stolen.elapsed());
+    assert!(
+        stolen.elapsed() < ttl / 3 + Duration::from_millis(300),
+        "stepped down after {:?}",
+        stolen.elapsed()
+    );
     // The intruder never renews: after expiry one of the two takes over, token higher.
     assert!(
         eventually(Duration::from_secs(5), || async {
@@ -137,9 +153,16 @@ async fn lease_hands_over(backend: Backend) {
     leader.task.await.unwrap();
     let released = Instant::now();
     assert!(
-        eventually(Duration::from_secs(3), || async { follower.leadership.is_leader() }).await
+        eventually(Duration::from_secs(3), || async {
+            follower.leadership.is_leader()
+        })
+        .await
     );
-    assert!(released.elapsed() < ttl, "took {:?} after a release", released.elapsed());
+    assert!(
+        released.elapsed() < ttl,
+        "took {:?} after a release",
+        released.elapsed()
+    );
 
     // A leader that dies without releasing (task aborted): a new contender waits for
     // the expiry, then takes over.
@@ -148,7 +171,10 @@ async fn lease_hands_over(backend: Backend) {
     let died = Instant::now();
     let c = contend(&da, "replica-c", ttl);
     assert!(
-        eventually(Duration::from_secs(5), || async { c.leadership.is_leader() }).await
+        eventually(Duration::from_secs(5), || async {
+            c.leadership.is_leader()
+        })
+        .await
     );
     let waited = died.elapsed();
     assert!(waited < ttl + ttl / 2, "took over after {waited:?}");
@@ -316,10 +342,16 @@ async fn two_serve_processes_one_leader_failover_after_kill_9() {
     // A slot fires once, on the leader.
     schedule_soon(&db, "lease-s1").await;
     assert!(
-        eventually(Duration::from_secs(10), || async { !fired_by(&db, "lease-s1").await.is_empty() }).await,
+        eventually(Duration::from_secs(10), || async {
+            !fired_by(&db, "lease-s1").await.is_empty()
+        })
+        .await,
         "the leader did not fire lease-s1"
     );
-    assert_eq!(fired_by(&db, "lease-s1").await, vec![leader_instance.clone()]);
+    assert_eq!(
+        fired_by(&db, "lease-s1").await,
+        vec![leader_instance.clone()]
+    );
     assert_eq!(
         fired_by(&db, scheduler::RETENTION_SCHEDULE).await,
         vec![leader_instance.clone()],
@@ -336,8 +368,15 @@ async fn two_serve_processes_one_leader_failover_after_kill_9() {
     })
     .await;
     let takeover = killed.elapsed();
-    assert!(took_over, "no takeover:\n{}", std::fs::read_to_string(&follower.log).unwrap_or_default());
-    eprintln!("takeover after kill -9: {} ms (lease {ttl_ms} ms)", takeover.as_millis());
+    assert!(
+        took_over,
+        "no takeover:\n{}",
+        std::fs::read_to_string(&follower.log).unwrap_or_default()
+    );
+    eprintln!(
+        "takeover after kill -9: {} ms (lease {ttl_ms} ms)",
+        takeover.as_millis()
+    );
     assert!(
         takeover < Duration::from_millis(ttl_ms + 700),
         "takeover took {takeover:?} with a {ttl_ms} ms lease"
@@ -351,10 +390,16 @@ async fn two_serve_processes_one_leader_failover_after_kill_9() {
 
     schedule_soon(&db, "lease-s2").await;
     assert!(
-        eventually(Duration::from_secs(10), || async { !fired_by(&db, "lease-s2").await.is_empty() }).await,
+        eventually(Duration::from_secs(10), || async {
+            !fired_by(&db, "lease-s2").await.is_empty()
+        })
+        .await,
         "the new leader did not fire lease-s2"
     );
-    assert_eq!(fired_by(&db, "lease-s2").await, vec![follower_instance.clone()]);
+    assert_eq!(
+        fired_by(&db, "lease-s2").await,
+        vec![follower_instance.clone()]
+    );
     // Nothing fired twice.
     assert_eq!(fired_by(&db, "lease-s1").await.len(), 1);
     assert_eq!(fired_by(&db, scheduler::RETENTION_SCHEDULE).await.len(), 1);
