@@ -525,3 +525,77 @@ async fn agent_link_drives_replication_and_a_target_snapshot_and_maps_error_repo
     app.db.close().await;
     delete_namespace(&ns, &["node-a", "node-b"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_started_before_the_orchestrator_registers_by_its_heartbeat() {
+    let ns = namespace();
+    let dir = tempfile::tempdir().unwrap();
+    // The agent's hello finds no orchestrator queue (it is lost); its heartbeats too,
+    // until the orchestrator declares its queue.
+    let agent = AgentProc::start(dir.path(), &ns, "node-early");
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            agent.log().contains("agent running")
+        })
+        .await,
+        "{}",
+        agent.log()
+    );
+    let n2 = ns.clone();
+    let app = spawn_app_with(Backend::Sqlite, move |c| {
+        c.bus_url = Some(Secret::new(amqp_url()));
+        c.bus_namespace = n2;
+        c.agent_heartbeat_interval_ms = 500;
+    })
+    .await;
+    let admin = app.admin().await;
+    let get = || async {
+        app.call("GET", "/api/v1/agents/node-early", Some(&admin), None)
+            .await
+            .1
+    };
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            get().await["state"] == "online"
+        })
+        .await,
+        "not registered: {}\n{}",
+        get().await,
+        agent.log()
+    );
+    let d = get().await;
+    assert_eq!(d["hostname"], "", "the hello was missed: {d}");
+    let (_, ev) = app
+        .call(
+            "GET",
+            "/api/v1/events?code=agent.registered&object=node-early",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(
+        ev["items"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("by its heartbeat"),
+        "{ev}"
+    );
+    // The unsolicited welcome set its interval to 500 ms.
+    let mut beats = std::collections::BTreeSet::new();
+    let window = std::time::Instant::now() + Duration::from_secs(4);
+    while std::time::Instant::now() < window {
+        if let Some(at) = get().await["last_heartbeat_at"].as_str() {
+            beats.insert(at.to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(beats.len() >= 6, "only {} heartbeats in 4 s", beats.len());
+    assert!(
+        agent.log().contains("registered with the orchestrator"),
+        "{}",
+        agent.log()
+    );
+    drop(agent);
+    app.stop().await;
+    delete_namespace(&ns, &["node-early"]).await;
+}
