@@ -149,8 +149,12 @@ pub async fn run(
     agents.abort();
     // The lease task saw the shutdown signal: let it release the lease.
     let _ = tokio::time::timeout(Duration::from_secs(5), lease).await;
-    if let Some(link) = &app.agents {
-        link.bus().close().await;
+    if let Some(link) = &app.agents
+        && tokio::time::timeout(Duration::from_secs(5), link.bus().close())
+            .await
+            .is_err()
+    {
+        tracing::warn!("RabbitMQ did not confirm closing the connection within 5 s");
     }
     app.db.close().await;
     tracing::info!("holdfast orchestrator stopped");

@@ -120,19 +120,27 @@ impl Drop for AgentProc {
     }
 }
 
-/// Deletes the test's queues and exchanges.
+/// Deletes the test's queues and exchanges (bounded: a cleanup never hangs a test).
 async fn delete_namespace(ns: &str, nodes: &[&str]) {
-    let bus = Bus::connect(BusConfig::new(amqp_url(), Names::new(ns), "test-cleanup"))
-        .await
-        .unwrap();
-    bus.declare_orchestrator_queue().await.unwrap();
-    for n in nodes {
-        bus.declare_agent_queue(&NodeId::parse(*n).unwrap())
+    let cleanup = async {
+        let bus = Bus::connect(BusConfig::new(amqp_url(), Names::new(ns), "test-cleanup"))
             .await
             .unwrap();
+        bus.declare_orchestrator_queue().await.unwrap();
+        for n in nodes {
+            bus.declare_agent_queue(&NodeId::parse(*n).unwrap())
+                .await
+                .unwrap();
+        }
+        bus.delete_namespace().await.unwrap();
+        bus.close().await;
+    };
+    if tokio::time::timeout(Duration::from_secs(30), cleanup)
+        .await
+        .is_err()
+    {
+        eprintln!("warning: bus namespace {ns} not deleted within 30 s");
     }
-    bus.delete_namespace().await.unwrap();
-    bus.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -521,7 +529,7 @@ async fn agent_link_drives_replication_and_a_target_snapshot_and_maps_error_repo
     shutdown_tx.send_replace(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), consumer).await;
     drop((a, b));
-    link.bus().close().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), link.bus().close()).await;
     app.db.close().await;
     delete_namespace(&ns, &["node-a", "node-b"]).await;
 }
@@ -535,7 +543,10 @@ async fn an_agent_started_before_the_orchestrator_registers_by_its_heartbeat() {
     let agent = AgentProc::start(dir.path(), &ns, "node-early");
     assert!(
         eventually(Duration::from_secs(20), || async {
-            agent.log().contains("agent running")
+            // Its first publish, the hello, was refused as unroutable.
+            agent
+                .log()
+                .contains("could not publish to the orchestrator")
         })
         .await,
         "{}",
@@ -565,19 +576,28 @@ async fn an_agent_started_before_the_orchestrator_registers_by_its_heartbeat() {
     );
     let d = get().await;
     assert_eq!(d["hostname"], "", "the hello was missed: {d}");
-    let (_, ev) = app
-        .call(
+    // The event follows the commit.
+    let registered_event = || async {
+        app.call(
             "GET",
             "/api/v1/events?code=agent.registered&object=node-early",
             Some(&admin),
             None,
         )
-        .await;
+        .await
+        .1
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            registered_event().await["total"] == 1
+        })
+        .await
+    );
+    let ev = registered_event().await;
     assert!(
         ev["items"][0]["message"]
             .as_str()
-            .unwrap()
-            .contains("by its heartbeat"),
+            .is_some_and(|m| m.contains("by its heartbeat")),
         "{ev}"
     );
     // The unsolicited welcome set its interval to 500 ms.

@@ -106,20 +106,21 @@ async fn lease_hands_over(backend: Backend) {
     // Taken over behind its back (another holder with a higher token): it steps down
     // at its next renewal, within ttl / 3.
     {
-        let mut tx = follower_db.begin().await.unwrap();
-        let row = db::lease::get(&mut tx, LEADER_LEASE)
-            .await
-            .unwrap()
-            .unwrap();
+        // One statement, no read first: a SQLite transaction that read before writing
+        // cannot upgrade while the leader renews.
         sqlx::query(
             "UPDATE leader_lease SET holder = 'intruder', token = token + 1 WHERE name = $1",
         )
         .bind(LEADER_LEASE)
-        .execute(&mut *tx)
+        .execute(follower_db.pool())
         .await
         .unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(row.token, first_token);
+        let mut c = follower_db.conn().await.unwrap();
+        let row = db::lease::get(&mut c, LEADER_LEASE).await.unwrap().unwrap();
+        assert_eq!(
+            (row.holder.as_str(), row.token),
+            ("intruder", first_token + 1)
+        );
     }
     let stolen = Instant::now();
     assert!(
