@@ -18,6 +18,8 @@ pub mod page;
 pub mod settings;
 pub mod users;
 
+pub mod agents;
+
 use std::time::Instant;
 
 use axum::Router;
@@ -198,6 +200,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/clusters/{id}/unprotected-instances",
         Permission(Menu::Clusters, Action::Read),
     ),
+    ep(
+        "GET",
+        "/api/v1/agents",
+        Permission(Menu::Clusters, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/agents/{node}",
+        Permission(Menu::Clusters, Action::Read),
+    ),
 ];
 
 fn v1_routes() -> Router<AppState> {
@@ -257,6 +269,8 @@ fn v1_routes() -> Router<AppState> {
             "/api/v1/clusters/{id}/unprotected-instances",
             get(clusters::resources::unprotected_instances),
         )
+        .route("/api/v1/agents", get(agents::list))
+        .route("/api/v1/agents/{node}", get(agents::get))
 }
 
 /// The whole HTTP application.

@@ -6,6 +6,9 @@ pub mod clusters;
 pub mod output;
 pub mod profile;
 
+pub mod bundle;
+pub mod status;
+
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -100,6 +103,35 @@ pub enum Command {
     /// OpenStack clusters and their synced resources.
     #[command(subcommand)]
     Cluster(clusters::ClusterCmd),
+    /// Node agents: registration, health, replication.
+    #[command(subcommand, alias = "agent")]
+    Agents(AgentsCmd),
+    /// Check orchestrator, database, bus, agents and replication lag; exits 1 when
+    /// something is unhealthy.
+    Status {
+        /// Orchestrator URL (default: the profile's).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Write a support archive (redacted config, versions, database summary, agents,
+    /// logs) from this host's configuration and database.
+    SupportBundle(bundle::BundleArgs),
+}
+
+/// `holdfast agents ...`
+#[derive(Debug, Subcommand)]
+pub enum AgentsCmd {
+    /// List agents with their state and last heartbeat.
+    List {
+        /// Paging.
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Show an agent: health, backends, per-volume replication lag vs RPO.
+    Show {
+        /// Node id.
+        node: String,
+    },
 }
 
 /// Paging options.
@@ -385,6 +417,9 @@ pub enum CliError {
     /// Bad arguments.
     #[error("{0}")]
     Usage(String),
+    /// `holdfast status` found problems; the report is the payload.
+    #[error("{0}")]
+    Unhealthy(String),
 }
 
 /// A logged-in API client.
@@ -627,6 +662,32 @@ pub async fn execute(
                 .send(Method::GET, "/api/v1/audit", &q, None)
                 .await?)
         }
+        Command::Agents(AgentsCmd::List { paging: p }) => {
+            let mut q = Vec::new();
+            paging(&mut q, &p);
+            out(client()?
+                .send(Method::GET, "/api/v1/agents", &q, None)
+                .await?)
+        }
+        Command::Agents(AgentsCmd::Show { node }) => out(client()?
+            .send(Method::GET, &format!("/api/v1/agents/{node}"), &[], None)
+            .await?),
+        Command::Status { url } => {
+            let profile = file.profiles.get(&name);
+            let url = url
+                .or_else(|| profile.map(|p| p.url.clone()))
+                .ok_or_else(|| CliError::NotLoggedIn(name.clone()))?;
+            let token = profile.and_then(|p| p.token.clone());
+            let logged_in = token.is_some();
+            let checks = status::checks(&Client::new(&url, token), logged_in).await;
+            let (text, healthy) = status::render(&checks, fmt);
+            if healthy {
+                Ok(text)
+            } else {
+                Err(CliError::Unhealthy(text))
+            }
+        }
+        Command::SupportBundle(args) => bundle::write(args, env).await,
     }
 }
 

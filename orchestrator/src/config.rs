@@ -100,6 +100,14 @@ pub struct Config {
     pub argon2_iterations: u32,
     /// Milliseconds between cluster status probes.
     pub cluster_probe_interval_ms: u64,
+    /// Namespace of the bus's exchanges and queues (`holdfast` in production).
+    pub bus_namespace: String,
+    /// Heartbeat interval the orchestrator asks agents for (ms).
+    pub agent_heartbeat_interval_ms: u64,
+    /// Missed heartbeats after which an agent is marked unreachable.
+    pub agent_missed_heartbeats: u32,
+    /// Lifetime of the leader lease without renewal (ms).
+    pub lease_ttl_ms: u64,
 }
 
 impl Default for Config {
@@ -119,6 +127,10 @@ impl Default for Config {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             cluster_probe_interval_ms: 30_000,
+            bus_namespace: "holdfast".to_owned(),
+            agent_heartbeat_interval_ms: 10_000,
+            agent_missed_heartbeats: 3,
+            lease_ttl_ms: 15_000,
         }
     }
 }
@@ -239,6 +251,26 @@ impl Config {
         if let Some(v) = env("HOLDFAST_LICENCE_PUBLIC_KEY") {
             self.licence_public_key = Some(v);
         }
+        if let Some(v) = env("HOLDFAST_BUS_NAMESPACE") {
+            self.bus_namespace = v;
+        }
+        for (name, field) in [
+            (
+                "HOLDFAST_AGENT_HEARTBEAT_INTERVAL_MS",
+                &mut self.agent_heartbeat_interval_ms,
+            ),
+            ("HOLDFAST_LEASE_TTL_MS", &mut self.lease_ttl_ms),
+        ] {
+            if let Some(v) = env(name) {
+                *field = v
+                    .parse()
+                    .map_err(|e: std::num::ParseIntError| ConfigError::Env {
+                        name,
+                        value: v.clone(),
+                        reason: e.to_string(),
+                    })?;
+            }
+        }
         Ok(())
     }
 
@@ -259,6 +291,22 @@ impl Config {
                 "max_body_bytes must be at least 1024".to_owned(),
             ));
         }
+        if self.agent_heartbeat_interval_ms < 100 || self.agent_missed_heartbeats < 2 {
+            return Err(ConfigError::Invalid(
+                "agent_heartbeat_interval_ms must be at least 100 and agent_missed_heartbeats at least 2".to_owned(),
+            ));
+        }
+        if self.lease_ttl_ms < 500 {
+            return Err(ConfigError::Invalid(
+                "lease_ttl_ms must be at least 500 (15000 is the default)".to_owned(),
+            ));
+        }
+        holdfast_protocol::NodeId::parse(self.bus_namespace.clone()).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "bus_namespace {:?} may contain only ASCII letters, digits, '.', '-' and '_'",
+                self.bus_namespace
+            ))
+        })?;
         if self.argon2_memory_kib < 8 || self.argon2_iterations < 1 {
             return Err(ConfigError::Invalid(
                 "argon2_memory_kib must be at least 8 and argon2_iterations at least 1".to_owned(),

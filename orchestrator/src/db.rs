@@ -19,6 +19,10 @@ pub mod sessions;
 pub mod settings;
 pub mod users;
 
+pub mod agents;
+pub mod lease;
+pub mod summary;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -40,6 +44,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "clusters",
         include_str!("../migrations/0002_clusters.sql"),
     ),
+    (3, "agents", include_str!("../migrations/0003_agents.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

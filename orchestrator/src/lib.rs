@@ -23,5 +23,8 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 
+pub mod agents;
+pub mod lease;
+
 pub use config::Config;
 pub use server::{run, serve};

@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
                 .context("running the orchestrator")
         }
         command => {
-            let text = runtime.block_on(cli::execute(
+            let result = runtime.block_on(cli::execute(
                 &cli.global,
                 command,
                 |k| std::env::var(k).ok(),
@@ -41,7 +41,17 @@ fn main() -> anyhow::Result<()> {
                     let _ = std::io::stdin().read_to_string(&mut s);
                     s
                 },
-            ))?;
+            ));
+            let text = match result {
+                Ok(text) => text,
+                // `holdfast status` found problems: the report, then exit status 1.
+                Err(cli::CliError::Unhealthy(report)) => {
+                    print!("{report}");
+                    drop(runtime);
+                    std::process::exit(1);
+                }
+                Err(e) => return Err(e.into()),
+            };
             print!("{text}");
             Ok(())
         }

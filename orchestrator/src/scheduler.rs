@@ -213,9 +213,17 @@ pub async fn run(app: AppState, node: String) {
                 }
             }
             _ = tick_every.tick() => {
+                // Only the holder of the leader lease fires schedules.
+                if !app.leader.is_leader() {
+                    continue;
+                }
                 match tick(&app.db, now_ms(), &node).await {
                     Ok(fired) => {
                         for f in &fired {
+                            if !app.leader.is_leader() {
+                                tracing::warn!(schedule = %f.schedule_id, slot = f.slot, "lost the leader lease; a claimed slot is not run");
+                                break;
+                            }
                             dispatch(&app, f).await;
                         }
                     }

@@ -41,6 +41,9 @@ pub enum ServeError {
     /// TLS certificate or key could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),
+    /// `bus_url` is configured but RabbitMQ cannot be used.
+    #[error("the agents' bus: {0}")]
+    Bus(#[from] holdfast_bus::BusError),
 }
 
 impl From<sqlx::Error> for ServeError {
@@ -79,7 +82,17 @@ pub async fn run(
     })?;
     let (stop_tx, _) = (state.shutdown_tx.clone(), ());
     let app = state.app.clone();
-    let node = format!("{}-{}", addr, uuid::Uuid::new_v4().simple());
+    let node = app.instance_id.clone();
+    let lease = tokio::spawn(crate::lease::run(
+        app.db.clone(),
+        node.clone(),
+        crate::lease::LeaseTiming {
+            ttl: Duration::from_millis(app.config.lease_ttl_ms),
+        },
+        state.leader_tx,
+        app.shutdown.clone(),
+    ));
+    let agents = tokio::spawn(crate::agents::run(app.clone()));
     let background = tokio::spawn(crate::scheduler::run(app.clone(), node));
     let cluster_work = tokio::spawn(crate::clusters::run(app.clone()));
     let router = crate::api::router(app.clone());
@@ -135,6 +148,16 @@ pub async fn run(
     };
     background.abort();
     cluster_work.abort();
+    agents.abort();
+    // The lease task saw the shutdown signal: let it release the lease.
+    let _ = tokio::time::timeout(Duration::from_secs(5), lease).await;
+    if let Some(link) = &app.agents
+        && tokio::time::timeout(Duration::from_secs(5), link.bus().close())
+            .await
+            .is_err()
+    {
+        tracing::warn!("RabbitMQ did not confirm closing the connection within 5 s");
+    }
     app.db.close().await;
     tracing::info!("holdfast orchestrator stopped");
     result
@@ -143,6 +166,7 @@ pub async fn run(
 struct Prepared {
     app: AppState,
     shutdown_tx: watch::Sender<bool>,
+    leader_tx: watch::Sender<Option<i64>>,
 }
 
 async fn prepare(config: Config) -> Result<Prepared, ServeError> {
@@ -169,6 +193,9 @@ async fn prepare(config: Config) -> Result<Prepared, ServeError> {
     let clusters = crate::clusters::Clusters::new(&config, &metrics);
     let (events, _) = broadcast::channel(1024);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let instance_id = instance_id();
+    let agents = crate::agents::connect(&config, &instance_id).await?;
+    let (leader_tx, leader) = crate::lease::Leadership::channel();
     let app = Arc::new(App {
         db,
         config,
@@ -180,8 +207,26 @@ async fn prepare(config: Config) -> Result<Prepared, ServeError> {
         dummy_hash,
         licence_key,
         clusters,
+        instance_id,
+        leader,
+        agents,
     });
-    Ok(Prepared { app, shutdown_tx })
+    Ok(Prepared {
+        app,
+        shutdown_tx,
+        leader_tx,
+    })
+}
+
+/// `<host>-<pid>-<random>`: unique per process, readable in the lease row.
+fn instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "holdfast".to_owned());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &suffix[..8])
 }
 
 /// Creates the `admin` account on first start, with the configured password or a random

@@ -36,6 +36,12 @@ pub struct App {
     pub licence_key: ed25519_dalek::VerifyingKey,
     /// Cluster sessions, secrets key and background work.
     pub clusters: crate::clusters::Clusters,
+    /// This replica's id (host, pid, random suffix): the lease holder and scheduler node.
+    pub instance_id: String,
+    /// Whether this replica holds the leader lease.
+    pub leader: crate::lease::Leadership,
+    /// The agents' bus, when `bus_url` is configured.
+    pub agents: Option<crate::agents::AgentLink>,
 }
 
 /// Milliseconds since the Unix epoch, now.

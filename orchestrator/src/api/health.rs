@@ -13,7 +13,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database answers. Also says whether the agents' bus
+/// answers (or is not configured) and whether this replica holds the leader lease.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if *state.shutdown.borrow() {
         return ApiError::new(
@@ -29,7 +30,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
                 crate::db::Backend::Sqlite => "sqlite",
                 crate::db::Backend::Postgres => "postgres",
             };
-            Json(serde_json::json!({ "status": "ready", "database": database })).into_response()
+            let bus = crate::agents::bus_status(&state).await;
+            Json(serde_json::json!({
+                "status": "ready",
+                "database": database,
+                "bus": bus,
+                "leader": state.leader.is_leader(),
+                "instance": state.instance_id,
+            }))
+            .into_response()
         }
         Err(e) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{audit, auth, clusters, error, events, groups, licence, page, settings, users};
+use super::{agents, audit, auth, clusters, error, events, groups, licence, page, settings, users};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -24,6 +24,7 @@ use super::{audit, auth, clusters, error, events, groups, licence, page, setting
         clusters::list, clusters::register, clusters::get, clusters::update, clusters::delete,
         clusters::sync, clusters::resources::list, clusters::resources::get,
         clusters::resources::unprotected_instances,
+        agents::list, agents::get,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>)),
     modifiers(&BearerAuth),

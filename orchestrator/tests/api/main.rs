@@ -11,3 +11,7 @@ mod rbac_matrix;
 mod scheduler;
 mod tls;
 mod users;
+
+mod agents;
+mod agents_bus;
+mod lease;

@@ -132,6 +132,11 @@ async fn request_for(
             let key = app.licence_key(&fx.admin, "2099-12-31", 10).await;
             (path.to_owned(), Some(json!({"licence_key": key})), false)
         }
+        ("GET", "/api/v1/agents") => (path.to_owned(), None, false),
+        ("GET", "/api/v1/agents/{node}") => {
+            let node = crate::agents::insert_agent(app, &fx.next("node-")).await;
+            (format!("/api/v1/agents/{node}"), None, false)
+        }
         _ => panic!("no RBAC matrix case for {method} {path}: add one"),
     }
 }
