@@ -10,8 +10,10 @@ pub mod audit;
 pub mod events;
 pub mod groups;
 pub mod installation;
+pub mod jobs;
 pub mod licence;
 
+pub mod recovery_resources;
 pub mod schedules;
 pub mod sessions;
 pub mod settings;
@@ -27,11 +29,14 @@ use sqlx::{Any, AnyPool, Transaction};
 pub type Tx<'c> = Transaction<'c, Any>;
 
 /// The migrations, embedded in the binary, in order. Append; never edit a released one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "platform",
-    include_str!("../migrations/0001_platform.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "platform",
+        include_str!("../migrations/0001_platform.sql"),
+    ),
+    (4, "jobs", include_str!("../migrations/0004_jobs.sql")),
+];
 
 fn migrator() -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};

@@ -14,6 +14,7 @@ pub mod housekeeping;
 pub mod licence;
 pub mod mail;
 pub mod metrics;
+pub mod recovery;
 pub mod scheduler;
 pub mod server;
 pub mod settings;
