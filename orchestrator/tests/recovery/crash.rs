@@ -81,6 +81,10 @@ async fn crash_at_every_checkpoint_of_recovery_and_rollback() {
     let rollback_points = count.seen.load(Ordering::SeqCst);
     assert_eq!(listing(&c).await, before);
     assert!(recovery_points > 60, "{recovery_points} checkpoints");
+    eprintln!(
+        "{} tasks; crashing at each of {recovery_points} recovery and {rollback_points} rollback checkpoints",
+        clean.tasks.len()
+    );
 
     let mut kinds: BTreeMap<&'static str, usize> = BTreeMap::new();
     for stop in 0..recovery_points {
@@ -130,6 +134,7 @@ async fn crash_at_every_checkpoint_of_recovery_and_rollback() {
         );
     }
     assert_eq!(kinds.len(), 4, "{kinds:?}");
+    eprintln!("recovery crash points by kind: {kinds:?}");
 
     for stop in 0..rollback_points {
         let job = new_job(&spec, JobType::Drill, RecoveryPoint::LatestData);
