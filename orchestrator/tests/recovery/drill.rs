@@ -157,18 +157,15 @@ async fn drill_then_dr(backend: Backend) {
             .unwrap();
         assert_eq!(g.name, want);
         // fixed IP kept on the copied subnet
-        let src_ip = &spec.details.ports[&holdfast_orchestrator::dr::ids::PortId::new(
-            &spec
-                .topology
-                .instances
-                .iter()
-                .find(|i| i.name == s.name)
-                .unwrap()
-                .ports[0]
-                .id
-                .to_string(),
-        )]
-            .fixed_ip;
+        let port = &spec
+            .topology
+            .instances
+            .iter()
+            .find(|i| i.name == s.name)
+            .unwrap()
+            .ports[0]
+            .id;
+        let src_ip = &spec.details.ports[port].fixed_ip;
         assert_eq!(ps[0].fixed_ips[0].ip_address.as_ref(), src_ip.as_ref());
     }
     // rollback: the target is exactly as before
