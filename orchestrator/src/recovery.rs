@@ -23,6 +23,7 @@ mod cloud;
 pub mod ledger;
 pub mod lookup;
 pub mod materialiser;
+mod quotas;
 mod rollback;
 mod run;
 mod tasks;

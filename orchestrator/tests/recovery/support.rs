@@ -104,7 +104,9 @@ fn write_fixture(dir: &Path, name: &str, fx: &Value) -> PathBuf {
 
 /// The shop: db ×1 (root + data), app ×2 (root + data), web ×2 (root), two
 /// networks behind a router with an external gateway, two security groups, a keypair.
-pub(crate) fn shop_fixture(web: usize, app: usize) -> Value {
+/// The shop with `web` web servers (each with a data volume when `web_data`), `app`
+/// app servers and the db.
+pub(crate) fn sized_fixture(web: usize, app: usize, web_data: bool) -> Value {
     let mut volumes = vec![];
     let mut servers = vec![];
     let mut add = |name: &str, net: &str, data: bool, volumes: &mut Vec<Value>| {
@@ -131,7 +133,7 @@ pub(crate) fn shop_fixture(web: usize, app: usize) -> Value {
         add(&format!("app{n}"), "back", true, &mut volumes);
     }
     for n in 1..=web {
-        add(&format!("web{n}"), "front", false, &mut volumes);
+        add(&format!("web{n}"), "front", web_data, &mut volumes);
     }
     json!({
         "hypervisors": [{"hostname": "compute-1", "vcpus": 4096, "memory_mb": 4194304, "local_gb": 100000}],
@@ -196,8 +198,16 @@ pub(crate) struct Clouds {
 }
 
 pub(crate) async fn start_clouds(web: usize, app: usize, timing: Timing) -> Clouds {
+    start_sized(web, app, false, timing).await
+}
+
+pub(crate) async fn start_sized(web: usize, app: usize, web_data: bool, timing: Timing) -> Clouds {
     let dir = tempfile::tempdir().unwrap();
-    let sfx = write_fixture(dir.path(), "source.json", &shop_fixture(web, app));
+    let sfx = write_fixture(
+        dir.path(),
+        "source.json",
+        &sized_fixture(web, app, web_data),
+    );
     let tfx = write_fixture(dir.path(), "target.json", &target_fixture());
     let source = TestCloud::start(Config {
         fixture: Some(sfx),
