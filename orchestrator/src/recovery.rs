@@ -20,6 +20,7 @@
 //! - Volume data comes from a [`VolumeMaterialiser`] (the agents in production).
 
 mod cloud;
+mod journal;
 pub mod ledger;
 pub mod lookup;
 pub mod materialiser;
@@ -117,6 +118,9 @@ pub enum RecoveryError {
     /// Something the target already has stands in the way.
     #[error("{0}")]
     Conflict(String),
+    /// The job's progress could not be recorded.
+    #[error("cannot record the job's progress in the database: {0}")]
+    Journal(String),
     /// A stored value is not what the executor wrote.
     #[error("corrupt recovery record: {0}")]
     Corrupt(String),

@@ -15,8 +15,9 @@ use futures_util::future::BoxFuture;
 
 use super::RecoveryError;
 use super::cloud::TargetCloud;
+use super::journal::{Journal, Write};
 use super::lookup::{Lookup, find};
-use crate::db::{self, Db, recovery_resources as rows};
+use crate::db::{Db, recovery_resources as rows};
 use crate::dr::ids::InstanceId;
 use crate::dr::rollback::Resource;
 
@@ -120,15 +121,10 @@ pub struct LedgerEntry {
 /// The job's record of created resources.
 #[derive(Debug)]
 pub struct Ledger {
-    db: Db,
-    job: String,
+    journal: Journal,
     next_seq: AtomicI64,
     entries: Mutex<BTreeMap<String, Entry>>,
     hook: Option<std::sync::Arc<dyn CheckpointHook>>,
-}
-
-fn now() -> i64 {
-    db::millis(jiff::Timestamp::now())
 }
 
 fn corrupt(reason: impl std::fmt::Display) -> RecoveryError {
@@ -168,8 +164,7 @@ impl Ledger {
             );
         }
         Ok(Ledger {
-            db,
-            job: job.to_owned(),
+            journal: Journal::start(db, job.to_owned()),
             next_seq: AtomicI64::new(next),
             entries: Mutex::new(entries),
             hook,
@@ -178,6 +173,11 @@ impl Ledger {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The job's writer (group commit).
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.journal
     }
 
     /// Passes a checkpoint.
@@ -251,9 +251,7 @@ impl Ledger {
             serves_json: serde_json::to_string(serves).map_err(corrupt)?,
         };
         let t = Instant::now();
-        let mut conn = self.db.conn().await?;
-        rows::record_intent(&mut conn, &self.job, &record, now()).await?;
-        drop(conn);
+        self.journal.write(Write::Intent(record)).await?;
         clock.add(t);
         self.lock().insert(
             tag.to_owned(),
@@ -278,9 +276,12 @@ impl Ledger {
     ) -> Result<(), RecoveryError> {
         let json = serde_json::to_string(resource).map_err(corrupt)?;
         let t = Instant::now();
-        let mut conn = self.db.conn().await?;
-        rows::complete(&mut conn, &self.job, tag, &json, now()).await?;
-        drop(conn);
+        self.journal
+            .write(Write::Complete {
+                tag: tag.to_owned(),
+                json,
+            })
+            .await?;
         clock.add(t);
         if let Some(e) = self.lock().get_mut(tag) {
             e.resource = Some(resource.clone());
@@ -291,9 +292,11 @@ impl Ledger {
     /// Records that a resource is gone (or was never created).
     pub async fn mark_deleted(&self, clock: &Clock, tag: &str) -> Result<(), RecoveryError> {
         let t = Instant::now();
-        let mut conn = self.db.conn().await?;
-        rows::mark_deleted(&mut conn, &self.job, tag, now()).await?;
-        drop(conn);
+        self.journal
+            .write(Write::Deleted {
+                tag: tag.to_owned(),
+            })
+            .await?;
         clock.add(t);
         if let Some(e) = self.lock().get_mut(tag) {
             e.deleted = true;

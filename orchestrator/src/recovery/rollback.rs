@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use tracing::Instrument;
 
+use super::journal::Write;
 use super::ledger::{Checkpoint, Clock, Ledger, LedgerEntry};
 use super::lookup::{delete, find};
 use super::{Executor, LoadedJob, ROLLBACK, RecoveryError, RollbackReport, now_ms};
@@ -132,7 +133,7 @@ pub(super) async fn run(ex: &Executor, job: &LoadedJob) -> Result<RollbackReport
                         );
                         return (rid, e, Err(err));
                     }
-                    let r = delete_one(ex, ledger, clock, job, &e).await;
+                    let r = delete_one(ex, ledger, clock, &e).await;
                     (rid, e, r)
                 }
                 .instrument(span)
@@ -143,20 +144,16 @@ pub(super) async fn run(ex: &Executor, job: &LoadedJob) -> Result<RollbackReport
         for (rid, e, r) in results {
             let state = if r.is_ok() { "succeeded" } else { "failed" };
             let error = r.as_ref().err().map(ToString::to_string);
-            {
-                let mut conn = ex.db.conn().await?;
-                jobs::task_finished(
-                    &mut conn,
-                    id,
-                    ROLLBACK,
-                    e.seq,
+            ledger
+                .journal()
+                .write(Write::TaskFinished {
+                    stage: ROLLBACK,
+                    index: e.seq,
                     state,
-                    0,
-                    error.as_deref(),
-                    now_ms(),
-                )
+                    cloud_ms: 0,
+                    error: error.clone(),
+                })
                 .await?;
-            }
             match error {
                 None => deleted += 1,
                 Some(msg) => {
@@ -213,14 +210,16 @@ async fn delete_one(
     ex: &Executor,
     ledger: &Ledger,
     clock: &Clock,
-    job: &LoadedJob,
     e: &LedgerEntry,
 ) -> Result<(), RecoveryError> {
     let index = usize::try_from(e.seq).unwrap_or(usize::MAX);
-    {
-        let mut conn = ex.db.conn().await?;
-        jobs::task_running(&mut conn, job.id.as_str(), ROLLBACK, e.seq, now_ms()).await?;
-    }
+    ledger
+        .journal()
+        .write(Write::TaskRunning {
+            stage: ROLLBACK,
+            index: e.seq,
+        })
+        .await?;
     ledger
         .checkpoint(Checkpoint::TaskStarting {
             stage: ROLLBACK,

@@ -9,6 +9,8 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::cloud::TargetCloud;
+use super::journal::Write;
 use super::ledger::{Checkpoint, Clock, Ledger};
 use super::{
     Executor, LoadedJob, RECOVERY, RecoveryError, RecoveryReport, now_ms, outcome_text, tasks,
@@ -79,10 +81,77 @@ pub(super) async fn report(db: &Db, job: &LoadedJob) -> Result<RecoveryReport, R
     })
 }
 
-struct Done {
-    task: usize,
-    result: Result<(), RecoveryError>,
-    cloud_ms: i64,
+/// Runs one task: records it running, executes it (retrying transient cloud
+/// failures), records its end with a log line; returns its status.
+async fn run_task(
+    job: &LoadedJob,
+    ledger: &Ledger,
+    cloud: &TargetCloud,
+    index: usize,
+    description: &str,
+) -> Result<TaskStatus, RecoveryError> {
+    let journal = ledger.journal();
+    journal
+        .write(Write::TaskRunning {
+            stage: RECOVERY,
+            index: index as i64,
+        })
+        .await?;
+    ledger
+        .checkpoint(Checkpoint::TaskStarting {
+            stage: RECOVERY,
+            index,
+        })
+        .await;
+    let clock = Clock::new();
+    let start = Instant::now();
+    let attempts = cloud.options().task_attempts.max(1);
+    let mut result = Ok(());
+    for attempt in 1..=attempts {
+        result = tasks::execute(job, ledger, cloud, &clock, index).await;
+        match &result {
+            Err(e) if e.is_transient() && attempt < attempts => {
+                tracing::warn!(error = %e, attempt, "task failed transiently; retrying");
+                tokio::time::sleep(cloud.options().poll_interval).await;
+            }
+            _ => break,
+        }
+    }
+    let cloud_time = start.elapsed().saturating_sub(clock.db_time());
+    let cloud_ms = i64::try_from(cloud_time.as_millis()).unwrap_or(i64::MAX);
+    let (state, error) = match &result {
+        Ok(()) => (TaskStatus::Succeeded, None),
+        Err(e) => {
+            tracing::warn!(task = index, error = %e, "recovery task failed");
+            (TaskStatus::Failed, Some(e.to_string()))
+        }
+    };
+    let (text, level, message) = match &error {
+        None => ("succeeded", "info", format!("{description}: done")),
+        Some(e) => ("failed", "error", format!("{description}: failed: {e}")),
+    };
+    let finished = journal.write(Write::TaskFinished {
+        stage: RECOVERY,
+        index: index as i64,
+        state: text,
+        cloud_ms,
+        error,
+    });
+    let line = journal.write(Write::Log(jobs::LogLine {
+        stage: RECOVERY.into(),
+        task_index: i64::try_from(index).ok(),
+        at: now_ms(),
+        level: level.into(),
+        message,
+    }));
+    tokio::try_join!(finished, line)?;
+    ledger
+        .checkpoint(Checkpoint::TaskFinished {
+            stage: RECOVERY,
+            index,
+        })
+        .await;
+    Ok(state)
 }
 
 /// Runs (or resumes) the recovery to its end.
@@ -120,64 +189,35 @@ pub(super) async fn run(
     let ledger = Arc::new(Ledger::load(db.clone(), id, ex.hook.clone()).await?);
     let mut status = statuses(db, &job).await?;
     let mut running: BTreeSet<TaskId> = BTreeSet::new();
-    let mut set: JoinSet<Done> = JoinSet::new();
+    let mut set: JoinSet<(usize, Result<TaskStatus, RecoveryError>)> = JoinSet::new();
     let max = ex.cloud.options().concurrency.max(1);
     loop {
         let mut skipped = false;
         for n in job.graph.next(&status, &running) {
             match n {
                 Next::Skip(t) => {
-                    let mut conn = db.conn().await?;
-                    jobs::task_finished(
-                        &mut conn,
-                        id,
-                        RECOVERY,
-                        t.0 as i64,
-                        "skipped",
-                        0,
-                        Some("a task it requires failed or was skipped"),
-                        now_ms(),
-                    )
-                    .await?;
-                    drop(conn);
+                    ledger
+                        .journal()
+                        .write(Write::TaskFinished {
+                            stage: RECOVERY,
+                            index: t.0 as i64,
+                            state: "skipped",
+                            cloud_ms: 0,
+                            error: Some("a task it requires failed or was skipped".into()),
+                        })
+                        .await?;
                     status.insert(t, TaskStatus::Skipped);
                     skipped = true;
                 }
                 Next::Run(t) if running.len() < max => {
-                    let mut conn = db.conn().await?;
-                    jobs::task_running(&mut conn, id, RECOVERY, t.0 as i64, now_ms()).await?;
-                    drop(conn);
-                    ledger
-                        .checkpoint(Checkpoint::TaskStarting {
-                            stage: RECOVERY,
-                            index: t.0,
-                        })
-                        .await;
                     running.insert(t);
                     let (job, ledger, cloud) = (job.clone(), ledger.clone(), ex.cloud.clone());
+                    let description = descriptions[t.0].clone();
                     let span = tracing::info_span!("recovery_task", job_id = %job.id, task = t.0);
                     set.spawn(
                         async move {
-                            let clock = Clock::new();
-                            let start = Instant::now();
-                            let attempts = cloud.options().task_attempts.max(1);
-                            let mut result = Ok(());
-                            for attempt in 1..=attempts {
-                                result = tasks::execute(&job, &ledger, &cloud, &clock, t.0).await;
-                                match &result {
-                                    Err(e) if e.is_transient() && attempt < attempts => {
-                                        tracing::warn!(error = %e, attempt, "task failed transiently; retrying");
-                                        tokio::time::sleep(cloud.options().poll_interval).await;
-                                    }
-                                    _ => break,
-                                }
-                            }
-                            let cloud_time = start.elapsed().saturating_sub(clock.db_time());
-                            Done {
-                                task: t.0,
-                                result,
-                                cloud_ms: i64::try_from(cloud_time.as_millis()).unwrap_or(i64::MAX),
-                            }
+                            let result = run_task(&job, &ledger, &cloud, t.0, &description).await;
+                            (t.0, result)
                         }
                         .instrument(span),
                     );
@@ -191,68 +231,18 @@ pub(super) async fn run(
         let Some(joined) = set.join_next().await else {
             break;
         };
-        let done = match joined {
+        let (task, result) = match joined {
             Ok(d) => d,
             Err(e) => {
-                // a panicking task: find which one is no longer running
                 return Err(RecoveryError::Corrupt(format!(
                     "a recovery task panicked: {e}"
                 )));
             }
         };
-        let t = TaskId(done.task);
-        let description = &descriptions[done.task];
-        let (state, error) = match &done.result {
-            Ok(()) => (TaskStatus::Succeeded, None),
-            Err(e) => (TaskStatus::Failed, Some(e.to_string())),
-        };
-        {
-            let mut conn = db.conn().await?;
-            jobs::task_finished(
-                &mut conn,
-                id,
-                RECOVERY,
-                done.task as i64,
-                if state == TaskStatus::Succeeded {
-                    "succeeded"
-                } else {
-                    "failed"
-                },
-                done.cloud_ms,
-                error.as_deref(),
-                now_ms(),
-            )
-            .await?;
-        }
-        match &error {
-            None => {
-                log(
-                    db,
-                    &job,
-                    Some(done.task),
-                    "info",
-                    format!("{description}: done"),
-                )
-                .await?
-            }
-            Some(e) => {
-                tracing::warn!(task = done.task, error = %e, "recovery task failed");
-                log(
-                    db,
-                    &job,
-                    Some(done.task),
-                    "error",
-                    format!("{description}: failed: {e}"),
-                )
-                .await?
-            }
-        }
-        ledger
-            .checkpoint(Checkpoint::TaskFinished {
-                stage: RECOVERY,
-                index: done.task,
-            })
-            .await;
+        // a task that could not record its own end stops the run (the database is
+        // gone): the job resumes from what was recorded
+        let state = result?;
+        let t = TaskId(task);
         running.remove(&t);
         status.insert(t, state);
     }
