@@ -234,6 +234,8 @@ pub(crate) struct LoadedJob {
     pub(crate) spec: JobSpec,
     pub(crate) graph: TaskGraph,
     pub(crate) phase: String,
+    /// Task index by kind.
+    pub(crate) index: BTreeMap<crate::dr::recovery_graph::TaskKind, usize>,
 }
 
 impl LoadedJob {
@@ -332,7 +334,14 @@ impl Executor {
             .map_err(|e| RecoveryError::Corrupt(format!("job spec: {e}")))?;
         let job_type = parse_type(&j.job_type)?;
         let graph = TaskGraph::build(&spec.topology, job_type, &Scope::All)?;
+        let index = graph
+            .tasks()
+            .iter()
+            .enumerate()
+            .map(|(n, t)| (t.kind.clone(), n))
+            .collect();
         Ok(LoadedJob {
+            index,
             id: id.clone(),
             job_type,
             point: parse_point(&j.recovery_point)?,

@@ -124,6 +124,8 @@ pub struct Ledger {
     journal: Journal,
     next_seq: AtomicI64,
     entries: Mutex<BTreeMap<String, Entry>>,
+    /// Records by task (sequence numbers).
+    by_task: Mutex<BTreeMap<usize, Vec<i64>>>,
     hook: Option<std::sync::Arc<dyn CheckpointHook>>,
 }
 
@@ -163,7 +165,12 @@ impl Ledger {
                 },
             );
         }
+        let mut by_task: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
+        for e in entries.values() {
+            by_task.entry(e.task).or_default().push(e.seq);
+        }
         Ok(Ledger {
+            by_task: Mutex::new(by_task),
             journal: Journal::start(db, job.to_owned()),
             next_seq: AtomicI64::new(next),
             entries: Mutex::new(entries),
@@ -202,11 +209,12 @@ impl Ledger {
 
     /// Sequence numbers of the records a task created.
     pub fn records_of_task(&self, task: usize) -> Vec<i64> {
-        self.lock()
-            .values()
-            .filter(|e| e.task == task)
-            .map(|e| e.seq)
-            .collect()
+        self.by_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&task)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Every record, in recording order.
@@ -253,6 +261,12 @@ impl Ledger {
         let t = Instant::now();
         self.journal.write(Write::Intent(record)).await?;
         clock.add(t);
+        self.by_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(task)
+            .or_default()
+            .push(seq);
         self.lock().insert(
             tag.to_owned(),
             Entry {

@@ -60,7 +60,7 @@ impl Ctx<'_> {
     }
 
     fn task_of(&self, kind: &TaskKind) -> Option<usize> {
-        self.job.graph.tasks().iter().position(|t| &t.kind == kind)
+        self.job.index.get(kind).copied()
     }
 
     /// The main resource another task created.
