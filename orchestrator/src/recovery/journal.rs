@@ -48,6 +48,8 @@ pub(crate) enum Write {
     },
     /// A log line.
     Log(jobs::LogLine),
+    /// Nothing: a barrier for [`Journal::flush`].
+    Flush,
 }
 
 type Request = (Write, oneshot::Sender<Result<(), String>>);
@@ -90,6 +92,7 @@ async fn apply(conn: &mut sqlx::AnyConnection, job: &str, w: &Write) -> Result<(
             .await
         }
         Write::Log(line) => jobs::log(conn, job, line).await,
+        Write::Flush => Ok(()),
     }
 }
 
@@ -139,15 +142,30 @@ impl Journal {
         Journal { tx }
     }
 
+    /// Queues a write without waiting for its commit (task states and log lines:
+    /// losing the last of them in a crash only makes the resumed job run an
+    /// idempotent task again). Writes are committed in the order they are queued.
+    pub(crate) fn send(&self, w: Write) -> Result<(), RecoveryError> {
+        let (reply, _) = oneshot::channel();
+        self.tx
+            .send((w, reply))
+            .map_err(|_| RecoveryError::Journal("the journal writer stopped".into()))
+    }
+
+    /// Returns once every write queued before is committed.
+    pub(crate) async fn flush(&self) -> Result<(), RecoveryError> {
+        self.write(Write::Flush).await
+    }
+
     /// Writes and returns once the write is committed.
     pub(crate) async fn write(&self, w: Write) -> Result<(), RecoveryError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((w, reply))
-            .map_err(|_| RecoveryError::Corrupt("the journal writer stopped".into()))?;
+            .map_err(|_| RecoveryError::Journal("the journal writer stopped".into()))?;
         answer
             .await
-            .map_err(|_| RecoveryError::Corrupt("the journal writer stopped".into()))?
+            .map_err(|_| RecoveryError::Journal("the journal writer stopped".into()))?
             .map_err(RecoveryError::Journal)
     }
 }

@@ -32,7 +32,7 @@ pub enum Checkpoint {
         /// The task.
         index: usize,
     },
-    /// A task's end is recorded.
+    /// A task's end is handed to the journal (committed in order, before the job ends).
     TaskFinished {
         /// `recovery` or `rollback`.
         stage: &'static str,

@@ -177,6 +177,7 @@ pub(super) async fn run(ex: &Executor, job: &LoadedJob) -> Result<RollbackReport
                 .await;
         }
     }
+    ledger.journal().flush().await?;
     let mut conn = ex.db.conn().await?;
     if failed.is_empty() {
         jobs::set_phase(&mut conn, id, "rolled_back", None, now_ms()).await?;
@@ -213,13 +214,10 @@ async fn delete_one(
     e: &LedgerEntry,
 ) -> Result<(), RecoveryError> {
     let index = usize::try_from(e.seq).unwrap_or(usize::MAX);
-    ledger
-        .journal()
-        .write(Write::TaskRunning {
-            stage: ROLLBACK,
-            index: e.seq,
-        })
-        .await?;
+    ledger.journal().send(Write::TaskRunning {
+        stage: ROLLBACK,
+        index: e.seq,
+    })?;
     ledger
         .checkpoint(Checkpoint::TaskStarting {
             stage: ROLLBACK,

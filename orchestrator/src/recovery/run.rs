@@ -91,12 +91,10 @@ async fn run_task(
     description: &str,
 ) -> Result<TaskStatus, RecoveryError> {
     let journal = ledger.journal();
-    journal
-        .write(Write::TaskRunning {
-            stage: RECOVERY,
-            index: index as i64,
-        })
-        .await?;
+    journal.send(Write::TaskRunning {
+        stage: RECOVERY,
+        index: index as i64,
+    })?;
     ledger
         .checkpoint(Checkpoint::TaskStarting {
             stage: RECOVERY,
@@ -130,21 +128,20 @@ async fn run_task(
         None => ("succeeded", "info", format!("{description}: done")),
         Some(e) => ("failed", "error", format!("{description}: failed: {e}")),
     };
-    let finished = journal.write(Write::TaskFinished {
+    journal.send(Write::TaskFinished {
         stage: RECOVERY,
         index: index as i64,
         state: text,
         cloud_ms,
         error,
-    });
-    let line = journal.write(Write::Log(jobs::LogLine {
+    })?;
+    journal.send(Write::Log(jobs::LogLine {
         stage: RECOVERY.into(),
         task_index: i64::try_from(index).ok(),
         at: now_ms(),
         level: level.into(),
         message,
-    }));
-    tokio::try_join!(finished, line)?;
+    }))?;
     ledger
         .checkpoint(Checkpoint::TaskFinished {
             stage: RECOVERY,
@@ -246,6 +243,8 @@ pub(super) async fn run(
         running.remove(&t);
         status.insert(t, state);
     }
+    // every task's end is committed before the job is marked recovered
+    ledger.journal().flush().await?;
     let instances = job.graph.instance_outcomes(&status).ok_or_else(|| {
         RecoveryError::Corrupt("the task graph stopped with unfinished tasks".into())
     })?;

@@ -850,10 +850,14 @@ async fn attach_fip(
     let network = c.external_network()?;
     let project = c.project()?;
     let tag = c.tag(None);
-    // a floating IP goes before any router gateway it may use
+    // a floating IP goes before the router gateway and interfaces that route it
+    // (Neutron refuses to remove them while it exists)
     let mut depends_on = c.depends_on();
     for (n, t) in c.job.graph.tasks().iter().enumerate() {
-        if matches!(t.kind, TaskKind::SetRouterGateway(_)) {
+        if matches!(
+            t.kind,
+            TaskKind::SetRouterGateway(_) | TaskKind::AddRouterInterface(..)
+        ) {
             depends_on.extend(c.ledger.records_of_task(n));
         }
     }
