@@ -10,9 +10,11 @@ pub mod audit;
 pub mod events;
 pub mod groups;
 pub mod installation;
+pub mod jobs;
 pub mod licence;
 
 pub mod clusters;
+pub mod recovery_resources;
 pub mod resources;
 pub mod schedules;
 pub mod sessions;
@@ -45,6 +47,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_clusters.sql"),
     ),
     (3, "agents", include_str!("../migrations/0003_agents.sql")),
+    (4, "jobs", include_str!("../migrations/0004_jobs.sql")),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -19,6 +19,7 @@
 //! | [`plan_rules`] | plan create / update / delete rules |
 //! | [`group_rules`] | protection-group create / update / delete rules and the manual's constraints |
 //! | [`topology`] | what a recovery rebuilds (the frozen plan with its mapping applied) |
+//! | [`target_details`] | what the executor needs beyond the topology (flavor, AZ, node, fixed IPs, volume sizes/types, rules, keys, external network) |
 //! | [`recovery_graph`] | the ordered recovery tasks with dependencies, the failure/skip rule, results, retry |
 //! | [`rollback`] | the record of created resources, rollback order, cleanup script, confirm split |
 //! | [`retention`] | retention 1..48 and which snapshots to delete |
@@ -75,6 +76,7 @@ pub mod queue;
 pub mod recovery_graph;
 pub mod retention;
 pub mod rollback;
+pub mod target_details;
 pub mod topology;
 
 #[cfg(test)]

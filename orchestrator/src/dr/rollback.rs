@@ -12,8 +12,10 @@ use super::ids::{InstanceId, JobId};
 use super::names::ResourceName;
 use super::recovery_graph::TaskKind;
 
-/// A resource on the target that a job created (with the target's ids).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A resource on the target that a job created (with the target's ids). Stored with
+/// the job as JSON (`{"type": "port", "id": ...}`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Resource {
     /// A project.
     Project {
@@ -218,6 +220,35 @@ impl CreatedResources {
     /// everything that depends on it (reverse dependency order).
     pub fn rollback_order(&self) -> Vec<RecordId> {
         (0..self.records.len()).rev().map(RecordId).collect()
+    }
+
+    /// The rollback in waves: the records of one wave may be deleted concurrently;
+    /// every record comes in a later wave than every record depending on it (its
+    /// dependants). Together the waves hold exactly the records.
+    pub fn rollback_waves(&self) -> Vec<Vec<RecordId>> {
+        let n = self.records.len();
+        let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (m, r) in self.records.iter().enumerate() {
+            for d in &r.depends_on {
+                if let Some(list) = dependants.get_mut(d.0) {
+                    list.push(m);
+                }
+            }
+        }
+        let mut level = vec![0usize; n];
+        for i in (0..n).rev() {
+            level[i] = dependants[i]
+                .iter()
+                .map(|m| level[*m] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        let depth = level.iter().copied().max().map_or(0, |m| m + 1);
+        let mut waves = vec![Vec::new(); depth];
+        for (i, l) in level.iter().enumerate().rev() {
+            waves[*l].push(RecordId(i));
+        }
+        waves
     }
 
     /// The rollback order of the records selected by `keep`, closed under dependants

@@ -1,10 +1,12 @@
 //! What a recovery rebuilds: the frozen plan's topology with its mapping applied
 //! (protection.md, "Resource mapping"; jobs.md, "What a recovery does on the target").
 
+use serde::{Deserialize, Serialize};
+
 use super::ids::{InstanceId, NetworkId, PortId, RouterId, SecurityGroupId, SubnetId, VolumeId};
 
 /// A security group to copy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityGroupSpec {
     /// The source group.
     pub id: SecurityGroupId,
@@ -15,7 +17,7 @@ pub struct SecurityGroupSpec {
 }
 
 /// How a source network is mapped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetworkTarget {
     /// Create a copy on the target.
     Create,
@@ -24,7 +26,7 @@ pub enum NetworkTarget {
 }
 
 /// A protected source network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkSpec {
     /// The source network.
     pub id: NetworkId,
@@ -35,7 +37,7 @@ pub struct NetworkSpec {
 }
 
 /// A subnet of a protected network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubnetSpec {
     /// The source subnet.
     pub id: SubnetId,
@@ -46,7 +48,7 @@ pub struct SubnetSpec {
 }
 
 /// A source router of the protected networks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouterSpec {
     /// The source router.
     pub id: RouterId,
@@ -59,7 +61,7 @@ pub struct RouterSpec {
 }
 
 /// A port of an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSpec {
     /// The source port.
     pub id: PortId,
@@ -68,7 +70,7 @@ pub struct PortSpec {
 }
 
 /// A volume of an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeSpec {
     /// The source volume.
     pub id: VolumeId,
@@ -77,7 +79,7 @@ pub struct VolumeSpec {
 }
 
 /// The floating-IP mapping of one port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FloatingIpPolicy {
     /// Keep the same address if it is free on the target.
     KeepSame(String),
@@ -88,7 +90,7 @@ pub enum FloatingIpPolicy {
 }
 
 /// A floating IP of an instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FloatingIpSpec {
     /// The port it points to.
     pub port: PortId,
@@ -97,7 +99,7 @@ pub struct FloatingIpSpec {
 }
 
 /// The boot plan of one instance (protection.md, "Boot plan").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Boot {
     /// Left stopped after recovery.
     Stopped,
@@ -106,7 +108,7 @@ pub enum Boot {
 }
 
 /// A protected instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceSpec {
     /// The source instance.
     pub id: InstanceId,
@@ -127,7 +129,7 @@ pub struct InstanceSpec {
 }
 
 /// Everything a recovery rebuilds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Topology {
     /// The project to create on the target.
     pub project_name: String,

@@ -124,6 +124,22 @@ fn rollback_deletes_exactly_what_was_created_in_reverse_dependency_order() {
     let rb = c.rollback_order();
     assert_eq!(rb.len(), c.records().len());
     assert_reverse_dependency_order(&c, &rb);
+    let waves = c.rollback_waves();
+    // instances go in the first wave; the project last, alone
+    assert!(
+        waves[0]
+            .iter()
+            .any(|r| matches!(c.get(*r).unwrap().resource, Resource::Instance { .. }))
+    );
+    assert!(waves[0].iter().all(|r| !matches!(
+        c.get(*r).unwrap().resource,
+        Resource::Project { .. } | Resource::Network { .. } | Resource::Volume { .. }
+    )));
+    assert_eq!(waves.last().unwrap().len(), 1);
+    assert!(matches!(
+        c.get(waves.last().unwrap()[0]).unwrap().resource,
+        Resource::Project { .. }
+    ));
     let first = &c.get(rb[0]).unwrap().resource;
     let last = &c.get(*rb.last().unwrap()).unwrap().resource;
     assert!(matches!(first, Resource::Instance { .. }), "{first:?}");
@@ -343,6 +359,11 @@ proptest! {
         let c = record(&g, &status, &order);
         let all = c.rollback_order();
         assert_reverse_dependency_order(&c, &all);
+        // waves: flattened, a reverse dependency order of exactly the records
+        let waves: Vec<RecordId> = c.rollback_waves().into_iter().flatten().collect();
+        assert_reverse_dependency_order(&c, &waves);
+        prop_assert_eq!(waves.iter().copied().collect::<BTreeSet<_>>().len(), c.records().len());
+        prop_assert_eq!(waves.len(), c.records().len());
         // exactly the records, each once
         let set: BTreeSet<RecordId> = all.iter().copied().collect();
         prop_assert_eq!(set.len(), c.records().len());

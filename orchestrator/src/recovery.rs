@@ -1,0 +1,395 @@
+//! The recovery executor (issue 7, item 5; jobs.md, "What a recovery does on the
+//! target", "Failures"): runs a job's [`TaskGraph`] against the TARGET cloud through
+//! `holdfast-openstack`, persisted task by task, resumable after a crash, and rolls
+//! back exactly what the job created.
+//!
+//! - [`Executor::create_job`] freezes the topology and target details with the job
+//!   (`recovery_jobs`).
+//! - [`Executor::recover`] runs (or resumes) the recovery: independent tasks run
+//!   concurrently up to [`ExecutorOptions::concurrency`]; each task's state, attempts,
+//!   timings and cloud time are stored (`recovery_tasks`), with a log line per event
+//!   (`recovery_task_log`). A failed instance does not stop the others; the result is
+//!   success / partial_success / failed over the instances.
+//! - Every created resource is recorded before the call that creates it
+//!   ([`ledger::Ledger::ensure`], `recovery_resources`), carrying a deterministic tag
+//!   `hf-<job>-<task>[-<n>]` in its description, name or metadata; a resumed job finds
+//!   by that tag what a crashed run created but did not record.
+//! - [`Executor::rollback`] deletes exactly the recorded resources, in reverse
+//!   dependency order (concurrent waves, [`CreatedResources::rollback_waves`]),
+//!   resumable in the same way.
+//! - Volume data comes from a [`VolumeMaterialiser`] (the agents in production).
+
+mod cloud;
+mod journal;
+pub mod ledger;
+pub mod lookup;
+pub mod materialiser;
+mod quotas;
+mod rollback;
+mod run;
+mod tasks;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use cloud::TargetCloud;
+pub use ledger::{Checkpoint, CheckpointHook};
+pub use materialiser::{BackendVolume, MaterialiseError, MaterialiseRequest, VolumeMaterialiser};
+
+use crate::db::{self, Db, DbError, jobs};
+use crate::dr::ids::{ClusterId, GroupId, InstanceId, JobId, PlanId, SnapshotId};
+use crate::dr::job::{JobType, RecoveryPoint};
+use crate::dr::job_state::TasksOutcome;
+use crate::dr::recovery_graph::{GraphError, Scope, TaskGraph};
+use crate::dr::rollback::CreatedResources;
+use crate::dr::target_details::{DetailsError, TargetDetails};
+use crate::dr::topology::Topology;
+
+/// How the executor runs.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// Tasks running at once.
+    pub concurrency: usize,
+    /// Interval between polls of an asynchronous transition.
+    pub poll_interval: Duration,
+    /// Longest wait for one transition (server ACTIVE, volume available, deletion).
+    pub wait_timeout: Duration,
+    /// Attempts per task when the cloud fails transiently (unreachable, 5xx).
+    pub task_attempts: u32,
+}
+
+impl Default for ExecutorOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            poll_interval: Duration::from_secs(1),
+            wait_timeout: Duration::from_secs(600),
+            task_attempts: 3,
+        }
+    }
+}
+
+/// Why the executor could not do its work (a task's own failure is not an error: it
+/// is recorded with the task).
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The target cloud refused or failed a call.
+    #[error("target cloud: {0}")]
+    OpenStack(#[from] holdfast_openstack::Error),
+    /// The target cloud put a resource in an error state.
+    #[error("target cloud: {0}")]
+    Cloud(String),
+    /// A wait ran out.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// The wait.
+        after: Duration,
+    },
+    /// Volume data could not be materialised.
+    #[error(transparent)]
+    Materialise(#[from] MaterialiseError),
+    /// The plan cannot be turned into tasks.
+    #[error("the plan cannot be recovered: {0}")]
+    Graph(#[from] GraphError),
+    /// The plan lacks target details.
+    #[error("the plan cannot be recovered: {0}")]
+    Details(#[from] DetailsError),
+    /// No such job.
+    #[error("recovery job {0} does not exist")]
+    NoJob(String),
+    /// The job is not in a phase that allows this.
+    #[error("recovery job {job} is {phase}: {operation} is not possible now")]
+    Phase {
+        /// The job.
+        job: String,
+        /// Its phase.
+        phase: String,
+        /// What was asked.
+        operation: &'static str,
+    },
+    /// Something the target already has stands in the way.
+    #[error("{0}")]
+    Conflict(String),
+    /// The job's progress could not be recorded.
+    #[error("cannot record the job's progress in the database: {0}")]
+    Journal(String),
+    /// A stored value is not what the executor wrote.
+    #[error("corrupt recovery record: {0}")]
+    Corrupt(String),
+}
+
+impl RecoveryError {
+    /// Worth another attempt of the task (the cloud was unreachable or failed).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            RecoveryError::OpenStack(
+                holdfast_openstack::Error::Unreachable { .. }
+                    | holdfast_openstack::Error::ServerError { .. }
+            )
+        )
+    }
+}
+
+/// What the job rebuilds, frozen with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The topology with its mapping applied.
+    pub topology: Topology,
+    /// What the executor needs beyond it.
+    pub details: TargetDetails,
+}
+
+/// A job to create.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Its id.
+    pub id: JobId,
+    /// The plan.
+    pub plan: PlanId,
+    /// The protection group.
+    pub group: GroupId,
+    /// The target cluster.
+    pub target: ClusterId,
+    /// Drill or DR.
+    pub job_type: JobType,
+    /// The recovery point.
+    pub point: RecoveryPoint,
+    /// What to rebuild.
+    pub spec: JobSpec,
+}
+
+/// The end of a recovery run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The result over the instances.
+    pub outcome: TasksOutcome,
+    /// Per instance: recovered or not.
+    pub instances: BTreeMap<InstanceId, bool>,
+    /// The tasks with their states and timings.
+    pub tasks: Vec<jobs::TaskRecord>,
+}
+
+/// The end of a rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackReport {
+    /// Resources deleted (or found already gone).
+    pub deleted: usize,
+    /// Resources that could not be deleted, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+pub(crate) const RECOVERY: &str = "recovery";
+pub(crate) const ROLLBACK: &str = "rollback";
+
+fn point_text(p: &RecoveryPoint) -> String {
+    match p {
+        RecoveryPoint::LatestData => "latest-data".into(),
+        RecoveryPoint::LatestSnapshot => "latest-snapshot".into(),
+        RecoveryPoint::Snapshot(s) => format!("snapshot:{s}"),
+    }
+}
+
+fn parse_point(s: &str) -> Result<RecoveryPoint, RecoveryError> {
+    match s {
+        "latest-data" => Ok(RecoveryPoint::LatestData),
+        "latest-snapshot" => Ok(RecoveryPoint::LatestSnapshot),
+        _ => s
+            .strip_prefix("snapshot:")
+            .map(|id| RecoveryPoint::Snapshot(SnapshotId::new(id)))
+            .ok_or_else(|| RecoveryError::Corrupt(format!("recovery point {s:?}"))),
+    }
+}
+
+fn parse_type(s: &str) -> Result<JobType, RecoveryError> {
+    match s {
+        "drill" => Ok(JobType::Drill),
+        "dr" => Ok(JobType::Dr),
+        _ => Err(RecoveryError::Corrupt(format!("job type {s:?}"))),
+    }
+}
+
+pub(crate) fn outcome_text(o: TasksOutcome) -> &'static str {
+    match o {
+        TasksOutcome::Success => "success",
+        TasksOutcome::PartialSuccess => "partial_success",
+        TasksOutcome::Failed => "failed",
+    }
+}
+
+/// A job as the executor loads it.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedJob {
+    pub(crate) id: JobId,
+    pub(crate) job_type: JobType,
+    pub(crate) point: RecoveryPoint,
+    pub(crate) spec: JobSpec,
+    pub(crate) graph: TaskGraph,
+    pub(crate) phase: String,
+    /// Task index by kind.
+    pub(crate) index: BTreeMap<crate::dr::recovery_graph::TaskKind, usize>,
+}
+
+impl LoadedJob {
+    /// The project the job creates: the plan's project name; a drill's gets a
+    /// suffix so that it never meets the production copy of a DR.
+    pub(crate) fn project_name(&self) -> String {
+        match self.job_type {
+            JobType::Dr => self.spec.topology.project_name.clone(),
+            JobType::Drill => {
+                let short: String = self.id.as_str().chars().take(8).collect();
+                format!("{}-drill-{short}", self.spec.topology.project_name)
+            }
+        }
+    }
+
+    /// The tag of a task's `n`-th resource (`None`: its main one).
+    pub(crate) fn tag(&self, task: usize, n: Option<usize>) -> String {
+        match n {
+            None => format!("hf-{}-{task}", self.id),
+            Some(n) => format!("hf-{}-{task}-{n}", self.id),
+        }
+    }
+}
+
+/// Runs recovery jobs against one target cloud.
+#[derive(Debug, Clone)]
+pub struct Executor {
+    db: Db,
+    cloud: TargetCloud,
+    hook: Option<Arc<dyn CheckpointHook>>,
+}
+
+fn now_ms() -> i64 {
+    db::millis(jiff::Timestamp::now())
+}
+
+impl Executor {
+    /// An executor over `db` and the target `cloud`.
+    pub fn new(db: Db, cloud: TargetCloud) -> Executor {
+        Executor {
+            db,
+            cloud,
+            hook: None,
+        }
+    }
+
+    /// Sees every checkpoint (crash tests, tracing).
+    #[must_use]
+    pub fn with_hook(mut self, hook: Arc<dyn CheckpointHook>) -> Executor {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// The target cloud.
+    pub fn cloud(&self) -> &TargetCloud {
+        &self.cloud
+    }
+
+    /// Stores a job with its frozen spec, after checking it can be turned into tasks.
+    #[tracing::instrument(skip_all, fields(job_id = %job.id))]
+    pub async fn create_job(&self, job: &NewJob) -> Result<(), RecoveryError> {
+        TaskGraph::build(&job.spec.topology, job.job_type, &Scope::All)?;
+        job.spec.details.check(&job.spec.topology)?;
+        let spec_json =
+            serde_json::to_string(&job.spec).map_err(|e| RecoveryError::Corrupt(e.to_string()))?;
+        let mut conn = self.db.conn().await?;
+        jobs::insert(
+            &mut conn,
+            &jobs::JobRecord {
+                id: job.id.to_string(),
+                plan_id: job.plan.to_string(),
+                group_id: job.group.to_string(),
+                target_cluster_id: job.target.to_string(),
+                job_type: job.job_type.to_string(),
+                recovery_point: point_text(&job.point),
+                spec_json,
+                phase: "created".into(),
+                result: None,
+                created_at: now_ms(),
+                started_at: None,
+                recovered_at: None,
+                rollback_started_at: None,
+                rolled_back_at: None,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn load(&self, id: &JobId) -> Result<LoadedJob, RecoveryError> {
+        let mut conn = self.db.conn().await?;
+        let j = jobs::get(&mut conn, id.as_str())
+            .await?
+            .ok_or_else(|| RecoveryError::NoJob(id.to_string()))?;
+        let spec: JobSpec = serde_json::from_str(&j.spec_json)
+            .map_err(|e| RecoveryError::Corrupt(format!("job spec: {e}")))?;
+        let job_type = parse_type(&j.job_type)?;
+        let graph = TaskGraph::build(&spec.topology, job_type, &Scope::All)?;
+        let index = graph
+            .tasks()
+            .iter()
+            .enumerate()
+            .map(|(n, t)| (t.kind.clone(), n))
+            .collect();
+        Ok(LoadedJob {
+            index,
+            id: id.clone(),
+            job_type,
+            point: parse_point(&j.recovery_point)?,
+            spec,
+            graph,
+            phase: j.phase,
+        })
+    }
+
+    /// Runs the job's recovery, or resumes it after a crash; returns when every
+    /// task has ended.
+    #[tracing::instrument(skip_all, fields(job_id = %id))]
+    pub async fn recover(&self, id: &JobId) -> Result<RecoveryReport, RecoveryError> {
+        let job = self.load(id).await?;
+        match job.phase.as_str() {
+            "created" | "recovering" => {}
+            "recovered" => return run::report(&self.db, &job).await,
+            other => {
+                return Err(RecoveryError::Phase {
+                    job: id.to_string(),
+                    phase: other.to_owned(),
+                    operation: "recover",
+                });
+            }
+        }
+        run::run(self, Arc::new(job)).await
+    }
+
+    /// Rolls back everything the job created (or resumes a rollback).
+    #[tracing::instrument(skip_all, fields(job_id = %id))]
+    pub async fn rollback(&self, id: &JobId) -> Result<RollbackReport, RecoveryError> {
+        let job = self.load(id).await?;
+        match job.phase.as_str() {
+            "recovered" | "rolling_back" => {}
+            other => {
+                return Err(RecoveryError::Phase {
+                    job: id.to_string(),
+                    phase: other.to_owned(),
+                    operation: "rollback",
+                });
+            }
+        }
+        rollback::run(self, &job).await
+    }
+
+    /// The resources the job created (and not yet deleted), as the domain's record.
+    pub async fn created(&self, id: &JobId) -> Result<CreatedResources, RecoveryError> {
+        let ledger = ledger::Ledger::load(self.db.clone(), id.as_str(), None).await?;
+        Ok(rollback::created_resources(&ledger.entries()).0)
+    }
+}
