@@ -84,6 +84,7 @@ impl Agent {
                     kind: match b.kind {
                         BackendKind::File => StorageKind::File,
                         BackendKind::Block => StorageKind::Block,
+                        BackendKind::Rbd => StorageKind::Rbd,
                     },
                 })
                 .collect(),

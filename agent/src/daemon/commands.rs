@@ -121,11 +121,9 @@ async fn start(agent: &Arc<Agent>, m: &ReplicationStart, persist: bool) -> Reply
     let key = durable::file_key(&m.volume_id.0);
     let mut state = ReplicationState::Starting;
     if &m.target.node_id == me {
-        let mirror = agent
-            .config
-            .resolve(&m.target.location)
-            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?;
-        agent.targets.insert(TargetVolume::new(
+        let (mirror, rbd) = locate(agent, &m.target.location)
+            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e))?;
+        let t = TargetVolume::new(
             &m.volume_id.0,
             mirror,
             Expected {
@@ -133,14 +131,24 @@ async fn start(agent: &Arc<Agent>, m: &ReplicationStart, persist: bool) -> Reply
                 source_node: m.source.node_id.to_string(),
             },
             &agent.config.state_dir,
-        ));
+        );
+        agent.targets.insert(match rbd {
+            Some(image) => t.with_rbd(image),
+            None => t,
+        });
     }
     if &m.source.node_id == me {
-        let path = agent
-            .config
-            .resolve(&m.source.location)
-            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?;
-        if !path.exists() {
+        let (path, rbd) = locate(agent, &m.source.location)
+            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e))?;
+        let exists = match &rbd {
+            Some(image) => image
+                .size()
+                .await
+                .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?
+                .is_some(),
+            None => path.exists(),
+        };
+        if !exists {
             return Err(fail(
                 k,
                 ErrorCode::UnknownVolume,
@@ -160,6 +168,7 @@ async fn start(agent: &Arc<Agent>, m: &ReplicationStart, persist: bool) -> Reply
             compression: m.compression == Compression::Zstd,
             bandwidth_limit_bps: m.bandwidth_limit_bps.or(agent.config.bandwidth_limit_bps),
             sync_bytes: crate::replication::source::SYNC_BYTES,
+            rbd,
         };
         let mut sources = agent.sources.lock().await;
         let same = sources.get(&m.volume_id.0).is_some_and(|r| {
@@ -203,6 +212,20 @@ async fn start(agent: &Arc<Agent>, m: &ReplicationStart, persist: bool) -> Reply
     .into())
 }
 
+/// A location's local path, or for an RBD image a `rbd:pool/image` name for messages
+/// and the image itself.
+fn locate(
+    agent: &Agent,
+    loc: &holdfast_protocol::messages::VolumeLocation,
+) -> Result<(std::path::PathBuf, Option<crate::rbd::Image>), String> {
+    if loc.kind == holdfast_protocol::messages::StorageKind::Rbd {
+        let image = agent.config.resolve_rbd(loc).map_err(|e| e.to_string())?;
+        Ok((format!("rbd:{}", image.spec()).into(), Some(image)))
+    } else {
+        Ok((agent.config.resolve(loc).map_err(|e| e.to_string())?, None))
+    }
+}
+
 async fn stop(agent: &Arc<Agent>, m: &ReplicationStop) -> Reply {
     let k = MessageKind::ReplicationStop;
     let id = &m.volume_id.0;
@@ -214,7 +237,7 @@ async fn stop(agent: &Arc<Agent>, m: &ReplicationStop) -> Reply {
     if let Some(t) = agent.targets.remove(id) {
         let _guard = t.lock.lock().await;
         if m.remove_target_copy {
-            t.remove_copy().map_err(|e| {
+            t.remove_copy().await.map_err(|e| {
                 fail(
                     k,
                     ErrorCode::StorageUnavailable,
