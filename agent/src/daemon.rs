@@ -99,7 +99,8 @@ impl Agent {
     /// Gathers health, writes `status.json` in the state dir (read by `status` and
     /// `support-bundle`), and publishes a heartbeat and every volume's status.
     async fn report(&self) {
-        let health = health::gather(std::process::id(), &self.config.storage_paths());
+        let mut health = health::gather(std::process::id(), &self.config.storage_paths());
+        health::add_rbd(&mut health, &self.config.backends).await;
         let now = UnixMillis::now();
         let mut statuses = Vec::new();
         let mut workers = Vec::new();

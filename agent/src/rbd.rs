@@ -152,8 +152,9 @@ impl Image {
         }
     }
 
-    /// The epoch recorded for target snapshot `snap` (image metadata).
-    pub async fn snap_epoch(&self, snap: &str) -> Result<Option<u64>, RbdError> {
+    /// The epoch and creation time (unix ms) recorded for target snapshot `snap` (image
+    /// metadata `<epoch> <ms>`).
+    pub async fn snap_record(&self, snap: &str) -> Result<Option<(u64, u64)>, RbdError> {
         let key = format!("{EPOCH_KEY}{snap}");
         match self
             .cluster
@@ -162,23 +163,24 @@ impl Image {
         {
             Ok(out) => {
                 let text = String::from_utf8_lossy(&out);
-                text.trim()
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| RbdError::Output {
+                let mut parts = text.split_whitespace().map(str::parse::<u64>);
+                match (parts.next(), parts.next()) {
+                    (Some(Ok(epoch)), Some(Ok(ms))) => Ok(Some((epoch, ms))),
+                    _ => Err(RbdError::Output {
                         command: format!("rbd image-meta get {} {key}", self.spec()),
-                        reason: format!("{text:?} is not an epoch"),
-                    })
+                        reason: format!("{text:?} is not \"<epoch> <unix ms>\""),
+                    }),
+                }
             }
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    pub async fn set_snap_epoch(&self, snap: &str, epoch: u64) -> Result<(), RbdError> {
+    pub async fn set_snap_record(&self, snap: &str, epoch: u64, ms: u64) -> Result<(), RbdError> {
         let key = format!("{EPOCH_KEY}{snap}");
         self.cluster
-            .run(&["image-meta", "set", &self.spec(), &key, &epoch.to_string()])
+            .run(&["image-meta", "set", &self.spec(), &key, &format!("{epoch} {ms}")])
             .await
             .map(drop)
     }
@@ -239,9 +241,9 @@ pub async fn create_target_snapshot(
     epoch: u64,
 ) -> Result<(), TargetSnapError> {
     if image.snap_exists(name).await? {
-        match image.snap_epoch(name).await? {
-            Some(e) if e == epoch => return Ok(()),
-            Some(existing) => {
+        match image.snap_record(name).await? {
+            Some((e, _)) if e == epoch => return Ok(()),
+            Some((existing, _)) => {
                 return Err(TargetSnapError::Conflict {
                     name: name.to_owned(),
                     existing,
@@ -253,7 +255,8 @@ pub async fn create_target_snapshot(
     } else {
         image.snap_create(name).await?;
     }
-    image.set_snap_epoch(name, epoch).await?;
+    let now = holdfast_protocol::UnixMillis::now().0;
+    image.set_snap_record(name, epoch, now).await?;
     Ok(())
 }
 

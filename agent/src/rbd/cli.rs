@@ -236,6 +236,57 @@ impl Cluster {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct Df {
+    pools: Vec<DfPool>,
+}
+
+#[derive(serde::Deserialize)]
+struct DfPool {
+    name: String,
+    stats: DfStats,
+}
+
+#[derive(serde::Deserialize)]
+struct DfStats {
+    bytes_used: u64,
+    max_avail: u64,
+}
+
+impl Cluster {
+    /// The pool's space as (total, available) bytes, from `ceph df` (same client).
+    pub async fn pool_space(&self) -> Result<(u64, u64), RbdError> {
+        let mut c = Command::new("ceph");
+        c.args(self.base())
+            .args(["df", "--format", "json"])
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let command = "ceph df --format json".to_owned();
+        let out = match tokio::time::timeout(self.timeout, c.output()).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(source)) => return Err(RbdError::Spawn { source }),
+            Err(_) => return Err(self.timeout_err(command)),
+        };
+        self.check(command.clone(), out.status, &out.stderr)?;
+        let df: Df = serde_json::from_slice(&out.stdout).map_err(|e| RbdError::Output {
+            command: command.clone(),
+            reason: e.to_string(),
+        })?;
+        let pool = df
+            .pools
+            .into_iter()
+            .find(|p| p.name == self.pool)
+            .ok_or_else(|| RbdError::NotFound {
+                command,
+                what: format!("pool {}", self.pool),
+            })?;
+        Ok((
+            pool.stats.bytes_used + pool.stats.max_avail,
+            pool.stats.max_avail,
+        ))
+    }
+}
+
 /// A running streaming `rbd` command.
 #[derive(Debug)]
 pub struct Streaming {

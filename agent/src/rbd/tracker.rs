@@ -314,6 +314,22 @@ impl ChangeTracker for RbdTracker {
     }
 }
 
+/// Removes the snapshots the tracker of `image` holds (when replication of the image
+/// stops for good), so that Cinder can delete the volume later.
+pub async fn release(image: &Image, state_dir: &Path) -> Result<(), RbdError> {
+    let path = state_dir.join("rbd-tracker.json");
+    let state: State = durable::read_json(&path)
+        .map_err(|source| RbdError::Io {
+            command: format!("reading {}", path.display()),
+            source,
+        })?
+        .unwrap_or_default();
+    for snap in state.baseline.iter().chain(state.pending.iter()) {
+        image.snap_remove(snap).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
