@@ -399,7 +399,10 @@ fn backend(b: RawBackend) -> Result<Backend, ConfigError> {
         {
             return Err(invalid(format!("{k} only applies to kind = \"rbd\"")));
         }
-        let path = b.path.clone().ok_or_else(|| invalid("path is required".into()))?;
+        let path = b
+            .path
+            .clone()
+            .ok_or_else(|| invalid("path is required".into()))?;
         if !path.is_absolute() {
             return Err(invalid("path must be absolute".into()));
         }
@@ -548,7 +551,10 @@ path = "/dev/vg0"
                 SAMPLE.replace("kind = \"block\"", "kind = \"tape\""),
                 "tape",
             ),
-            (SAMPLE.replace("kind = \"block\"", "kind = \"rbd\""), "no path"),
+            (
+                SAMPLE.replace("kind = \"block\"", "kind = \"rbd\""),
+                "no path",
+            ),
             (
                 SAMPLE.replace("name = \"lvm\"", "name = \"files\""),
                 "twice",
@@ -579,13 +585,22 @@ path = "/dev/vg0"
         let b = c.backends.iter().find(|b| b.name == "ceph").unwrap();
         let cluster = b.rbd.as_ref().unwrap();
         assert_eq!(b.kind, BackendKind::Rbd);
-        assert_eq!(cluster.client_id, "cinder", "the client. prefix is accepted");
+        assert_eq!(
+            cluster.client_id, "cinder",
+            "the client. prefix is accepted"
+        );
         assert_eq!(cluster.pool, "volumes");
         assert_eq!(cluster.timeout, std::time::Duration::from_secs(5));
-        assert!(!c.storage_paths().contains(&b.path), "no local free space to watch");
+        assert!(
+            !c.storage_paths().contains(&b.path),
+            "no local free space to watch"
+        );
         assert!(c.redacted().contains("kind = \"rbd\""));
         let reparsed = Config::parse(&c.redacted().replace("***", "x"), |_| None).unwrap();
-        assert_eq!(reparsed.backends, c.backends, "the redacted config loads back");
+        assert_eq!(
+            reparsed.backends, c.backends,
+            "the redacted config loads back"
+        );
         let loc = |object: &str, kind| VolumeLocation {
             backend: "ceph".into(),
             kind,
@@ -593,7 +608,9 @@ path = "/dev/vg0"
         };
         let img = c.resolve_rbd(&loc("volume-1", StorageKind::Rbd)).unwrap();
         assert_eq!(img.spec(), "volumes/volume-1");
-        let img = c.resolve_rbd(&loc("volumes/volume-2", StorageKind::Rbd)).unwrap();
+        let img = c
+            .resolve_rbd(&loc("volumes/volume-2", StorageKind::Rbd))
+            .unwrap();
         assert_eq!(img.name, "volume-2");
         for bad in [
             loc("other/volume-1", StorageKind::Rbd),
@@ -623,15 +640,27 @@ path = "/dev/vg0"
         let keyring = dir.path().join("keyring").display().to_string();
         for (bad, why) in [
             (good.replace("pool = \"volumes\"\n", ""), "pool is required"),
-            (good.replace("pool = \"volumes\"", "pool = \"a/b\""), "pool name"),
-            (good.replace("client_id = \"client.cinder\"\n", ""), "client_id is required"),
+            (
+                good.replace("pool = \"volumes\"", "pool = \"a/b\""),
+                "pool name",
+            ),
+            (
+                good.replace("client_id = \"client.cinder\"\n", ""),
+                "client_id is required",
+            ),
             (good.replace("client.cinder\"", "a b\""), "cephx user"),
             (good.replace(&keyring, &missing), "not a readable file"),
             (good.replace(&keyring, "relative"), "absolute"),
             (format!("{good}timeout_ms = 10\n"), "at least 1000"),
             (format!("{good}path = \"/x\"\n"), "no path"),
-            (SAMPLE.replace("path = \"/srv/volumes\"", "pool = \"p\""), "only applies"),
-            (SAMPLE.replace("path = \"/srv/volumes\"\n", ""), "path is required"),
+            (
+                SAMPLE.replace("path = \"/srv/volumes\"", "pool = \"p\""),
+                "only applies",
+            ),
+            (
+                SAMPLE.replace("path = \"/srv/volumes\"\n", ""),
+                "path is required",
+            ),
         ] {
             let err = parse(&bad).unwrap_err().to_string();
             assert!(err.contains(why), "{err} should mention {why}");

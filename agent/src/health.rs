@@ -52,7 +52,10 @@ pub async fn add_rbd(report: &mut HealthReport, backends: &[crate::config::Backe
         // A heartbeat never waits long for a cluster that does not answer.
         let mut cluster = cluster.clone();
         cluster.timeout = cluster.timeout.min(PROBE_TIMEOUT);
-        let error = crate::rbd::probe(&cluster).await.err().map(|e| e.to_string());
+        let error = crate::rbd::probe(&cluster)
+            .await
+            .err()
+            .map(|e| e.to_string());
         let h = RbdHealth {
             backend: b.name.clone(),
             pool: cluster.pool.clone(),
@@ -213,7 +216,10 @@ mod tests {
                 available_bytes: None,
             },
         ]);
-        r.rbd = vec![rbd("up", None), rbd("down", Some("`rbd ls volumes` did not finish"))];
+        r.rbd = vec![
+            rbd("up", None),
+            rbd("down", Some("`rbd ls volumes` did not finish")),
+        ];
         let p = problems(&r);
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].contains("\"down\"") && p[0].contains("did not finish"));

@@ -180,7 +180,13 @@ impl Image {
     pub async fn set_snap_record(&self, snap: &str, epoch: u64, ms: u64) -> Result<(), RbdError> {
         let key = format!("{EPOCH_KEY}{snap}");
         self.cluster
-            .run(&["image-meta", "set", &self.spec(), &key, &format!("{epoch} {ms}")])
+            .run(&[
+                "image-meta",
+                "set",
+                &self.spec(),
+                &key,
+                &format!("{epoch} {ms}"),
+            ])
             .await
             .map(drop)
     }

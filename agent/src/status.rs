@@ -117,7 +117,11 @@ fn daemon_status(config: &Config, r: &mut StatusReport) {
             age / 1000
         ));
     }
-    for rbd in status["health"]["rbd"].as_array().cloned().unwrap_or_default() {
+    for rbd in status["health"]["rbd"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let name = format!(
             "RBD backend {} (pool {})",
             rbd["backend"].as_str().unwrap_or("?"),

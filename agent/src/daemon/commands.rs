@@ -240,7 +240,10 @@ async fn stop(agent: &Arc<Agent>, m: &ReplicationStop) -> Reply {
                 k,
                 ErrorCode::StorageUnavailable,
                 Some(&m.volume_id),
-                format!("could not remove the replication snapshots of {}: {e}", image.spec()),
+                format!(
+                    "could not remove the replication snapshots of {}: {e}",
+                    image.spec()
+                ),
             ));
         }
         let _ = std::fs::remove_dir_all(dir);
@@ -733,7 +736,8 @@ async fn export_rbd(
             ),
         ));
     }
-    let storage = |e: crate::rbd::RbdError| fail(k, ErrorCode::StorageUnavailable, v, e.to_string());
+    let storage =
+        |e: crate::rbd::RbdError| fail(k, ErrorCode::StorageUnavailable, v, e.to_string());
     let _guard = t.lock.lock().await;
     if dest.size().await.map_err(storage)?.is_some() {
         return Err(fail(

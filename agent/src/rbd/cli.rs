@@ -146,6 +146,20 @@ impl Cluster {
             .join(" ")
             .trim()
             .to_owned();
+        if stderr.contains("couldn't connect to the cluster") {
+            let hint = format!(
+                "; check that {} names the monitors and that {} holds the key of client.{}",
+                self.conf.display(),
+                self.keyring.display(),
+                self.client_id
+            );
+            return Err(RbdError::Failed {
+                command,
+                code: status.code(),
+                stderr,
+                hint,
+            });
+        }
         if stderr.contains("(2) No such file or directory") {
             let what = command
                 .split_whitespace()

@@ -60,10 +60,13 @@ impl RbdSink {
             let mut stdin = BufWriter::with_capacity(1 << 20, stdin);
             let mut banner = Vec::new();
             stream::banner(&mut banner);
-            stdin.write_all(&banner).await.map_err(|source| RbdError::Io {
-                command: s.command.clone(),
-                source,
-            })?;
+            stdin
+                .write_all(&banner)
+                .await
+                .map_err(|source| RbdError::Io {
+                    command: s.command.clone(),
+                    source,
+                })?;
             self.batch = Some(Batch { stream: s, stdin });
         }
         self.batch.as_mut().ok_or_else(|| RbdError::Io {

@@ -26,7 +26,10 @@ pub enum Record {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
-    #[error("the diff stream does not start with {:?}: is it an `rbd export-diff` v1 stream?", String::from_utf8_lossy(BANNER))]
+    #[error(
+        "the diff stream does not start with {:?}: is it an `rbd export-diff` v1 stream?",
+        String::from_utf8_lossy(BANNER)
+    )]
     Banner,
     #[error("the diff stream ends in the middle of a record (after {at} bytes)")]
     Truncated { at: u64 },
@@ -274,7 +277,10 @@ mod tests {
     #[test]
     fn malformed_streams_are_typed_errors() {
         assert!(matches!(read_all(b""), Err(StreamError::Banner)));
-        assert!(matches!(read_all(b"rbd diff v2\ne"), Err(StreamError::Banner)));
+        assert!(matches!(
+            read_all(b"rbd diff v2\ne"),
+            Err(StreamError::Banner)
+        ));
         assert!(matches!(
             read_all(b"rbd diff v1\n"),
             Err(StreamError::NoEnd { at: 12 })
@@ -285,7 +291,10 @@ mod tests {
         ));
         let mut huge = stream(&[]);
         huge.extend_from_slice(&data_header(0, MAX_DATA + 1));
-        assert!(matches!(read_all(&huge), Err(StreamError::BadRecord { .. })));
+        assert!(matches!(
+            read_all(&huge),
+            Err(StreamError::BadRecord { .. })
+        ));
         let mut overflow = stream(&[]);
         encode(
             &mut overflow,
@@ -312,7 +321,10 @@ mod tests {
             "[a-z0-9-]{0,20}".prop_map(Record::FromSnap),
             "[a-z0-9-]{0,20}".prop_map(Record::ToSnap),
             any::<u64>().prop_map(Record::Size),
-            (0u64..1 << 40, proptest::collection::vec(any::<u8>(), 0..300))
+            (
+                0u64..1 << 40,
+                proptest::collection::vec(any::<u8>(), 0..300)
+            )
                 .prop_map(|(offset, data)| Record::Data { offset, data }),
             (0u64..1 << 40, 0u64..1 << 30).prop_map(|(offset, len)| Record::Zero { offset, len }),
         ]

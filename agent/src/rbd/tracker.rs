@@ -137,6 +137,7 @@ impl RbdTracker {
         baseline: Option<&str>,
         staging: &Path,
         max_extent: u64,
+        block: usize,
     ) -> Result<StagedChanges, String> {
         let spec = image.snap_spec(pending);
         let mut args = vec!["export-diff", "--no-progress"];
@@ -144,7 +145,10 @@ impl RbdTracker {
             args.extend(["--from-snap", b]);
         }
         args.extend([spec.as_str(), "-"]);
-        let mut child = image.cluster.spawn(&args, false).map_err(|e| e.to_string())?;
+        let mut child = image
+            .cluster
+            .spawn(&args, false)
+            .map_err(|e| e.to_string())?;
         let stdout = child
             .child
             .stdout
@@ -160,7 +164,11 @@ impl RbdTracker {
                 Ok(Ok(None)) => break,
                 Ok(Err(e)) => {
                     // The command's own error says more than a cut-short stream.
-                    image.cluster.finish(child).await.map_err(|e| e.to_string())?;
+                    image
+                        .cluster
+                        .finish(child)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     return Err(format!("`rbd export-diff {spec}`: {e}"));
                 }
                 Err(_) => {
@@ -179,10 +187,17 @@ impl RbdTracker {
                 }
                 Record::Size(s) => size = Some(s),
                 Record::Data { offset, data } => {
-                    out.write_all_at(&data, at)
-                        .map_err(|e| format!("{}: {e}", staging.display()))?;
-                    at += data.len() as u64;
-                    push_split(&mut extents, offset, data.len() as u64, max_extent);
+                    // librbd reports an object created since the baseline from its
+                    // start, zeroes included: all-zero runs become holes of the
+                    // staging file (shipped as zero extents, not as data).
+                    for (start, len, zero) in runs(&data, block) {
+                        if !zero {
+                            out.write_all_at(&data[start..start + len], at)
+                                .map_err(|e| format!("{}: {e}", staging.display()))?;
+                        }
+                        at += len as u64;
+                        push_split(&mut extents, offset + start as u64, len as u64, max_extent);
+                    }
                 }
                 Record::Zero { offset, len } => {
                     // Left as a hole in the staging file: it reads back as zeroes.
@@ -192,7 +207,11 @@ impl RbdTracker {
                 Record::FromSnap(_) | Record::ToSnap(_) | Record::End => {}
             }
         }
-        image.cluster.finish(child).await.map_err(|e| e.to_string())?;
+        image
+            .cluster
+            .finish(child)
+            .await
+            .map_err(|e| e.to_string())?;
         let volume_size = size.ok_or("export-diff stream has no size record")?;
         out.set_len(at)
             .and_then(|()| out.sync_all())
@@ -203,6 +222,20 @@ impl RbdTracker {
             initial: baseline.is_none(),
         })
     }
+}
+
+/// Splits `data` into maximal runs of `block`-sized pieces that are all zero or not:
+/// `(start, len, zero)`.
+fn runs(data: &[u8], block: usize) -> Vec<(usize, usize, bool)> {
+    let mut out: Vec<(usize, usize, bool)> = Vec::new();
+    for (i, piece) in data.chunks(block.max(1)).enumerate() {
+        let zero = piece.iter().all(|&b| b == 0);
+        match out.last_mut() {
+            Some(last) if last.2 == zero => last.1 += piece.len(),
+            _ => out.push((i * block.max(1), piece.len(), zero)),
+        }
+    }
+    out
 }
 
 /// Appends `offset..offset+len` as extents of at most `max` bytes.
@@ -275,6 +308,7 @@ impl ChangeTracker for RbdTracker {
                     baseline.as_deref(),
                     staging,
                     max,
+                    self.block_size as usize,
                 ))
                 .map_err(TrackerError::Backend)?;
             info!(image = %self.image.spec(), snapshot = %pending, from = ?baseline,
@@ -335,6 +369,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn data_is_split_into_zero_and_non_zero_runs() {
+        let mut d = vec![0u8; 10];
+        d[4] = 1;
+        assert_eq!(runs(&d, 2), vec![(0, 4, true), (4, 2, false), (6, 4, true)]);
+        assert_eq!(runs(&[1, 1, 1], 2), vec![(0, 3, false)]);
+        assert_eq!(runs(&[], 4), vec![]);
+    }
+
+    #[test]
     fn extents_are_split_at_the_frame_limit() {
         let mut v = Vec::new();
         push_split(&mut v, 10, 2500, 1000);
@@ -342,9 +385,18 @@ mod tests {
         assert_eq!(
             v,
             vec![
-                Extent { offset: 10, len: 1000 },
-                Extent { offset: 1010, len: 1000 },
-                Extent { offset: 2010, len: 500 },
+                Extent {
+                    offset: 10,
+                    len: 1000
+                },
+                Extent {
+                    offset: 1010,
+                    len: 1000
+                },
+                Extent {
+                    offset: 2010,
+                    len: 500
+                },
             ]
         );
     }

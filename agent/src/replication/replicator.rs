@@ -119,8 +119,8 @@ impl Worker {
             let t = tokio::task::spawn_blocking(move || {
                 source::make_tracker(&path, &dir, bs, rbd.as_ref())
             })
-                .await
-                .map_err(|e| ReplicationError::Protocol(format!("tracker setup failed: {e}")))??;
+            .await
+            .map_err(|e| ReplicationError::Protocol(format!("tracker setup failed: {e}")))??;
             self.tracker = Some(t);
         }
         Ok(())

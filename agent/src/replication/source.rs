@@ -241,8 +241,13 @@ async fn scan_plan(
             staged: true,
             extents: s.extents,
         };
-        info!(epoch, initial = plan.initial, extents = plan.extents.len(),
-              bytes = plan.bytes(), "epoch planned from staged changes");
+        info!(
+            epoch,
+            initial = plan.initial,
+            extents = plan.extents.len(),
+            bytes = plan.bytes(),
+            "epoch planned from staged changes"
+        );
         return Ok(plan);
     }
     let changes = with_tracker(tracker, |t| t.changes()).await?;

@@ -287,9 +287,7 @@ impl Receiver<'_> {
         self.volume_size = volume_size;
         let vol = self.vol;
         if let Some(image) = &vol.rbd {
-            let sink = self
-                .sink
-                .get_or_insert_with(|| RbdSink::new(image.clone()));
+            let sink = self.sink.get_or_insert_with(|| RbdSink::new(image.clone()));
             match action {
                 BeginAction::AlreadyComplete => {}
                 BeginAction::Continue => sink.prepare(volume_size, false).await?,
@@ -669,12 +667,10 @@ async fn receive(session: Session, vol: Arc<TargetVolume>) -> Result<(), TargetE
             Msg::Snapshot { name, epoch } => vec![snapshot(&vol, rx.cursor, &name, epoch).await],
             Msg::DeleteSnapshot { name } => {
                 let error = match (SnapshotName::parse(&name), &vol.rbd) {
-                    (Ok(n), Some(image)) => {
-                        crate::rbd::delete_target_snapshot(image, n.as_str())
-                            .await
-                            .err()
-                            .map(|e| e.to_string())
-                    }
+                    (Ok(n), Some(image)) => crate::rbd::delete_target_snapshot(image, n.as_str())
+                        .await
+                        .err()
+                        .map(|e| e.to_string()),
                     (Ok(n), None) => snapshots::delete(&vol.mirror, &n)
                         .err()
                         .map(|e| e.to_string()),

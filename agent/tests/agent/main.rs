@@ -4,5 +4,6 @@ mod cli;
 mod crash;
 mod daemon;
 mod helpers;
+mod rbd;
 mod replication;
 mod security;
