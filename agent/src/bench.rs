@@ -12,6 +12,8 @@ use anyhow::{Context, bail};
 use rand::{Rng, SeedableRng};
 use tokio::sync::{Semaphore, watch};
 
+pub mod rbd;
+
 use crate::dataplane::session::Expected;
 use crate::replication::replicator;
 use crate::replication::source::{self, SourceVolume};

@@ -28,6 +28,10 @@ pub const SNAP_PREFIX: &str = "holdfast-";
 struct State {
     baseline: Option<String>,
     pending: Option<String>,
+    /// Former baselines being removed in the background; the next cycle removes any
+    /// still there (e.g. after a crash).
+    #[serde(default)]
+    obsolete: Vec<String>,
 }
 
 /// Tracks one RBD image through snapshot diffs.
@@ -120,6 +124,25 @@ impl RbdTracker {
             image.snapshots().await
         });
         let snaps = snaps.map_err(backend)?;
+        if !state.obsolete.is_empty() {
+            let left: Vec<String> = state
+                .obsolete
+                .iter()
+                .filter(|o| snaps.iter().any(|s| &&s.name == o))
+                .cloned()
+                .collect();
+            let image = self.image.clone();
+            self.handle
+                .block_on(async move {
+                    for o in &left {
+                        image.snap_remove(o).await?;
+                    }
+                    Ok::<_, RbdError>(())
+                })
+                .map_err(backend)?;
+            state.obsolete.clear();
+            self.save(&state)?;
+        }
         let baseline = match state.baseline {
             Some(b) if snaps.iter().any(|s| s.name == b) => Some(b),
             Some(b) => {
@@ -323,19 +346,34 @@ impl ChangeTracker for RbdTracker {
         let Some(pending) = state.pending.take() else {
             return Err(TrackerError::NothingPending);
         };
-        if let Some(old) = state.baseline.replace(pending) {
-            let image = self.image.clone();
-            self.handle
-                .block_on(async move { image.snap_remove(&old).await })
-                .map_err(backend)?;
+        let old = state.baseline.replace(pending);
+        if let Some(old) = &old {
+            state.obsolete.push(old.clone());
         }
-        self.save(&state)
+        self.save(&state)?;
+        // Removing a snapshot takes about a second (the OSDs trim it): off the
+        // replication path. A failure is retried by the next cycle.
+        if let Some(old) = old {
+            let image = self.image.clone();
+            self.handle.spawn(async move {
+                if let Err(e) = image.snap_remove(&old).await {
+                    warn!(image = %image.spec(), snapshot = %old, error = %e,
+                          "could not remove the former baseline snapshot; the next cycle retries");
+                }
+            });
+        }
+        Ok(())
     }
 
     fn reset(&mut self) -> Result<(), TrackerError> {
         let state = self.load()?;
         let image = self.image.clone();
-        let names: Vec<String> = state.baseline.into_iter().chain(state.pending).collect();
+        let names: Vec<String> = state
+            .baseline
+            .into_iter()
+            .chain(state.pending)
+            .chain(state.obsolete)
+            .collect();
         self.handle
             .block_on(async move {
                 for n in names {
@@ -358,7 +396,12 @@ pub async fn release(image: &Image, state_dir: &Path) -> Result<(), RbdError> {
             source,
         })?
         .unwrap_or_default();
-    for snap in state.baseline.iter().chain(state.pending.iter()) {
+    for snap in state
+        .baseline
+        .iter()
+        .chain(state.pending.iter())
+        .chain(state.obsolete.iter())
+    {
         image.snap_remove(snap).await?;
     }
     Ok(())

@@ -92,6 +92,19 @@ pub(crate) async fn sha(c: &Cluster, spec: &str) -> String {
     format!("{:x}", Sha256::digest(&out))
 }
 
+/// The tracker's snapshots once the former baseline's background removal is done
+/// (waits up to 60 s for exactly one to remain).
+pub(crate) async fn settled_snaps(img: &Image) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = holdfast_snaps(img).await;
+        if s.len() <= 1 || std::time::Instant::now() > deadline {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 pub(crate) async fn holdfast_snaps(img: &Image) -> Vec<String> {
     img.snapshots()
         .await
@@ -153,7 +166,7 @@ async fn an_rbd_image_replicates_a_to_b_with_deltas_snapshots_and_export() {
         "{}",
         r.bytes_sent
     );
-    let snaps = holdfast_snaps(&src).await;
+    let snaps = settled_snaps(&src).await;
     assert_eq!(snaps.len(), 1, "{snaps:?}");
     assert_eq!(mirror.size().await.unwrap(), Some(64 << 20));
     assert_eq!(
@@ -198,7 +211,7 @@ async fn an_rbd_image_replicates_a_to_b_with_deltas_snapshots_and_export() {
         "{} sent for {changed}",
         r.bytes_sent
     );
-    let now = holdfast_snaps(&src).await;
+    let now = settled_snaps(&src).await;
     assert_eq!(
         now.len(),
         1,
@@ -213,7 +226,7 @@ async fn an_rbd_image_replicates_a_to_b_with_deltas_snapshots_and_export() {
     // A cycle with a target snapshot, then more changes after it.
     let r = run_cycle(&vol, &mut tr, Some("snap-1")).await.unwrap();
     assert_eq!(r.snapshot.as_deref(), Some("snap-1"));
-    let at_snap = sha(&a, &src.snap_spec(&holdfast_snaps(&src).await[0])).await;
+    let at_snap = sha(&a, &src.snap_spec(&settled_snaps(&src).await[0])).await;
     assert!(mirror.snap_exists("snap-1").await.unwrap());
     assert_eq!(
         mirror.snap_record("snap-1").await.unwrap().map(|r| r.0),
@@ -228,7 +241,7 @@ async fn an_rbd_image_replicates_a_to_b_with_deltas_snapshots_and_export() {
     )
     .await;
     run_cycle(&vol, &mut tr, None).await.unwrap();
-    let latest = sha(&a, &src.snap_spec(&holdfast_snaps(&src).await[0])).await;
+    let latest = sha(&a, &src.snap_spec(&settled_snaps(&src).await[0])).await;
     assert_ne!(latest, at_snap);
     assert_eq!(sha(&b, &mirror.spec()).await, latest);
     assert_eq!(sha(&b, &mirror.snap_spec("snap-1")).await, at_snap);
@@ -246,7 +259,7 @@ async fn an_rbd_image_replicates_a_to_b_with_deltas_snapshots_and_export() {
     assert!(!mirror.snap_exists("snap-1").await.unwrap());
     assert_eq!(mirror.snap_record("snap-1").await.unwrap(), None);
     tracker::release(&src, &vol.state_dir).await.unwrap();
-    assert!(holdfast_snaps(&src).await.is_empty());
+    assert!(settled_snaps(&src).await.is_empty());
     t.remove_copy().await.unwrap();
     assert_eq!(mirror.size().await.unwrap(), None);
 }
