@@ -5,7 +5,7 @@
 //! Prints figures and ratios; asserts only that the copies are equal. Its images are
 //! named `hf-agent-bench-<random>-*` and removed at the end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -48,11 +48,11 @@ pub struct RbdBenchArgs {
 
 const SECRET: &[u8] = b"holdfast-bench-session-secret-0123456789";
 
-fn cluster(conf: &PathBuf, keyring: &PathBuf, a: &RbdBenchArgs) -> Cluster {
+fn cluster(conf: &Path, keyring: &Path, a: &RbdBenchArgs) -> Cluster {
     Cluster {
-        conf: conf.clone(),
+        conf: conf.to_owned(),
         client_id: a.client_id.clone(),
-        keyring: keyring.clone(),
+        keyring: keyring.to_owned(),
         pool: a.pool.clone(),
         timeout: Duration::from_secs(600),
     }

@@ -68,7 +68,7 @@ impl RbdError {
 /// What to check, from what rbd printed.
 fn hint(stderr: &str, cluster: &Cluster) -> String {
     let s = stderr.to_ascii_lowercase();
-    let text = if s.contains("(13)") || s.contains("permission denied") || s.contains("(1) ") {
+    if s.contains("(13)") || s.contains("permission denied") || s.contains("(1) ") {
         format!(
             "; check the keyring {} and the caps of client.{} on pool {}",
             cluster.keyring.display(),
@@ -84,8 +84,7 @@ fn hint(stderr: &str, cluster: &Cluster) -> String {
         "; the cluster is full: free space or add OSDs".to_owned()
     } else {
         String::new()
-    };
-    text
+    }
 }
 
 impl Cluster {

@@ -457,7 +457,7 @@ impl Receiver<'_> {
         let durable_below = self.holes.first().copied().unwrap_or(seq).min(seq);
         let vol = self.vol;
         let flush = match (&mut self.sink, &vol.rbd) {
-            (Some(sink), Some(image)) => Flush::Rbd(image.clone(), sink.take()),
+            (Some(sink), Some(image)) => Flush::Rbd(image.clone(), sink.take().map(Box::new)),
             _ => Flush::File(self.open()?.try_clone().map_err(serr(vol))?),
         };
         Ok((self.cursor.synced(durable_below), flush))
@@ -512,7 +512,7 @@ type PendingSync = tokio::task::JoinHandle<std::io::Result<TargetCursor>>;
 enum Flush {
     File(File),
     /// The RBD stream written since the last sync (none if nothing was).
-    Rbd(crate::rbd::Image, Option<crate::rbd::sink::Batch>),
+    Rbd(crate::rbd::Image, Option<Box<crate::rbd::sink::Batch>>),
 }
 
 impl Flush {
@@ -526,7 +526,7 @@ impl Flush {
             }),
             Flush::Rbd(image, batch) => tokio::spawn(async move {
                 if let Some(b) = batch {
-                    crate::rbd::sink::finish(&image, b)
+                    crate::rbd::sink::finish(&image, *b)
                         .await
                         .map_err(std::io::Error::other)?;
                 }

@@ -281,3 +281,58 @@ async fn a_wrong_keyring_or_missing_image_is_a_typed_actionable_error() {
     holdfast_agent::rbd::probe(&cluster("a")).await.unwrap();
     holdfast_agent::rbd::probe(&cluster("b")).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Ceph clusters a and b: run .ci/realstack-agent"]
+async fn an_interrupted_rbd_cycle_resumes_where_the_target_is_durable() {
+    let (a, b) = (cluster("a"), cluster("b"));
+    let src = Image::new(a.clone(), unique("src"));
+    let mirror = Image::new(b.clone(), unique("mirror"));
+    let _cleanup = Cleanup(vec![src.clone(), mirror.clone()]);
+    a.run(&["create", "--size", "32M", &src.spec()])
+        .await
+        .unwrap();
+    write(
+        &src,
+        &[Record::Data {
+            offset: 0,
+            data: random(24 << 20, 5),
+        }],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = spawn_target(dir.path()).await;
+    target.add_rbd("vol-rbd", mirror.clone());
+    let path = PathBuf::from(format!("rbd:{}", src.spec()));
+    let mut vol = source("vol-rbd", &path, dir.path(), &target.addr);
+    vol.rbd = Some(src.clone());
+    vol.sync_bytes = 2 << 20;
+    vol.bandwidth_limit_bps = Some(8 << 20);
+
+    // The source "crashes" (its cycle is dropped) about half way through.
+    let mut tr =
+        Some(source::make_tracker(&vol.path, &vol.state_dir, 4096, vol.rbd.as_ref()).unwrap());
+    let cut =
+        tokio::time::timeout(Duration::from_millis(2500), run_cycle(&vol, &mut tr, None)).await;
+    assert!(cut.is_err(), "the cycle should still be running");
+
+    // Restarted: a new tracker from the state dir; the staged epoch resumes.
+    vol.bandwidth_limit_bps = None;
+    let mut tr =
+        Some(source::make_tracker(&vol.path, &vol.state_dir, 4096, vol.rbd.as_ref()).unwrap());
+    let r = run_cycle(&vol, &mut tr, None).await.unwrap();
+    assert_eq!(r.epoch, 1);
+    assert!(r.resumed_from > 0, "resumed from extent {}", r.resumed_from);
+    assert!(
+        r.bytes_sent < 22 << 20,
+        "{} bytes sent after the restart",
+        r.bytes_sent
+    );
+    let snaps = settled_snaps(&src).await;
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert_eq!(
+        sha(&a, &src.snap_spec(&snaps[0])).await,
+        sha(&b, &mirror.spec()).await
+    );
+    tracker::release(&src, &vol.state_dir).await.unwrap();
+}
