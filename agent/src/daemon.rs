@@ -119,7 +119,14 @@ impl Agent {
             } else {
                 cursor.epoch.saturating_sub(1)
             };
-            let size = std::fs::metadata(&t.mirror).map(|m| m.len()).unwrap_or(0);
+            let size = match &t.rbd {
+                Some(image) => {
+                    let mut image = image.clone();
+                    image.cluster.timeout = image.cluster.timeout.min(health::PROBE_TIMEOUT);
+                    image.size().await.ok().flatten().unwrap_or(0)
+                }
+                None => std::fs::metadata(&t.mirror).map(|m| m.len()).unwrap_or(0),
+            };
             statuses.push(reports::target_status(
                 &t.volume_id,
                 &self.node,

@@ -5,5 +5,6 @@ mod crash;
 mod daemon;
 mod helpers;
 mod rbd;
+mod rbd_daemon;
 mod replication;
 mod security;
