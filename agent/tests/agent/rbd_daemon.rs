@@ -105,11 +105,7 @@ async fn daemons_replicate_snapshot_export_and_stop_an_rbd_volume_over_the_bus()
     // The heartbeat carries the pool as a storage path with its space.
     let hb = expect(&mut sub, "a heartbeat with the RBD pool", |e| {
         match &e.message {
-            AnyMessage::Heartbeat(h) => h
-                .disks
-                .iter()
-                .find(|d| d.path == "rbd:ceph/rbd")
-                .map(|d| d.clone()),
+            AnyMessage::Heartbeat(h) => h.disks.iter().find(|d| d.path == "rbd:ceph/rbd").cloned(),
             _ => None,
         }
     })
