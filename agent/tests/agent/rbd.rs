@@ -336,3 +336,61 @@ async fn an_interrupted_rbd_cycle_resumes_where_the_target_is_durable() {
     );
     tracker::release(&src, &vol.state_dir).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real Ceph clusters a and b: run .ci/realstack-agent"]
+async fn the_rbd_tracker_reports_changed_blocks_between_its_snapshots() {
+    use holdfast_kmod::{ChangeTracker, TrackerKind};
+    let a = cluster("a");
+    let img = Image::new(a.clone(), unique("tracked"));
+    let _cleanup = Cleanup(vec![img.clone()]);
+    a.run(&["create", "--size", "8M", &img.spec()])
+        .await
+        .unwrap();
+    write(
+        &img,
+        &[Record::Data {
+            offset: 1 << 20,
+            data: random(8192, 1),
+        }],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tracker::RbdTracker::new(img.clone(), dir.path(), 4096, 1 << 20).unwrap();
+    assert_eq!(t.kind(), TrackerKind::Rbd);
+    let (mut t, first) = tokio::task::spawn_blocking(move || {
+        let c = t.changes().unwrap();
+        // Asked again before a commit: the same pending snapshot, the same blocks.
+        assert_eq!(t.changes().unwrap(), c);
+        t.commit().unwrap();
+        (t, c)
+    })
+    .await
+    .unwrap();
+    assert!(first.initial);
+    assert_eq!(first.volume_size, 8 << 20);
+    // librbd reports an object created since the baseline from its start.
+    assert_eq!(first.blocks, (0..=257).collect::<Vec<u64>>());
+    write(
+        &img,
+        &[Record::Data {
+            offset: 4096 * 5,
+            data: random(100, 2),
+        }],
+    )
+    .await;
+    let (mut t, second) = tokio::task::spawn_blocking(move || {
+        let c = t.changes().unwrap();
+        t.commit().unwrap();
+        (t, c)
+    })
+    .await
+    .unwrap();
+    assert!(!second.initial);
+    assert_eq!(second.blocks, vec![5]);
+    assert_eq!(settled_snaps(&img).await.len(), 1);
+    tokio::task::spawn_blocking(move || t.reset().unwrap())
+        .await
+        .unwrap();
+    assert!(holdfast_snaps(&img).await.is_empty());
+}
