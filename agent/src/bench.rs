@@ -12,6 +12,8 @@ use anyhow::{Context, bail};
 use rand::{Rng, SeedableRng};
 use tokio::sync::{Semaphore, watch};
 
+pub mod rbd;
+
 use crate::dataplane::session::Expected;
 use crate::replication::replicator;
 use crate::replication::source::{self, SourceVolume};
@@ -161,9 +163,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             compression: args.zstd,
             bandwidth_limit_bps: None,
             sync_bytes: source::SYNC_BYTES,
+            rbd: None,
         };
         std::fs::create_dir_all(&vol.state_dir)?;
-        let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096)?);
+        let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None)?);
         let t = Instant::now();
         let report = source::run_cycle(&vol, &mut tracker, None).await?;
         let took = t.elapsed();

@@ -18,6 +18,15 @@
 //! name = "cinder-files"
 //! kind = "file"                            # file | block
 //! path = "/var/lib/cinder/volumes"
+//!
+//! [[backends]]
+//! name = "ceph"
+//! kind = "rbd"                             # Ceph RBD images, through the `rbd` tool
+//! conf = "/etc/ceph/ceph.conf"
+//! client_id = "cinder"                     # the cephx user, without "client."
+//! keyring = "/etc/ceph/ceph.client.cinder.keyring"
+//! pool = "volumes"
+//! timeout_ms = 60000                       # optional: per rbd command / stream silence
 //! ```
 //!
 //! Environment overrides: `HOLDFAST_AGENT_NODE_ID`, `HOLDFAST_AGENT_BUS_URL`,
@@ -78,7 +87,12 @@ struct RawDataPlane {
 struct RawBackend {
     name: String,
     kind: String,
-    path: PathBuf,
+    path: Option<PathBuf>,
+    conf: Option<PathBuf>,
+    client_id: Option<String>,
+    keyring: Option<PathBuf>,
+    pool: Option<String>,
+    timeout_ms: Option<u64>,
 }
 
 /// A string that never appears in logs or debug output.
@@ -101,13 +115,17 @@ impl std::fmt::Debug for Secret {
 pub enum BackendKind {
     File,
     Block,
+    Rbd,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
     pub name: String,
     pub kind: BackendKind,
+    /// The directory (file, block); for RBD the cluster's conf file.
     pub path: PathBuf,
+    /// The cluster, client and pool of an RBD backend.
+    pub rbd: Option<crate::rbd::Cluster>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,33 +216,7 @@ impl Config {
                     b.name
                 )));
             }
-            let kind = match b.kind.as_str() {
-                "file" => BackendKind::File,
-                "block" => BackendKind::Block,
-                "rbd" => {
-                    return Err(ConfigError::Invalid(format!(
-                        "backend {:?}: Ceph RBD backends are not supported by this agent version",
-                        b.name
-                    )));
-                }
-                other => {
-                    return Err(ConfigError::Invalid(format!(
-                        "backend {:?}: kind {other:?} is not one of file, block",
-                        b.name
-                    )));
-                }
-            };
-            if !b.path.is_absolute() {
-                return Err(ConfigError::Invalid(format!(
-                    "backend {:?}: path must be absolute",
-                    b.name
-                )));
-            }
-            backends.push(Backend {
-                name: b.name,
-                kind,
-                path: b.path,
-            });
+            backends.push(backend(b)?);
         }
         let advertise = raw
             .data_plane
@@ -270,9 +262,22 @@ impl Config {
             self.listen, self.advertise
         ));
         for b in &self.backends {
+            if let Some(c) = &b.rbd {
+                out.push_str(&format!(
+                    "\n[[backends]]\nname = {:?}\nkind = \"rbd\"\nconf = {:?}\nclient_id = {:?}\nkeyring = {:?}\npool = {:?}\ntimeout_ms = {}\n",
+                    b.name,
+                    c.conf.display().to_string(),
+                    c.client_id,
+                    c.keyring.display().to_string(),
+                    c.pool,
+                    c.timeout.as_millis()
+                ));
+                continue;
+            }
             let kind = match b.kind {
                 BackendKind::File => "file",
                 BackendKind::Block => "block",
+                BackendKind::Rbd => "rbd",
             };
             out.push_str(&format!(
                 "\n[[backends]]\nname = {:?}\nkind = {kind:?}\npath = {:?}\n",
@@ -283,11 +288,51 @@ impl Config {
         out
     }
 
-    /// Every path whose free space matters: the state dir and each backend.
+    /// Every path whose free space matters: the state dir and each local backend.
     pub fn storage_paths(&self) -> Vec<PathBuf> {
         let mut v = vec![self.state_dir.clone()];
-        v.extend(self.backends.iter().map(|b| b.path.clone()));
+        v.extend(
+            self.backends
+                .iter()
+                .filter(|b| b.kind != BackendKind::Rbd)
+                .map(|b| b.path.clone()),
+        );
         v
+    }
+
+    /// The RBD image of a volume location, refusing names that are not plain image names.
+    pub fn resolve_rbd(&self, loc: &VolumeLocation) -> Result<crate::rbd::Image, ConfigError> {
+        let cluster = self
+            .backends
+            .iter()
+            .find(|b| b.name == loc.backend)
+            .ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "no storage backend named {:?} on this node",
+                    loc.backend
+                ))
+            })?
+            .rbd
+            .clone()
+            .filter(|_| loc.kind == StorageKind::Rbd)
+            .ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "backend {:?} does not hold {:?} volumes",
+                    loc.backend, loc.kind
+                ))
+            })?;
+        // Cinder names images `volume-<id>`; a `pool/` prefix naming this pool is accepted.
+        let name = loc
+            .object
+            .strip_prefix(&format!("{}/", cluster.pool))
+            .unwrap_or(&loc.object);
+        if !crate::rbd::valid_name(name) {
+            return Err(ConfigError::Invalid(format!(
+                "object {:?} is not an image name in pool {:?} of backend {:?}",
+                loc.object, cluster.pool, loc.backend
+            )));
+        }
+        Ok(crate::rbd::Image::new(cluster, name))
     }
 
     /// The local path of a volume location, refusing anything outside its backend.
@@ -326,6 +371,108 @@ impl Config {
         }
         Ok(backend.path.join(relative))
     }
+}
+
+/// Validates one `[[backends]]` entry.
+fn backend(b: RawBackend) -> Result<Backend, ConfigError> {
+    let invalid = |what: String| ConfigError::Invalid(format!("backend {:?}: {what}", b.name));
+    let kind = match b.kind.as_str() {
+        "file" => BackendKind::File,
+        "block" => BackendKind::Block,
+        "rbd" => BackendKind::Rbd,
+        other => {
+            return Err(invalid(format!(
+                "kind {other:?} is not one of file, block, rbd"
+            )));
+        }
+    };
+    if kind != BackendKind::Rbd {
+        if let Some(k) = [
+            ("conf", b.conf.is_some()),
+            ("client_id", b.client_id.is_some()),
+            ("keyring", b.keyring.is_some()),
+            ("pool", b.pool.is_some()),
+            ("timeout_ms", b.timeout_ms.is_some()),
+        ]
+        .iter()
+        .find_map(|(k, set)| set.then_some(*k))
+        {
+            return Err(invalid(format!("{k} only applies to kind = \"rbd\"")));
+        }
+        let path = b
+            .path
+            .clone()
+            .ok_or_else(|| invalid("path is required".into()))?;
+        if !path.is_absolute() {
+            return Err(invalid("path must be absolute".into()));
+        }
+        return Ok(Backend {
+            name: b.name,
+            kind,
+            path,
+            rbd: None,
+        });
+    }
+    if b.path.is_some() {
+        return Err(invalid(
+            "an rbd backend has no path: give conf, client_id, keyring and pool".into(),
+        ));
+    }
+    let need = |v: Option<PathBuf>, key: &str, example: &str| {
+        let p = v.ok_or_else(|| invalid(format!("{key} is required (e.g. {example})")))?;
+        if !p.is_absolute() {
+            return Err(invalid(format!("{key} must be an absolute path")));
+        }
+        if !p.is_file() {
+            return Err(invalid(format!(
+                "{key} {} is not a readable file on this node (copy it from a Ceph admin node)",
+                p.display()
+            )));
+        }
+        Ok(p)
+    };
+    let conf = need(b.conf.clone(), "conf", "/etc/ceph/ceph.conf")?;
+    let keyring = need(
+        b.keyring.clone(),
+        "keyring",
+        "/etc/ceph/ceph.client.cinder.keyring",
+    )?;
+    let client_id = b
+        .client_id
+        .clone()
+        .ok_or_else(|| invalid("client_id is required (e.g. \"cinder\")".into()))?;
+    let client_id = client_id
+        .strip_prefix("client.")
+        .map(str::to_owned)
+        .unwrap_or(client_id);
+    if !crate::rbd::valid_name(&client_id) {
+        return Err(invalid(format!(
+            "client_id {client_id:?} is not a cephx user name"
+        )));
+    }
+    let pool = b
+        .pool
+        .clone()
+        .ok_or_else(|| invalid("pool is required (e.g. \"volumes\")".into()))?;
+    if !crate::rbd::valid_name(&pool) {
+        return Err(invalid(format!("pool {pool:?} is not a pool name")));
+    }
+    let timeout_ms = b.timeout_ms.unwrap_or(60_000);
+    if timeout_ms < 1000 {
+        return Err(invalid("timeout_ms must be at least 1000".into()));
+    }
+    Ok(Backend {
+        name: b.name,
+        kind,
+        path: conf.clone(),
+        rbd: Some(crate::rbd::Cluster {
+            conf,
+            client_id,
+            keyring,
+            pool,
+            timeout: std::time::Duration::from_millis(timeout_ms),
+        }),
+    })
 }
 
 pub fn redact_url(url: &str) -> String {
@@ -404,12 +551,116 @@ path = "/dev/vg0"
                 SAMPLE.replace("kind = \"block\"", "kind = \"tape\""),
                 "tape",
             ),
-            (SAMPLE.replace("kind = \"block\"", "kind = \"rbd\""), "RBD"),
+            (
+                SAMPLE.replace("kind = \"block\"", "kind = \"rbd\""),
+                "no path",
+            ),
             (
                 SAMPLE.replace("name = \"lvm\"", "name = \"files\""),
                 "twice",
             ),
             (format!("{SAMPLE}\nunknown = 1\n"), "unknown"),
+        ] {
+            let err = parse(&bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{err} should mention {why}");
+        }
+    }
+
+    fn rbd_sample(dir: &Path, extra: &str) -> String {
+        let conf = dir.join("ceph.conf");
+        let keyring = dir.join("keyring");
+        std::fs::write(&conf, "[global]\n").unwrap();
+        std::fs::write(&keyring, "[client.cinder]\n").unwrap();
+        format!(
+            "{SAMPLE}\n[[backends]]\nname = \"ceph\"\nkind = \"rbd\"\nconf = {:?}\nclient_id = \"client.cinder\"\nkeyring = {:?}\npool = \"volumes\"\n{extra}",
+            conf.display().to_string(),
+            keyring.display().to_string()
+        )
+    }
+
+    #[test]
+    fn rbd_backends_load_and_resolve_image_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = parse(&rbd_sample(dir.path(), "timeout_ms = 5000\n")).unwrap();
+        let b = c.backends.iter().find(|b| b.name == "ceph").unwrap();
+        let cluster = b.rbd.as_ref().unwrap();
+        assert_eq!(b.kind, BackendKind::Rbd);
+        assert_eq!(
+            cluster.client_id, "cinder",
+            "the client. prefix is accepted"
+        );
+        assert_eq!(cluster.pool, "volumes");
+        assert_eq!(cluster.timeout, std::time::Duration::from_secs(5));
+        assert!(
+            !c.storage_paths().contains(&b.path),
+            "no local free space to watch"
+        );
+        assert!(c.redacted().contains("kind = \"rbd\""));
+        let reparsed = Config::parse(&c.redacted().replace("***", "x"), |_| None).unwrap();
+        assert_eq!(
+            reparsed.backends, c.backends,
+            "the redacted config loads back"
+        );
+        let loc = |object: &str, kind| VolumeLocation {
+            backend: "ceph".into(),
+            kind,
+            object: object.into(),
+        };
+        let img = c.resolve_rbd(&loc("volume-1", StorageKind::Rbd)).unwrap();
+        assert_eq!(img.spec(), "volumes/volume-1");
+        let img = c
+            .resolve_rbd(&loc("volumes/volume-2", StorageKind::Rbd))
+            .unwrap();
+        assert_eq!(img.name, "volume-2");
+        for bad in [
+            loc("other/volume-1", StorageKind::Rbd),
+            loc("volume-1@snap", StorageKind::Rbd),
+            loc("-x", StorageKind::Rbd),
+            loc("", StorageKind::Rbd),
+            loc("volume-1", StorageKind::File),
+        ] {
+            assert!(c.resolve_rbd(&bad).is_err(), "{bad:?}");
+        }
+        assert!(c.resolve(&loc("volume-1", StorageKind::Rbd)).is_err());
+        assert!(
+            c.resolve_rbd(&VolumeLocation {
+                backend: "files".into(),
+                kind: StorageKind::Rbd,
+                object: "x".into()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn invalid_rbd_backends_say_what_to_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = rbd_sample(dir.path(), "");
+        let missing = dir.path().join("nope").display().to_string();
+        let keyring = dir.path().join("keyring").display().to_string();
+        for (bad, why) in [
+            (good.replace("pool = \"volumes\"\n", ""), "pool is required"),
+            (
+                good.replace("pool = \"volumes\"", "pool = \"a/b\""),
+                "pool name",
+            ),
+            (
+                good.replace("client_id = \"client.cinder\"\n", ""),
+                "client_id is required",
+            ),
+            (good.replace("client.cinder\"", "a b\""), "cephx user"),
+            (good.replace(&keyring, &missing), "not a readable file"),
+            (good.replace(&keyring, "relative"), "absolute"),
+            (format!("{good}timeout_ms = 10\n"), "at least 1000"),
+            (format!("{good}path = \"/x\"\n"), "no path"),
+            (
+                SAMPLE.replace("path = \"/srv/volumes\"", "pool = \"p\""),
+                "only applies",
+            ),
+            (
+                SAMPLE.replace("path = \"/srv/volumes\"\n", ""),
+                "path is required",
+            ),
         ] {
             let err = parse(&bad).unwrap_err().to_string();
             assert!(err.contains(why), "{err} should mention {why}");

@@ -84,6 +84,7 @@ impl Agent {
                     kind: match b.kind {
                         BackendKind::File => StorageKind::File,
                         BackendKind::Block => StorageKind::Block,
+                        BackendKind::Rbd => StorageKind::Rbd,
                     },
                 })
                 .collect(),
@@ -98,7 +99,8 @@ impl Agent {
     /// Gathers health, writes `status.json` in the state dir (read by `status` and
     /// `support-bundle`), and publishes a heartbeat and every volume's status.
     async fn report(&self) {
-        let health = health::gather(std::process::id(), &self.config.storage_paths());
+        let mut health = health::gather(std::process::id(), &self.config.storage_paths());
+        health::add_rbd(&mut health, &self.config.backends).await;
         let now = UnixMillis::now();
         let mut statuses = Vec::new();
         let mut workers = Vec::new();
@@ -117,7 +119,14 @@ impl Agent {
             } else {
                 cursor.epoch.saturating_sub(1)
             };
-            let size = std::fs::metadata(&t.mirror).map(|m| m.len()).unwrap_or(0);
+            let size = match &t.rbd {
+                Some(image) => {
+                    let mut image = image.clone();
+                    image.cluster.timeout = image.cluster.timeout.min(health::PROBE_TIMEOUT);
+                    image.size().await.ok().flatten().unwrap_or(0)
+                }
+                None => std::fs::metadata(&t.mirror).map(|m| m.len()).unwrap_or(0),
+            };
             statuses.push(reports::target_status(
                 &t.volume_id,
                 &self.node,

@@ -20,6 +20,58 @@ pub struct HealthReport {
     /// The module's ABI version, when it is loaded and its device answers.
     pub kmod_abi_version: Option<u32>,
     pub tracker: String,
+    /// Every Ceph RBD backend: does its cluster answer, and the pool's space.
+    #[serde(default)]
+    pub rbd: Vec<RbdHealth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RbdHealth {
+    pub backend: String,
+    pub pool: String,
+    /// `None` when `rbd ls` of the pool answered in time, else what went wrong.
+    pub error: Option<String>,
+}
+
+impl RbdHealth {
+    /// How it appears among the storage paths.
+    pub fn path(&self) -> PathBuf {
+        format!("rbd:{}/{}", self.backend, self.pool).into()
+    }
+}
+
+/// Longest wait for one RBD backend's answer in a health check.
+pub const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Checks every RBD backend (each `rbd ls` with the backend's timeout) and the space of
+/// its pool (`ceph df`), and adds them to `report` (its space as a storage path
+/// `rbd:<backend>/<pool>`).
+pub async fn add_rbd(report: &mut HealthReport, backends: &[crate::config::Backend]) {
+    for b in backends {
+        let Some(cluster) = &b.rbd else { continue };
+        // A heartbeat never waits long for a cluster that does not answer.
+        let mut cluster = cluster.clone();
+        cluster.timeout = cluster.timeout.min(PROBE_TIMEOUT);
+        let error = crate::rbd::probe(&cluster)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        let h = RbdHealth {
+            backend: b.name.clone(),
+            pool: cluster.pool.clone(),
+            error,
+        };
+        let space = match &h.error {
+            None => cluster.pool_space().await.ok(),
+            Some(_) => None,
+        };
+        report.disks.push(Disk {
+            path: h.path(),
+            total_bytes: space.map(|(t, _)| t),
+            available_bytes: space.map(|(_, a)| a),
+        });
+        report.rbd.push(h);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +113,7 @@ pub fn gather(pid: u32, storage: &[PathBuf]) -> HealthReport {
         rss_bytes,
         disks: storage.iter().map(|p| disk(p)).collect(),
         kmod_loaded,
+        rbd: Vec::new(),
         tracker: if kmod_loaded {
             "kernel".into()
         } else {
@@ -90,7 +143,16 @@ pub const MIN_FREE_SHARE: f64 = 0.05;
 /// What is wrong, in words an operator can act on; empty when healthy.
 pub fn problems(report: &HealthReport) -> Vec<String> {
     let mut out = Vec::new();
+    for r in &report.rbd {
+        if let Some(e) = &r.error {
+            out.push(format!(
+                "RBD backend {:?} (pool {}) does not answer: {e}",
+                r.backend, r.pool
+            ));
+        }
+    }
     for d in &report.disks {
+        let rbd = report.rbd.iter().any(|r| r.path() == d.path);
         match (d.total_bytes, d.available_bytes) {
             (Some(total), Some(avail)) if total > 0 => {
                 if (avail as f64) < MIN_FREE_SHARE * total as f64 {
@@ -102,6 +164,8 @@ pub fn problems(report: &HealthReport) -> Vec<String> {
                     ));
                 }
             }
+            // An RBD pool whose space is unknown is reported above if unreachable.
+            _ if rbd => {}
             _ => out.push(format!("{} is missing or unreadable", d.path.display())),
         }
     }
@@ -129,7 +193,38 @@ mod tests {
             kmod_loaded: false,
             kmod_abi_version: None,
             tracker: "scan".into(),
+            rbd: vec![],
         }
+    }
+
+    #[test]
+    fn unreachable_or_full_rbd_pools_are_problems() {
+        let rbd = |backend: &str, error: Option<&str>| RbdHealth {
+            backend: backend.into(),
+            pool: "volumes".into(),
+            error: error.map(Into::into),
+        };
+        let mut r = report(vec![
+            Disk {
+                path: "rbd:up/volumes".into(),
+                total_bytes: Some(100 << 30),
+                available_bytes: Some(50 << 30),
+            },
+            Disk {
+                path: "rbd:down/volumes".into(),
+                total_bytes: None,
+                available_bytes: None,
+            },
+        ]);
+        r.rbd = vec![
+            rbd("up", None),
+            rbd("down", Some("`rbd ls volumes` did not finish")),
+        ];
+        let p = problems(&r);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("\"down\"") && p[0].contains("did not finish"));
+        r.disks[0].available_bytes = Some(1 << 20);
+        assert_eq!(problems(&r).len(), 2);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod dataplane;
 pub mod durable;
 pub mod health;
 pub mod manual;
+pub mod rbd;
 pub mod replication;
 pub mod signals;
 pub mod snapshots;

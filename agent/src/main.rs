@@ -38,6 +38,8 @@ enum Command {
     },
     /// Measure replication against cp and rsync on this machine.
     Bench(bench::BenchArgs),
+    /// Measure Ceph RBD replication between two clusters against the rbd tool's pipes.
+    BenchRbd(bench::rbd::RbdBenchArgs),
     /// Receive one volume's replication (manual mode, without the orchestrator).
     ServeTarget(manual::ServeTargetArgs),
     /// Replicate one volume to a target agent (manual mode, without the orchestrator).
@@ -88,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::BenchRbd(args) => bench::rbd::run(args).await,
         Command::ServeTarget(args) => manual::serve_target(args).await,
         Command::Push(args) => manual::push(args).await,
     }

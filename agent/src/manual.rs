@@ -118,12 +118,14 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
         compression: args.zstd,
         bandwidth_limit_bps: args.bandwidth_limit,
         sync_bytes: args.sync_bytes,
+        rbd: None,
     };
     std::fs::create_dir_all(&vol.state_dir)?;
     let mut tracker = Some(source::make_tracker(
         &vol.path,
         &vol.state_dir,
         vol.block_size,
+        None,
     )?);
     let _permits = Arc::new(tokio::sync::Semaphore::new(1));
     let mut done = 0;

@@ -117,6 +117,21 @@ fn daemon_status(config: &Config, r: &mut StatusReport) {
             age / 1000
         ));
     }
+    for rbd in status["health"]["rbd"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let name = format!(
+            "RBD backend {} (pool {})",
+            rbd["backend"].as_str().unwrap_or("?"),
+            rbd["pool"].as_str().unwrap_or("?")
+        );
+        match rbd["error"].as_str() {
+            None => r.lines.push(format!("{name}: reachable")),
+            Some(e) => r.problems.push(format!("{name} does not answer: {e}")),
+        }
+    }
     let reps = status["replications"]
         .as_array()
         .cloned()

@@ -27,4 +27,4 @@ pub use blocks::{Extent, coalesce};
 pub use detect::{ModuleInfo, module_loaded, parse_proc_modules};
 pub use kernel::{KernelDevice, KernelTracker};
 pub use scan::ScanTracker;
-pub use tracker::{ChangeSet, ChangeTracker, TrackerError, TrackerKind};
+pub use tracker::{ChangeSet, ChangeTracker, StagedChanges, TrackerError, TrackerKind};

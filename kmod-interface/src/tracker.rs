@@ -7,6 +7,20 @@ use std::path::PathBuf;
 pub enum TrackerKind {
     Kernel,
     Scan,
+    /// Diffs between two Ceph RBD snapshots (implemented in the agent).
+    Rbd,
+}
+
+/// Changes whose data a tracker copied itself into a staging file, for volumes that
+/// cannot be read by offset from a local path (Ceph RBD: the data is read from a
+/// snapshot, which also fixes the point in time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedChanges {
+    pub volume_size: u64,
+    /// The data of extent `i` is in the staging file right after that of extent `i-1`.
+    pub extents: Vec<crate::Extent>,
+    /// Relative to an all-zero volume (see [`ChangeSet::initial`]).
+    pub initial: bool,
 }
 
 /// The blocks of a volume that changed since the last [`ChangeTracker::commit`].
@@ -60,6 +74,9 @@ pub enum TrackerError {
     AbiMismatch { found: u32, expected: u32 },
     #[error("commit called without pending changes")]
     NothingPending,
+    /// A storage backend's own change tracking (e.g. Ceph RBD snapshots) failed.
+    #[error("{0}")]
+    Backend(String),
 }
 
 /// Tells which blocks of one volume changed since the last committed replication.
@@ -76,6 +93,16 @@ pub trait ChangeTracker: Send + std::fmt::Debug {
     fn commit(&mut self) -> Result<(), TrackerError>;
     /// Forgets the baseline: the next `changes` reports every block of the volume.
     fn reset(&mut self) -> Result<(), TrackerError>;
+    /// Trackers that read the changed data themselves return `Some`: like
+    /// [`changes`](ChangeTracker::changes) (same pending/commit protocol), but the
+    /// extents' data is written into `staging` (created or truncated), so the source
+    /// ships it from there. The default (`None`) means: read the live volume.
+    fn stage_changes(
+        &mut self,
+        _staging: &std::path::Path,
+    ) -> Option<Result<StagedChanges, TrackerError>> {
+        None
+    }
 }
 
 pub(crate) fn check_block_size(bs: u32) -> Result<(), TrackerError> {

@@ -121,11 +121,9 @@ async fn start(agent: &Arc<Agent>, m: &ReplicationStart, persist: bool) -> Reply
     let key = durable::file_key(&m.volume_id.0);
     let mut state = ReplicationState::Starting;
     if &m.target.node_id == me {
-        let mirror = agent
-            .config
-            .resolve(&m.target.location)
-            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?;
-        agent.targets.insert(TargetVolume::new(
+        let (mirror, rbd) = locate(agent, &m.target.location)
+            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e))?;
+        let t = TargetVolume::new(
             &m.volume_id.0,
             mirror,
             Expected {
@@ -133,14 +131,24 @@ async fn start(agent: &Arc<Agent>, m: &ReplicationStart, persist: bool) -> Reply
                 source_node: m.source.node_id.to_string(),
             },
             &agent.config.state_dir,
-        ));
+        );
+        agent.targets.insert(match rbd {
+            Some(image) => t.with_rbd(image),
+            None => t,
+        });
     }
     if &m.source.node_id == me {
-        let path = agent
-            .config
-            .resolve(&m.source.location)
-            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?;
-        if !path.exists() {
+        let (path, rbd) = locate(agent, &m.source.location)
+            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e))?;
+        let exists = match &rbd {
+            Some(image) => image
+                .size()
+                .await
+                .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?
+                .is_some(),
+            None => path.exists(),
+        };
+        if !exists {
             return Err(fail(
                 k,
                 ErrorCode::UnknownVolume,
@@ -160,6 +168,7 @@ async fn start(agent: &Arc<Agent>, m: &ReplicationStart, persist: bool) -> Reply
             compression: m.compression == Compression::Zstd,
             bandwidth_limit_bps: m.bandwidth_limit_bps.or(agent.config.bandwidth_limit_bps),
             sync_bytes: crate::replication::source::SYNC_BYTES,
+            rbd,
         };
         let mut sources = agent.sources.lock().await;
         let same = sources.get(&m.volume_id.0).is_some_and(|r| {
@@ -203,18 +212,46 @@ async fn start(agent: &Arc<Agent>, m: &ReplicationStart, persist: bool) -> Reply
     .into())
 }
 
+/// A location's local path, or for an RBD image a `rbd:pool/image` name for messages
+/// and the image itself.
+fn locate(
+    agent: &Agent,
+    loc: &holdfast_protocol::messages::VolumeLocation,
+) -> Result<(std::path::PathBuf, Option<crate::rbd::Image>), String> {
+    if loc.kind == holdfast_protocol::messages::StorageKind::Rbd {
+        let image = agent.config.resolve_rbd(loc).map_err(|e| e.to_string())?;
+        Ok((format!("rbd:{}", image.spec()).into(), Some(image)))
+    } else {
+        Ok((agent.config.resolve(loc).map_err(|e| e.to_string())?, None))
+    }
+}
+
 async fn stop(agent: &Arc<Agent>, m: &ReplicationStop) -> Reply {
     let k = MessageKind::ReplicationStop;
     let id = &m.volume_id.0;
     if let Some(r) = agent.sources.lock().await.remove(id) {
         let dir = r.volume.state_dir.clone();
+        let rbd = r.volume.rbd.clone();
         r.stop().await;
+        if let Some(image) = rbd
+            && let Err(e) = crate::rbd::tracker::release(&image, &dir).await
+        {
+            return Err(fail(
+                k,
+                ErrorCode::StorageUnavailable,
+                Some(&m.volume_id),
+                format!(
+                    "could not remove the replication snapshots of {}: {e}",
+                    image.spec()
+                ),
+            ));
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
     if let Some(t) = agent.targets.remove(id) {
         let _guard = t.lock.lock().await;
         if m.remove_target_copy {
-            t.remove_copy().map_err(|e| {
+            t.remove_copy().await.map_err(|e| {
                 fail(
                     k,
                     ErrorCode::StorageUnavailable,
@@ -505,6 +542,25 @@ async fn snapshot_create(agent: &Arc<Agent>, m: &TargetSnapshotCreate) -> Reply 
             "the copy is between epochs; retry after the running cycle",
         ));
     }
+    if let Some(image) = &t.rbd {
+        crate::rbd::create_target_snapshot(image, name.as_str(), cursor.epoch)
+            .await
+            .map_err(|e| {
+                let code = match e {
+                    crate::rbd::TargetSnapError::Conflict { .. } => ErrorCode::Conflict,
+                    crate::rbd::TargetSnapError::Rbd(_) => ErrorCode::StorageUnavailable,
+                };
+                fail(k, code, v, e.to_string())
+            })?;
+        return Ok(TargetSnapshotResult {
+            volume_id: m.volume_id.clone(),
+            snapshot_name: m.snapshot_name.clone(),
+            op: TargetSnapshotOp::Created,
+            epoch: Some(cursor.epoch),
+            created_at: Some(UnixMillis::now()),
+        }
+        .into());
+    }
     let mirror = t.mirror.clone();
     let now = UnixMillis::now();
     let meta =
@@ -535,8 +591,13 @@ async fn snapshot_delete(agent: &Arc<Agent>, m: &TargetSnapshotDelete) -> Reply 
     })?;
     let name = SnapshotName::parse(&m.snapshot_name)
         .map_err(|e| fail(k, ErrorCode::BadRequest, v, e.to_string()))?;
-    snapshots::delete(&t.mirror, &name)
-        .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?;
+    match &t.rbd {
+        Some(image) => crate::rbd::delete_target_snapshot(image, name.as_str())
+            .await
+            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?,
+        None => snapshots::delete(&t.mirror, &name)
+            .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?,
+    }
     Ok(TargetSnapshotResult {
         volume_id: m.volume_id.clone(),
         snapshot_name: m.snapshot_name.clone(),
@@ -582,6 +643,12 @@ async fn export(agent: &Arc<Agent>, m: &VolumeExport) -> Reply {
             "this agent is not the target of the volume",
         )
     })?;
+    if let Some(image) = &t.rbd {
+        let record = export_rbd(agent, &t, image, m).await?;
+        durable::write_json(&record_path, &record)
+            .map_err(|e| fail(k, ErrorCode::Internal, v, e.to_string()))?;
+        return Ok(done(&record));
+    }
     let dest = agent
         .config
         .resolve(&m.destination)
@@ -641,4 +708,89 @@ async fn export(agent: &Arc<Agent>, m: &VolumeExport) -> Reply {
         .map_err(|e| fail(k, ErrorCode::Internal, v, e.to_string()))?;
     info!(volume_id = %m.volume_id, dest = %dest.display(), "volume exported");
     Ok(done(&record))
+}
+
+/// Exports an RBD mirror: `rbd cp` of the image (latest data) or of its snapshot into a
+/// new independent image of the same cluster, which Cinder can adopt with
+/// manage-existing.
+async fn export_rbd(
+    agent: &Arc<Agent>,
+    t: &TargetVolume,
+    image: &crate::rbd::Image,
+    m: &VolumeExport,
+) -> Result<ExportRecord, ErrorReport> {
+    let k = MessageKind::VolumeExport;
+    let v = Some(&m.volume_id);
+    let dest = agent
+        .config
+        .resolve_rbd(&m.destination)
+        .map_err(|e| fail(k, ErrorCode::BadRequest, v, e.to_string()))?;
+    if dest.cluster.conf != image.cluster.conf {
+        return Err(fail(
+            k,
+            ErrorCode::BadRequest,
+            v,
+            format!(
+                "the destination backend {:?} is another Ceph cluster than the copy's; export into a backend of the same cluster",
+                m.destination.backend
+            ),
+        ));
+    }
+    let storage =
+        |e: crate::rbd::RbdError| fail(k, ErrorCode::StorageUnavailable, v, e.to_string());
+    let _guard = t.lock.lock().await;
+    if dest.size().await.map_err(storage)?.is_some() {
+        return Err(fail(
+            k,
+            ErrorCode::Conflict,
+            v,
+            format!("destination image {} already exists", dest.spec()),
+        ));
+    }
+    let (snap, point) = match &m.point {
+        RecoveryPoint::LatestData => {
+            let c = t
+                .cursor()
+                .map_err(|e| fail(k, ErrorCode::StorageUnavailable, v, e.to_string()))?;
+            if !c.complete {
+                return Err(fail(
+                    k,
+                    ErrorCode::Conflict,
+                    v,
+                    "the copy is between epochs; retry after the running cycle",
+                ));
+            }
+            (None, None)
+        }
+        RecoveryPoint::Snapshot { name } => {
+            let n = SnapshotName::parse(name)
+                .map_err(|e| fail(k, ErrorCode::BadRequest, v, e.to_string()))?;
+            let missing = || {
+                fail(
+                    k,
+                    ErrorCode::BadRequest,
+                    v,
+                    format!("snapshot {name:?} does not exist on {}", image.spec()),
+                )
+            };
+            if !image.snap_exists(n.as_str()).await.map_err(storage)? {
+                return Err(missing());
+            }
+            let (_, created_ms) = image
+                .snap_record(n.as_str())
+                .await
+                .map_err(storage)?
+                .ok_or_else(missing)?;
+            (Some(n), Some(created_ms))
+        }
+    };
+    let size_bytes = image
+        .copy_to(snap.as_ref().map(SnapshotName::as_str), &dest)
+        .await
+        .map_err(storage)?;
+    info!(volume_id = %m.volume_id, dest = %dest.spec(), "RBD volume exported");
+    Ok(ExportRecord {
+        size_bytes,
+        point_in_time_ms: point,
+    })
 }

@@ -110,14 +110,17 @@ struct Worker {
 impl Worker {
     async fn ensure_tracker(&mut self) -> Result<(), ReplicationError> {
         if self.tracker.is_none() {
-            let (path, dir, bs) = (
+            let (path, dir, bs, rbd) = (
                 self.vol.path.clone(),
                 self.vol.state_dir.clone(),
                 self.vol.block_size,
+                self.vol.rbd.clone(),
             );
-            let t = tokio::task::spawn_blocking(move || source::make_tracker(&path, &dir, bs))
-                .await
-                .map_err(|e| ReplicationError::Protocol(format!("tracker setup failed: {e}")))??;
+            let t = tokio::task::spawn_blocking(move || {
+                source::make_tracker(&path, &dir, bs, rbd.as_ref())
+            })
+            .await
+            .map_err(|e| ReplicationError::Protocol(format!("tracker setup failed: {e}")))??;
             self.tracker = Some(t);
         }
         Ok(())

@@ -49,6 +49,9 @@ pub struct SourceVolume {
     pub bandwidth_limit_bps: Option<u64>,
     /// Ask the target for durability after this many bytes (default 32 MiB).
     pub sync_bytes: u64,
+    /// The source is this RBD image (`path` only names it in messages): the tracker
+    /// reads changes from snapshots and stages them.
+    pub rbd: Option<crate::rbd::Image>,
 }
 
 impl std::fmt::Debug for SourceVolume {
@@ -216,16 +219,37 @@ async fn new_plan(
     tracker: &mut Option<Box<dyn ChangeTracker>>,
     epoch: u64,
 ) -> Result<Plan, ReplicationError> {
-    let plan = scan_plan(tracker, epoch).await?;
+    let plan = scan_plan(vol, tracker, epoch).await?;
     vol.save_plan(&plan)?;
     Ok(plan)
 }
 
 async fn scan_plan(
+    vol: &SourceVolume,
     tracker: &mut Option<Box<dyn ChangeTracker>>,
     epoch: u64,
 ) -> Result<Plan, ReplicationError> {
     let scan_started_ms = holdfast_protocol::UnixMillis::now().0;
+    let staging = vol.staged_path();
+    let staged = with_tracker(tracker, move |t| t.stage_changes(&staging).transpose()).await?;
+    if let Some(s) = staged {
+        let plan = Plan {
+            epoch,
+            volume_size: s.volume_size,
+            initial: s.initial,
+            scan_started_ms,
+            staged: true,
+            extents: s.extents,
+        };
+        info!(
+            epoch,
+            initial = plan.initial,
+            extents = plan.extents.len(),
+            bytes = plan.bytes(),
+            "epoch planned from staged changes"
+        );
+        return Ok(plan);
+    }
     let changes = with_tracker(tracker, |t| t.changes()).await?;
     let extents = holdfast_kmod::coalesce(
         &changes.blocks,
@@ -655,16 +679,18 @@ pub async fn prepare_cut(
         run_cycle(vol, tracker, None).await?;
     }
     let state = vol.load_state()?;
-    let mut plan = scan_plan(tracker, state.committed_epoch + 1).await?;
-    let (src, staged, extents) = (vol.path.clone(), vol.staged_path(), plan.extents.clone());
-    tokio::task::spawn_blocking(move || stage(&src, &staged, &extents))
-        .await
-        .map_err(|e| ReplicationError::Protocol(format!("staging task failed: {e}")))?
-        .map_err(|source| ReplicationError::Source {
-            path: vol.path.clone(),
-            source,
-        })?;
-    plan.staged = true;
+    let mut plan = scan_plan(vol, tracker, state.committed_epoch + 1).await?;
+    if !plan.staged {
+        let (src, staged, extents) = (vol.path.clone(), vol.staged_path(), plan.extents.clone());
+        tokio::task::spawn_blocking(move || stage(&src, &staged, &extents))
+            .await
+            .map_err(|e| ReplicationError::Protocol(format!("staging task failed: {e}")))?
+            .map_err(|source| ReplicationError::Source {
+                path: vol.path.clone(),
+                source,
+            })?;
+        plan.staged = true;
+    }
     vol.save_plan(&plan)?;
     info!(
         epoch = plan.epoch,
@@ -731,14 +757,24 @@ pub async fn delete_target_snapshot(
     }
 }
 
-/// The tracker for a source volume: the kernel module's for a block device when the
-/// module is loaded, else the user-space scan.
+/// The tracker for a source volume: RBD snapshot diffs for an RBD image; the kernel
+/// module's for a block device when the module is loaded, else the user-space scan.
+/// Called within the tokio runtime (the RBD tracker keeps a handle on it).
 pub fn make_tracker(
     path: &Path,
     state_dir: &Path,
     block_size: u32,
+    rbd: Option<&crate::rbd::Image>,
 ) -> Result<Box<dyn ChangeTracker>, TrackerError> {
     use std::os::unix::fs::FileTypeExt;
+    if let Some(image) = rbd {
+        return Ok(Box::new(crate::rbd::tracker::RbdTracker::new(
+            image.clone(),
+            state_dir,
+            block_size,
+            MAX_EXTENT,
+        )?));
+    }
     let is_block = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device());
     if is_block && holdfast_kmod::module_loaded() {
         match holdfast_kmod::KernelDevice::open().and_then(|d| {

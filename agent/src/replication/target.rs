@@ -19,6 +19,7 @@ use super::cursor::{BeginAction, TargetCursor};
 use crate::dataplane::frame::{Encoding, MAX_PAYLOAD, Msg};
 use crate::dataplane::session::{self, DataPlaneError, Expected, Session};
 use crate::durable;
+use crate::rbd::sink::RbdSink;
 use crate::snapshots::{self, SnapshotName};
 
 /// A peer silent for this long is considered gone.
@@ -30,6 +31,8 @@ pub struct TargetVolume {
     pub volume_id: String,
     pub mirror: PathBuf,
     pub expected: Expected,
+    /// The mirror is this RBD image (`mirror` only names it in messages).
+    pub rbd: Option<crate::rbd::Image>,
     cursor_path: PathBuf,
     /// Held by a session, a snapshot or an export: one at a time per volume.
     pub lock: tokio::sync::Mutex<()>,
@@ -63,12 +66,19 @@ impl TargetVolume {
             volume_id: volume_id.to_owned(),
             mirror,
             expected,
+            rbd: None,
             cursor_path: state_dir
                 .join("target")
                 .join(format!("{}.cursor.json", durable::file_key(volume_id))),
             lock: tokio::sync::Mutex::new(()),
             stats: Mutex::new(TargetStats::default()),
         }
+    }
+
+    /// Makes the mirror an RBD image.
+    pub fn with_rbd(mut self, image: crate::rbd::Image) -> TargetVolume {
+        self.rbd = Some(image);
+        self
     }
 
     /// The durable position (all zero when nothing was received yet).
@@ -102,9 +112,13 @@ impl TargetVolume {
     }
 
     /// Forgets the position and removes the mirror and its snapshots.
-    pub fn remove_copy(&self) -> Result<(), snapshots::SnapshotError> {
-        snapshots::remove_all(&self.mirror)?;
-        durable::remove(&self.cursor_path).map_err(|source| snapshots::SnapshotError::Io {
+    pub async fn remove_copy(&self) -> Result<(), TargetError> {
+        match &self.rbd {
+            Some(image) => image.remove().await?,
+            None => snapshots::remove_all(&self.mirror)
+                .map_err(|e| TargetError::Protocol(e.to_string()))?,
+        }
+        durable::remove(&self.cursor_path).map_err(|source| TargetError::Storage {
             path: self.cursor_path.clone(),
             source,
         })
@@ -194,6 +208,8 @@ pub enum TargetError {
     },
     #[error("{0}")]
     Protocol(String),
+    #[error(transparent)]
+    Rbd(#[from] crate::rbd::RbdError),
 }
 
 async fn handle(
@@ -227,6 +243,8 @@ fn serr(vol: &TargetVolume) -> impl FnOnce(std::io::Error) -> TargetError + 'sta
 struct Receiver<'a> {
     vol: &'a TargetVolume,
     file: Option<File>,
+    /// The writer of an RBD mirror (instead of `file`).
+    sink: Option<RbdSink>,
     cursor: TargetCursor,
     volume_size: u64,
     /// Extents below this were received (or skipped by the source).
@@ -256,12 +274,48 @@ impl Receiver<'_> {
             .ok_or_else(|| TargetError::Protocol("mirror not open".into()))
     }
 
-    fn begin(&mut self, epoch: u64, volume_size: u64, initial: bool) -> Result<Msg, TargetError> {
+    async fn begin(
+        &mut self,
+        epoch: u64,
+        volume_size: u64,
+        initial: bool,
+    ) -> Result<Msg, TargetError> {
         let (cursor, action) = self
             .cursor
             .begin(epoch, initial)
             .map_err(|e| TargetError::Protocol(e.to_string()))?;
         self.volume_size = volume_size;
+        let vol = self.vol;
+        if let Some(image) = &vol.rbd {
+            let sink = self.sink.get_or_insert_with(|| RbdSink::new(image.clone()));
+            match action {
+                BeginAction::AlreadyComplete => {}
+                BeginAction::Continue => sink.prepare(volume_size, false).await?,
+                BeginAction::Start { zero_first } => {
+                    sink.prepare(volume_size, zero_first).await?;
+                    vol.save_cursor(cursor).map_err(serr(vol))?;
+                }
+            }
+        } else {
+            self.begin_file(cursor, action, volume_size)?;
+        }
+        info!(epoch, ?action, next_seq = cursor.next_seq, "epoch begins");
+        self.cursor = cursor;
+        self.received_upto = cursor.next_seq;
+        self.holes.clear();
+        Ok(Msg::Ack {
+            epoch: cursor.epoch,
+            next_seq: cursor.next_seq,
+            complete: cursor.complete,
+        })
+    }
+
+    fn begin_file(
+        &mut self,
+        cursor: TargetCursor,
+        action: BeginAction,
+        volume_size: u64,
+    ) -> Result<(), TargetError> {
         let vol = self.vol;
         let f = self.open()?;
         match action {
@@ -276,19 +330,12 @@ impl Receiver<'_> {
                 vol.save_cursor(cursor).map_err(serr(vol))?;
             }
         }
-        info!(epoch, ?action, next_seq = cursor.next_seq, "epoch begins");
-        self.cursor = cursor;
-        self.received_upto = cursor.next_seq;
-        self.holes.clear();
-        Ok(Msg::Ack {
-            epoch: cursor.epoch,
-            next_seq: cursor.next_seq,
-            complete: cursor.complete,
-        })
+        Ok(())
     }
 
     fn in_epoch(&self) -> Result<(), TargetError> {
-        if self.cursor.epoch == 0 || self.cursor.complete || self.file.is_none() {
+        let opened = self.file.is_some() || self.sink.is_some();
+        if self.cursor.epoch == 0 || self.cursor.complete || !opened {
             return Err(TargetError::Protocol(
                 "data outside of an open epoch".into(),
             ));
@@ -321,7 +368,7 @@ impl Receiver<'_> {
         Ok(())
     }
 
-    fn block(
+    async fn block(
         &mut self,
         seq: u64,
         offset: u64,
@@ -355,8 +402,12 @@ impl Receiver<'_> {
                 reason: "checksum mismatch".into(),
             }));
         };
-        let f = self.open()?;
-        f.write_all_at(&data, offset).map_err(self.storage_err())?;
+        if let Some(sink) = &mut self.sink {
+            sink.write(offset, &data).await?;
+        } else {
+            let f = self.open()?;
+            f.write_all_at(&data, offset).map_err(self.storage_err())?;
+        }
         self.holes.remove(&seq);
         self.vol.count(|s| {
             s.bytes_received += u64::from(len);
@@ -365,10 +416,15 @@ impl Receiver<'_> {
         Ok(None)
     }
 
-    fn zero(&mut self, seq: u64, offset: u64, len: u64) -> Result<(), TargetError> {
+    async fn zero(&mut self, seq: u64, offset: u64, len: u64) -> Result<(), TargetError> {
         self.in_epoch()?;
         self.check_bounds(offset, len)?;
         if !self.wanted(seq) {
+            return Ok(());
+        }
+        if let Some(sink) = &mut self.sink {
+            sink.zero(offset, len).await?;
+            self.holes.remove(&seq);
             return Ok(());
         }
         let vol = self.vol;
@@ -396,15 +452,18 @@ impl Receiver<'_> {
     /// Starts making everything below `seq` durable: returns the cursor to persist once
     /// the mirror is flushed, and a handle on the mirror to flush (in the background,
     /// while later extents keep arriving).
-    fn start_sync(&mut self, seq: u64) -> Result<(TargetCursor, File), TargetError> {
+    fn start_sync(&mut self, seq: u64) -> Result<(TargetCursor, Flush), TargetError> {
         self.in_epoch()?;
         let durable_below = self.holes.first().copied().unwrap_or(seq).min(seq);
         let vol = self.vol;
-        let file = self.open()?.try_clone().map_err(serr(vol))?;
-        Ok((self.cursor.synced(durable_below), file))
+        let flush = match (&mut self.sink, &vol.rbd) {
+            (Some(sink), Some(image)) => Flush::Rbd(image.clone(), sink.take().map(Box::new)),
+            _ => Flush::File(self.open()?.try_clone().map_err(serr(vol))?),
+        };
+        Ok((self.cursor.synced(durable_below), flush))
     }
 
-    fn end(&mut self, epoch: u64, count: u64) -> Result<Vec<Msg>, TargetError> {
+    async fn end(&mut self, epoch: u64, count: u64) -> Result<Vec<Msg>, TargetError> {
         if self.cursor.epoch == epoch && self.cursor.complete {
             return Ok(vec![self.complete_ack()]);
         }
@@ -425,7 +484,11 @@ impl Receiver<'_> {
                 })
                 .collect());
         }
-        self.open()?.sync_data().map_err(self.storage_err())?;
+        if let Some(sink) = &mut self.sink {
+            sink.flush().await?;
+        } else {
+            self.open()?.sync_data().map_err(self.storage_err())?;
+        }
         self.cursor = self.cursor.completed(count);
         self.vol
             .save_cursor(self.cursor)
@@ -444,6 +507,36 @@ impl Receiver<'_> {
 }
 
 type PendingSync = tokio::task::JoinHandle<std::io::Result<TargetCursor>>;
+
+/// What a sync point makes durable.
+enum Flush {
+    File(File),
+    /// The RBD stream written since the last sync (none if nothing was).
+    Rbd(crate::rbd::Image, Option<Box<crate::rbd::sink::Batch>>),
+}
+
+impl Flush {
+    /// Flushes in the background, then persists `cursor`.
+    fn spawn(self, vol: Arc<TargetVolume>, cursor: TargetCursor) -> PendingSync {
+        match self {
+            Flush::File(file) => tokio::task::spawn_blocking(move || {
+                file.sync_data()?;
+                vol.save_cursor(cursor)?;
+                Ok(cursor)
+            }),
+            Flush::Rbd(image, batch) => tokio::spawn(async move {
+                if let Some(b) = batch {
+                    crate::rbd::sink::finish(&image, *b)
+                        .await
+                        .map_err(std::io::Error::other)?;
+                }
+                tokio::task::spawn_blocking(move || vol.save_cursor(cursor).map(|()| cursor))
+                    .await
+                    .map_err(std::io::Error::other)?
+            }),
+        }
+    }
+}
 
 /// Waits for a background flush (if any), records its cursor and acknowledges it.
 async fn finish_sync(
@@ -508,6 +601,7 @@ async fn receive(session: Session, vol: Arc<TargetVolume>) -> Result<(), TargetE
     let mut rx = Receiver {
         vol: &vol,
         file: None,
+        sink: None,
         cursor,
         volume_size: 0,
         received_upto: cursor.next_seq,
@@ -547,7 +641,7 @@ async fn receive(session: Session, vol: Arc<TargetVolume>) -> Result<(), TargetE
                 volume_size,
                 initial,
                 ..
-            } => vec![rx.begin(epoch, volume_size, initial)?],
+            } => vec![rx.begin(epoch, volume_size, initial).await?],
             Msg::Block {
                 seq,
                 offset,
@@ -556,31 +650,31 @@ async fn receive(session: Session, vol: Arc<TargetVolume>) -> Result<(), TargetE
                 encoding,
                 payload,
             } => rx
-                .block(seq, offset, len, checksum, encoding, payload)?
+                .block(seq, offset, len, checksum, encoding, payload)
+                .await?
                 .into_iter()
                 .collect(),
             Msg::Zero { seq, offset, len } => {
-                rx.zero(seq, offset, len)?;
+                rx.zero(seq, offset, len).await?;
                 vec![]
             }
             Msg::Sync { seq } => {
-                let (cursor, file) = rx.start_sync(seq)?;
-                let v = vol.clone();
-                pending = Some(tokio::task::spawn_blocking(move || {
-                    file.sync_data()?;
-                    v.save_cursor(cursor)?;
-                    Ok(cursor)
-                }));
+                let (cursor, flush) = rx.start_sync(seq)?;
+                pending = Some(flush.spawn(vol.clone(), cursor));
                 vec![]
             }
-            Msg::End { epoch, count } => rx.end(epoch, count)?,
+            Msg::End { epoch, count } => rx.end(epoch, count).await?,
             Msg::Snapshot { name, epoch } => vec![snapshot(&vol, rx.cursor, &name, epoch).await],
             Msg::DeleteSnapshot { name } => {
-                let error = match SnapshotName::parse(&name) {
-                    Ok(n) => snapshots::delete(&vol.mirror, &n)
+                let error = match (SnapshotName::parse(&name), &vol.rbd) {
+                    (Ok(n), Some(image)) => crate::rbd::delete_target_snapshot(image, n.as_str())
+                        .await
                         .err()
                         .map(|e| e.to_string()),
-                    Err(e) => Some(e.to_string()),
+                    (Ok(n), None) => snapshots::delete(&vol.mirror, &n)
+                        .err()
+                        .map(|e| e.to_string()),
+                    (Err(e), _) => Some(e.to_string()),
                 };
                 vec![Msg::SnapshotDone {
                     name,
@@ -626,6 +720,15 @@ async fn snapshot(vol: &TargetVolume, cursor: TargetCursor, name: &str, epoch: u
             "the target holds epoch {} (complete: {}), not epoch {epoch}",
             cursor.epoch, cursor.complete
         )));
+    }
+    if let Some(image) = &vol.rbd {
+        return match crate::rbd::create_target_snapshot(image, parsed.as_str(), epoch).await {
+            Ok(()) => {
+                info!(snapshot = %name, epoch, image = %image.spec(), "target RBD snapshot created");
+                done(None)
+            }
+            Err(e) => done(Some(e.to_string())),
+        };
     }
     let mirror = vol.mirror.clone();
     let now = holdfast_protocol::UnixMillis::now().0;

@@ -16,15 +16,15 @@ use tokio::sync::oneshot;
 
 use crate::helpers::*;
 
-fn amqp_url() -> String {
+pub(crate) fn amqp_url() -> String {
     std::env::var("HOLDFAST_TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
-struct RunningAgent {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    addr: String,
+pub(crate) struct RunningAgent {
+    pub(crate) stop: Option<oneshot::Sender<()>>,
+    pub(crate) task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub(crate) addr: String,
 }
 
 async fn start_agent(ns: &str, node: &str, root: &Path) -> RunningAgent {
@@ -66,7 +66,7 @@ path = "{vols}"
 }
 
 impl RunningAgent {
-    async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         let _ = self.stop.take().unwrap().send(());
         tokio::time::timeout(Duration::from_secs(60), self.task)
             .await
@@ -77,7 +77,7 @@ impl RunningAgent {
 }
 
 /// The next message from the agents that `pick` accepts (others are acked and skipped).
-async fn expect<T>(
+pub(crate) async fn expect<T>(
     sub: &mut Subscription,
     what: &str,
     mut pick: impl FnMut(&Envelope) -> Option<T>,
@@ -96,7 +96,7 @@ async fn expect<T>(
     }
 }
 
-fn command(msg: impl Into<AnyMessage>) -> Envelope {
+pub(crate) fn command(msg: impl Into<AnyMessage>) -> Envelope {
     Envelope::new(Sender::Orchestrator, msg, UnixMillis::now())
 }
 

@@ -48,6 +48,26 @@ impl Target {
             &self.state,
         ))
     }
+
+    /// A target volume whose mirror is an RBD image.
+    pub(crate) fn add_rbd(
+        &self,
+        volume: &str,
+        image: holdfast_agent::rbd::Image,
+    ) -> Arc<TargetVolume> {
+        self.registry.insert(
+            TargetVolume::new(
+                volume,
+                PathBuf::from(format!("rbd:{}", image.spec())),
+                Expected {
+                    secret: SECRET.to_vec(),
+                    source_node: "node-a".into(),
+                },
+                &self.state,
+            )
+            .with_rbd(image),
+        )
+    }
 }
 
 pub(crate) fn source(volume: &str, path: &Path, dir: &Path, target_addr: &str) -> SourceVolume {
@@ -63,6 +83,7 @@ pub(crate) fn source(volume: &str, path: &Path, dir: &Path, target_addr: &str) -
         compression: false,
         bandwidth_limit_bps: None,
         sync_bytes: holdfast_agent::replication::source::SYNC_BYTES,
+        rbd: None,
     }
 }
 

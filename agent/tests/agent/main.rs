@@ -4,5 +4,7 @@ mod cli;
 mod crash;
 mod daemon;
 mod helpers;
+mod rbd;
+mod rbd_daemon;
 mod replication;
 mod security;

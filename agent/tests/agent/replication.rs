@@ -12,7 +12,7 @@ async fn a_random_file_replicates_byte_for_byte_and_holes_are_not_sent() {
     random_file(&src, 32 << 20, 12 << 20, 1);
     target.add("vol-1", mirror.clone());
     let vol = source("vol-1", &src, dir.path(), &target.addr);
-    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096).unwrap());
+    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
 
     let r = run_cycle(&vol, &mut tracker, None).await.unwrap();
     assert!(r.initial);
@@ -40,7 +40,7 @@ async fn deltas_ship_only_changed_blocks_compressed_or_not() {
         target.add("vol-1", mirror.clone());
         let mut vol = source("vol-1", &src, dir.path(), &target.addr);
         vol.compression = compression;
-        let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096).unwrap());
+        let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
         run_cycle(&vol, &mut tracker, None).await.unwrap();
 
         let changed = random_writes(&src, 40, 3) as u64;
@@ -73,7 +73,7 @@ async fn random_writes_during_replication_converge() {
     random_file(&src, 24 << 20, 24 << 20, 4);
     target.add("vol-1", mirror.clone());
     let vol = source("vol-1", &src, dir.path(), &target.addr);
-    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096).unwrap());
+    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
@@ -111,7 +111,7 @@ async fn a_group_cut_snapshots_three_volumes_at_the_cut_and_a_failure_leaves_non
         random_file(&src, 4 << 20, 2 << 20, 10 + i);
         target.add(&format!("vol-{i}"), mirror.clone());
         let vol = source(&format!("vol-{i}"), &src, dir.path(), &target.addr);
-        let tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096).unwrap());
+        let tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
         vols.push((vol, tracker, src, mirror));
     }
     let mut at_cut = Vec::new();
@@ -170,7 +170,7 @@ async fn a_prepared_cut_ships_the_volume_as_it_was_at_prepare() {
     random_file(&src, 8 << 20, 8 << 20, 30);
     target.add("vol-1", mirror.clone());
     let vol = source("vol-1", &src, dir.path(), &target.addr);
-    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096).unwrap());
+    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
     run_cycle(&vol, &mut tracker, None).await.unwrap();
 
     random_writes(&src, 50, 31);

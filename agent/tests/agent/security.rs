@@ -9,7 +9,7 @@ async fn assert_refused(
     vol: holdfast_agent::replication::source::SourceVolume,
     mirror: &std::path::Path,
 ) {
-    let mut tracker = Some(source::make_tracker(&vol.path, &vol.state_dir, 4096).unwrap());
+    let mut tracker = Some(source::make_tracker(&vol.path, &vol.state_dir, 4096, None).unwrap());
     let err = run_cycle(&vol, &mut tracker, None).await.unwrap_err();
     assert!(
         matches!(
@@ -56,7 +56,7 @@ async fn wrong_secret_wrong_node_and_unknown_volume_are_refused_and_nothing_is_w
 
     // And the right source still gets through.
     let ok = source("vol-1", &src, &dir.path().join("e"), &target.addr);
-    let mut tracker = Some(source::make_tracker(&src, &ok.state_dir, 4096).unwrap());
+    let mut tracker = Some(source::make_tracker(&src, &ok.state_dir, 4096, None).unwrap());
     run_cycle(&ok, &mut tracker, None).await.unwrap();
     assert_eq!(digest(&src), digest(&mirror));
 }
