@@ -22,10 +22,20 @@ async fn db_of(app: &TestApp) -> Db {
         .unwrap()
 }
 
+/// A write transaction beside the running server's own connection: on SQLite it
+/// takes the write lock at BEGIN (waiting out the server's writes, e.g. lease
+/// renewals) instead of failing with "database is locked" on a read-to-write upgrade.
+async fn write_tx(db: &Db) -> db::Tx<'static> {
+    match db.backend() {
+        db::Backend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await.unwrap(),
+        db::Backend::Postgres => db.begin().await.unwrap(),
+    }
+}
+
 /// Registers an online agent `node` with a healthy heartbeat; returns its id.
 pub(crate) async fn insert_agent(app: &TestApp, node: &str) -> String {
     let db = db_of(app).await;
-    let mut tx = db.begin().await.unwrap();
+    let mut tx = write_tx(&db).await;
     let now = jiff::Timestamp::now().as_millisecond();
     db::agents::register(
         &mut tx,
@@ -49,7 +59,7 @@ pub(crate) async fn insert_agent(app: &TestApp, node: &str) -> String {
 
 async fn heartbeat_and_lagging_volume(app: &TestApp, node: &str, lag_ms: i64, rpo_ms: i64) {
     let db = db_of(app).await;
-    let mut tx = db.begin().await.unwrap();
+    let mut tx = write_tx(&db).await;
     let now = jiff::Timestamp::now().as_millisecond();
     db::agents::record_heartbeat(&mut tx, node, "0.1.0", "scan", HEALTH, now)
         .await
@@ -87,7 +97,7 @@ async fn heartbeat_and_lagging_volume(app: &TestApp, node: &str, lag_ms: i64, rp
 
 async fn mark_all_unreachable(app: &TestApp) -> Vec<(String, i64)> {
     let db = db_of(app).await;
-    let mut tx = db.begin().await.unwrap();
+    let mut tx = write_tx(&db).await;
     let far_future = jiff::Timestamp::now().as_millisecond() + 3_600_000;
     let changed = db::agents::mark_unreachable(&mut tx, far_future, far_future)
         .await

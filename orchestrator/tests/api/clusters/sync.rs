@@ -360,15 +360,15 @@ async fn sync_retries_5xx_reports_failures_and_drift(app: &TestApp) {
     })
     .await;
     assert!(failed, "{}", cloud::show(app, &admin, &id).await);
-    let (_, events) = app
-        .call(
-            "GET",
-            "/api/v1/events?code=cluster.sync.failed",
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(events["total"], 1, "{events}");
+    // The event is published just after the status is written.
+    let events_url = "/api/v1/events?code=cluster.sync.failed";
+    let raised = eventually(Duration::from_secs(10), || async {
+        let (_, events) = app.call("GET", events_url, Some(&admin), None).await;
+        events["total"] == 1
+    })
+    .await;
+    let (_, events) = app.call("GET", events_url, Some(&admin), None).await;
+    assert!(raised, "{events}");
     cloud.tc.shutdown().await;
 }
 
