@@ -22,51 +22,57 @@ async fn db_of(app: &TestApp) -> Db {
         .unwrap()
 }
 
-/// A write transaction beside the running server's own connection: on SQLite it
-/// takes the write lock at BEGIN (waiting out the server's writes, e.g. lease
-/// renewals) instead of failing with "database is locked" on a read-to-write upgrade.
-async fn write_tx(db: &Db) -> db::Tx<'static> {
-    match db.backend() {
-        db::Backend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await.unwrap(),
-        db::Backend::Postgres => db.begin().await.unwrap(),
+/// Runs `f` (one transaction) until SQLite stops answering "database is locked": the
+/// test writes through its own pool beside the server's, so a transaction that reads
+/// before it writes may lose the upgrade to the server's writer and must start again.
+async fn retry_locked<T, F, Fut>(mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, db::DbError>>,
+{
+    for attempt in 0.. {
+        match f().await {
+            Ok(t) => return t,
+            Err(e) if attempt < 100 && e.to_string().contains("database is locked") => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
+    unreachable!()
 }
 
-/// Registers an online agent `node` with a healthy heartbeat; returns its id.
+/// Registers an online agent `node`; returns its id.
 pub(crate) async fn insert_agent(app: &TestApp, node: &str) -> String {
-    let db = db_of(app).await;
-    let mut tx = write_tx(&db).await;
-    let now = jiff::Timestamp::now().as_millisecond();
-    db::agents::register(
-        &mut tx,
-        &db::agents::Registration {
-            node_id: node.to_owned(),
-            hostname: format!("{node}.example"),
-            agent_version: "0.1.0".into(),
-            protocol_version: "1.0".into(),
-            data_plane_addr: Some("10.0.0.5:7400".into()),
-            backends_json: r#"[{"name":"files","kind":"file"}]"#.into(),
-            tracker: "scan".into(),
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let db = &db_of(app).await;
+    let reg = &db::agents::Registration {
+        node_id: node.to_owned(),
+        hostname: format!("{node}.example"),
+        agent_version: "0.1.0".into(),
+        protocol_version: "1.0".into(),
+        data_plane_addr: Some("10.0.0.5:7400".into()),
+        backends_json: r#"[{"name":"files","kind":"file"}]"#.into(),
+        tracker: "scan".into(),
+    };
+    retry_locked(move || async move {
+        let mut tx = db.begin().await?;
+        let now = jiff::Timestamp::now().as_millisecond();
+        db::agents::register(&mut tx, reg, now).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+    .await;
     db.close().await;
     node.to_owned()
 }
 
 async fn heartbeat_and_lagging_volume(app: &TestApp, node: &str, lag_ms: i64, rpo_ms: i64) {
-    let db = db_of(app).await;
-    let mut tx = write_tx(&db).await;
-    let now = jiff::Timestamp::now().as_millisecond();
-    db::agents::record_heartbeat(&mut tx, node, "0.1.0", "scan", HEALTH, now)
-        .await
-        .unwrap();
-    db::agents::upsert_replication(
-        &mut tx,
-        &db::agents::ReplicationRecord {
+    let db = &db_of(app).await;
+    let updated = retry_locked(move || async move {
+        let mut tx = db.begin().await?;
+        let now = jiff::Timestamp::now().as_millisecond();
+        db::agents::record_heartbeat(&mut tx, node, "0.1.0", "scan", HEALTH, now).await?;
+        let rec = db::agents::ReplicationRecord {
             node_id: node.into(),
             volume_id: "vol-1".into(),
             state: "replicating".into(),
@@ -81,28 +87,27 @@ async fn heartbeat_and_lagging_volume(app: &TestApp, node: &str, lag_ms: i64, rp
             last_error: None,
             rpo_ms: None,
             updated_at: now,
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        db::agents::set_rpo(&mut tx, "vol-1", Some(rpo_ms))
-            .await
-            .unwrap(),
-        1
-    );
-    tx.commit().await.unwrap();
+        };
+        db::agents::upsert_replication(&mut tx, &rec).await?;
+        let n = db::agents::set_rpo(&mut tx, "vol-1", Some(rpo_ms)).await?;
+        tx.commit().await?;
+        Ok(n)
+    })
+    .await;
+    assert_eq!(updated, 1);
     db.close().await;
 }
 
 async fn mark_all_unreachable(app: &TestApp) -> Vec<(String, i64)> {
-    let db = db_of(app).await;
-    let mut tx = write_tx(&db).await;
-    let far_future = jiff::Timestamp::now().as_millisecond() + 3_600_000;
-    let changed = db::agents::mark_unreachable(&mut tx, far_future, far_future)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let db = &db_of(app).await;
+    let changed = retry_locked(move || async move {
+        let mut tx = db.begin().await?;
+        let far_future = jiff::Timestamp::now().as_millisecond() + 3_600_000;
+        let changed = db::agents::mark_unreachable(&mut tx, far_future, far_future).await?;
+        tx.commit().await?;
+        Ok(changed)
+    })
+    .await;
     db.close().await;
     changed
 }
