@@ -131,8 +131,7 @@ impl Journal {
                         Err(_) => break,
                     }
                 }
-                let room = batch.len() + 256;
-                while batch.len() < room {
+                while batch.len() < 4096 {
                     match queued_rx.try_recv() {
                         Ok(r) => batch.push(r),
                         Err(_) => break,
