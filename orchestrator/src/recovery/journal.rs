@@ -2,7 +2,9 @@
 //! records, results, task states, log lines) to one writer, which commits everything
 //! queued in one transaction and then answers each caller. A caller continues only
 //! after its write is committed, so "recorded before the call" holds, while N
-//! concurrent writes cost one commit (one fsync) instead of N.
+//! concurrent writes cost one commit (one fsync) instead of N. Writes a caller waits
+//! for (the records around cloud calls) go first in every batch; queued writes (task
+//! states, log lines) follow in their order.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -57,7 +59,10 @@ type Request = (Write, oneshot::Sender<Result<(), String>>);
 /// The writer of one job's run.
 #[derive(Debug, Clone)]
 pub(crate) struct Journal {
-    tx: mpsc::UnboundedSender<Request>,
+    /// Writes a caller waits for (records before and after cloud calls).
+    urgent: mpsc::UnboundedSender<Request>,
+    /// Queued writes (task states, log lines, flush barriers), in order.
+    queued: mpsc::UnboundedSender<Request>,
 }
 
 fn now() -> i64 {
@@ -108,12 +113,26 @@ async fn commit(db: &Db, job: &str, batch: &[Request]) -> Result<(), DbError> {
 impl Journal {
     /// Starts the writer of `job`'s writes; it stops when every handle is dropped.
     pub(crate) fn start(db: Db, job: String) -> Journal {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
+        let (urgent, mut urgent_rx) = mpsc::unbounded_channel::<Request>();
+        let (queued, mut queued_rx) = mpsc::unbounded_channel::<Request>();
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
+            loop {
+                let first = tokio::select! {
+                    biased;
+                    Some(r) = urgent_rx.recv() => r,
+                    Some(r) = queued_rx.recv() => r,
+                    else => break,
+                };
+                // what callers wait for first, then queued writes, in their order
                 let mut batch = vec![first];
                 while batch.len() < 1024 {
-                    match rx.try_recv() {
+                    match urgent_rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                while batch.len() < 4096 {
+                    match queued_rx.try_recv() {
                         Ok(r) => batch.push(r),
                         Err(_) => break,
                     }
@@ -139,7 +158,7 @@ impl Journal {
                 }
             }
         });
-        Journal { tx }
+        Journal { urgent, queued }
     }
 
     /// Queues a write without waiting for its commit (task states and log lines:
@@ -147,20 +166,27 @@ impl Journal {
     /// idempotent task again). Writes are committed in the order they are queued.
     pub(crate) fn send(&self, w: Write) -> Result<(), RecoveryError> {
         let (reply, _) = oneshot::channel();
-        self.tx
+        self.queued
             .send((w, reply))
             .map_err(|_| RecoveryError::Journal("the journal writer stopped".into()))
     }
 
     /// Returns once every write queued before is committed.
     pub(crate) async fn flush(&self) -> Result<(), RecoveryError> {
-        self.write(Write::Flush).await
+        let (reply, answer) = oneshot::channel();
+        self.queued
+            .send((Write::Flush, reply))
+            .map_err(|_| RecoveryError::Journal("the journal writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| RecoveryError::Journal("the journal writer stopped".into()))?
+            .map_err(RecoveryError::Journal)
     }
 
     /// Writes and returns once the write is committed.
     pub(crate) async fn write(&self, w: Write) -> Result<(), RecoveryError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
+        self.urgent
             .send((w, reply))
             .map_err(|_| RecoveryError::Journal("the journal writer stopped".into()))?;
         answer
