@@ -258,6 +258,10 @@ pub async fn sync_all(
         let c = reconcile(&app.db, cluster_id, kind, rows).await?;
         report.kinds.push((kind, c));
     }
+    if report.changed() > 0 {
+        let mut conn = app.db.conn().await?;
+        resources::analyze(&mut conn).await?;
+    }
     report.write_secs = started.elapsed().as_secs_f64() - fetch_secs;
     Ok(report)
 }
