@@ -292,16 +292,53 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, Ordering::Relaxed);
     let idle = idle.await?;
+    // The first sync fills the table it is listing from; measure again on the full
+    // copy while a second registration of the same cloud runs its full sync.
+    let stop = Arc::new(AtomicBool::new(false));
+    let second = tokio::spawn(hammer(api.clone(), list.clone(), 4, stop.clone()));
+    let t2 = Instant::now();
+    let c2 = api
+        .call(
+            Method::POST,
+            "/api/v1/clusters",
+            Some(json!({
+                "name": "bench-2", "owner_group_id": group["id"], "auth_url": cloud.auth_url(),
+                "credential": {"username": "admin", "password": cloud.admin_password(), "project": "admin"},
+            })),
+        )
+        .await?;
+    let id2 = c2["id"].as_str().unwrap_or_default().to_owned();
+    loop {
+        let v = api
+            .call(Method::GET, &format!("/api/v1/clusters/{id2}"), None)
+            .await?;
+        if v["sync_status"] == "Done" {
+            anyhow::ensure!(
+                v["sync_error"].is_null(),
+                "second sync failed: {}",
+                v["sync_error"]
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sync2_secs = t2.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let second = second.await?;
     println!(
         "full sync ({backend}): registration (check connection) {registered:.2} s, registration to sync Done {sync_secs:.2} s (goal < 30 s)"
     );
     println!("  copy: {}", view["resource_counts"]);
+    println!(
+        "  a second cluster (same cloud) synced in {sync2_secs:.2} s while the first one's list was read"
+    );
     println!("API GET {list} with 4 concurrent clients:");
-    summary("during the sync", &during);
+    summary("during the first sync", &during);
+    summary("during the second sync", &second);
     summary("idle (baseline)", &idle);
     println!(
-        "  p99 during / idle = {:.2}x (goal: p99 during the sync < 50 ms)",
-        percentile(&during, 0.99) / percentile(&idle, 0.99)
+        "  p99 during the second sync / idle = {:.2}x (goal: p99 during a sync < 50 ms)",
+        percentile(&second, 0.99) / percentile(&idle, 0.99)
     );
 
     // 2. Notification apply rate.

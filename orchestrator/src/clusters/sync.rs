@@ -15,7 +15,7 @@ use crate::events::{Event, Severity};
 use crate::state::{App, now_ms};
 
 /// Rows written per transaction.
-const BATCH: usize = 250;
+const BATCH: usize = 100;
 
 /// A sync that started this long ago (ms) and never finished is presumed dead.
 pub const STALE_SYNC_MS: i64 = 3_600_000;
@@ -37,6 +37,9 @@ pub enum SyncError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The conversion task died.
+    #[error("the sync's conversion task failed: {0}")]
+    Internal(String),
 }
 
 /// What a sync changed in one kind.
@@ -135,44 +138,50 @@ pub async fn fetch_all(s: &Session) -> Result<Vec<(ResourceKind, Vec<ResourceRow
         },
         async { nova.servers(&all).await.map_err(cloud(K::Instance)) },
     )?;
-    let mut sg_rows = Vec::new();
-    let mut rule_rows = Vec::new();
-    for g in &sgs {
-        let (group, rules) = rows::security_group(g);
-        sg_rows.push(group);
-        rule_rows.extend(rules);
-    }
-    Ok(vec![
-        (K::Hypervisor, hyp.iter().map(rows::hypervisor).collect()),
-        (K::AvailabilityZone, zones.iter().map(rows::zone).collect()),
-        (K::Project, projects.iter().map(rows::project).collect()),
-        (K::Network, networks.iter().map(rows::network).collect()),
-        (K::Subnet, subnets.iter().map(rows::subnet).collect()),
-        (
-            K::Router,
-            routers
-                .iter()
-                .map(|r| rows::router(r, &rows::interfaces_of(&r.id, &ports)))
-                .collect(),
-        ),
-        (K::Port, ports.iter().map(rows::port).collect()),
-        (K::FloatingIp, fips.iter().map(rows::floating_ip).collect()),
-        (K::SecurityGroup, sg_rows),
-        (K::SecurityGroupRule, rule_rows),
-        (K::Flavor, flavors.iter().map(rows::flavor).collect()),
-        (K::Keypair, keypairs.iter().map(rows::keypair).collect()),
-        (K::VolumeType, types.iter().map(rows::volume_type).collect()),
-        (
-            K::VolumeGroup,
-            groups.iter().map(rows::volume_group).collect(),
-        ),
-        (K::Volume, volumes.iter().map(rows::volume).collect()),
-        (
-            K::VolumeSnapshot,
-            snapshots.iter().map(rows::snapshot).collect(),
-        ),
-        (K::Instance, servers.iter().map(rows::instance).collect()),
-    ])
+    // Turning 30,000 documents into rows is CPU work: keep it off the async workers
+    // so that API requests are not queued behind it.
+    tokio::task::spawn_blocking(move || {
+        let mut sg_rows = Vec::new();
+        let mut rule_rows = Vec::new();
+        for g in &sgs {
+            let (group, rules) = rows::security_group(g);
+            sg_rows.push(group);
+            rule_rows.extend(rules);
+        }
+        vec![
+            (K::Hypervisor, hyp.iter().map(rows::hypervisor).collect()),
+            (K::AvailabilityZone, zones.iter().map(rows::zone).collect()),
+            (K::Project, projects.iter().map(rows::project).collect()),
+            (K::Network, networks.iter().map(rows::network).collect()),
+            (K::Subnet, subnets.iter().map(rows::subnet).collect()),
+            (
+                K::Router,
+                routers
+                    .iter()
+                    .map(|r| rows::router(r, &rows::interfaces_of(&r.id, &ports)))
+                    .collect(),
+            ),
+            (K::Port, ports.iter().map(rows::port).collect()),
+            (K::FloatingIp, fips.iter().map(rows::floating_ip).collect()),
+            (K::SecurityGroup, sg_rows),
+            (K::SecurityGroupRule, rule_rows),
+            (K::Flavor, flavors.iter().map(rows::flavor).collect()),
+            (K::Keypair, keypairs.iter().map(rows::keypair).collect()),
+            (K::VolumeType, types.iter().map(rows::volume_type).collect()),
+            (
+                K::VolumeGroup,
+                groups.iter().map(rows::volume_group).collect(),
+            ),
+            (K::Volume, volumes.iter().map(rows::volume).collect()),
+            (
+                K::VolumeSnapshot,
+                snapshots.iter().map(rows::snapshot).collect(),
+            ),
+            (K::Instance, servers.iter().map(rows::instance).collect()),
+        ]
+    })
+    .await
+    .map_err(|e| SyncError::Internal(e.to_string()))
 }
 
 /// Makes the stored rows of one kind equal `fetched`.
@@ -248,6 +257,10 @@ pub async fn sync_all(
     for (kind, rows) in fetched {
         let c = reconcile(&app.db, cluster_id, kind, rows).await?;
         report.kinds.push((kind, c));
+    }
+    if report.changed() > 0 {
+        let mut conn = app.db.conn().await?;
+        resources::analyze(&mut conn).await?;
     }
     report.write_secs = started.elapsed().as_secs_f64() - fetch_secs;
     Ok(report)

@@ -332,6 +332,15 @@ pub async fn list(
     Ok((page, total))
 }
 
+/// Refreshes the planner statistics of the resource table (after a full sync changed
+/// many rows; without them PostgreSQL may sort whole kinds instead of using the index).
+pub async fn analyze(conn: &mut AnyConnection) -> Result<(), DbError> {
+    sqlx::query("ANALYZE cluster_resources")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Live resources per kind of a cluster.
 pub async fn counts(
     conn: &mut AnyConnection,
