@@ -1,5 +1,6 @@
 //! `holdfast status`: the manual's health checks in one command — orchestrator, database,
-//! bus, leader, agents with their last heartbeat and replication lag against the RPO.
+//! bus, leader, clusters (reachable, last sync), agents with their last heartbeat and
+//! replication lag against the RPO.
 //! Unhealthy answers end in [`CliError::Unhealthy`] (exit status 1).
 
 use reqwest::Method;
@@ -132,21 +133,65 @@ pub async fn checks(client: &Client, logged_in: bool) -> Vec<Check> {
             "this replica does not hold the leader lease (another replica runs the scheduler)"
         },
     ));
-    out.push(check(
-        "clusters",
-        "info",
-        "not checked: cluster registration is not part of this build",
-    ));
     if !logged_in {
         out.push(check(
-            "agents",
+            "clusters and agents",
             "problem",
             "not checked: not logged in (run `holdfast login --url URL --user ID`)",
         ));
         return out;
     }
+    clusters(client, &mut out).await;
     agents(client, bus_configured, &mut out).await;
     out
+}
+
+async fn clusters(client: &Client, out: &mut Vec<Check>) {
+    let q = [("limit", "500".to_owned())];
+    let list = match client.send(Method::GET, "/api/v1/clusters", &q, None).await {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(check(
+                "clusters",
+                "problem",
+                format!("cannot list clusters: {e}"),
+            ));
+            return;
+        }
+    };
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        out.push(check(
+            "clusters",
+            "info",
+            "none registered (holdfast cluster register ...)",
+        ));
+        return;
+    }
+    for c in &items {
+        out.push(cluster_check(c));
+    }
+}
+
+/// One cluster's line: a problem when it is inactive or its last sync failed.
+fn cluster_check(c: &Value) -> Check {
+    let name = c["name"].as_str().unwrap_or("?");
+    let status = c["status"].as_str().unwrap_or("?");
+    let sync = c["sync_status"].as_str().unwrap_or("?");
+    let mut detail = format!("{status}, sync {sync}");
+    let mut healthy = status == "active";
+    if let Some(reason) = c["status_reason"].as_str().filter(|_| !healthy) {
+        detail.push_str(&format!(" ({reason})"));
+    }
+    if let Some(e) = c["sync_error"].as_str() {
+        healthy = false;
+        detail.push_str(&format!("; last sync failed: {e}"));
+    }
+    check(
+        format!("cluster {name}"),
+        if healthy { "ok" } else { "problem" },
+        detail,
+    )
 }
 
 async fn agents(client: &Client, bus_configured: bool, out: &mut Vec<Check>) {
@@ -266,5 +311,32 @@ mod tests {
         let v: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["healthy"], false);
         assert_eq!(v["checks"][2]["status"], "problem");
+    }
+
+    #[test]
+    fn a_cluster_is_a_problem_when_inactive_or_its_sync_failed() {
+        let c = |status: &str, reason: Value, error: Value| {
+            cluster_check(&serde_json::json!({
+                "name": "seoul-1", "status": status, "status_reason": reason,
+                "sync_status": "Done", "sync_error": error,
+            }))
+        };
+        let ok = c("active", Value::Null, Value::Null);
+        assert_eq!((ok.name.as_str(), ok.status), ("cluster seoul-1", "ok"));
+        assert_eq!(ok.detail, "active, sync Done");
+        let down = c("inactive", "Keystone unreachable".into(), Value::Null);
+        assert_eq!(down.status, "problem");
+        assert!(
+            down.detail.contains("(Keystone unreachable)"),
+            "{}",
+            down.detail
+        );
+        let failed = c("active", Value::Null, "HTTP 500 on volumes".into());
+        assert_eq!(failed.status, "problem");
+        assert!(
+            failed.detail.contains("last sync failed: HTTP 500"),
+            "{}",
+            failed.detail
+        );
     }
 }

@@ -217,10 +217,10 @@ async fn status_exit_codes(app: &TestApp) {
     };
     let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
 
-    // Not logged in: the agents cannot be checked.
+    // Not logged in: the clusters and agents cannot be checked.
     let (code, out, _) = run(args(&["status", "--url", &base])).await.unwrap();
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("PROBLEM  agents"), "{out}");
+    assert!(out.contains("PROBLEM  clusters and agents"), "{out}");
     assert!(out.contains("OK       database"), "{out}");
 
     let (code, _, err) = run(args(&["login", "--url", &base, "--user", "admin"]))
@@ -231,7 +231,8 @@ async fn status_exit_codes(app: &TestApp) {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("INFO     bus"), "{out}");
     assert!(out.contains("without agents"), "{out}");
-    assert!(out.contains("clusters"), "{out}");
+    assert!(out.contains("INFO     clusters"), "{out}");
+    assert!(out.contains("none registered"), "{out}");
     assert!(out.ends_with("healthy\n"), "{out}");
 
     insert_agent(app, "compute-2").await;
