@@ -114,7 +114,7 @@ pub async fn list(
     let rows = html! {
         @for r in &page.items {
             tr data-resource=(r.id) .deleted[r.deleted_at.is_some()] {
-                td { (r.name) br; code .hint { (r.id) } }
+                td { span data-role="name" { (r.name) } br; code .hint { (r.id) } }
                 td { (r.status.as_deref().unwrap_or("")) }
                 td { code { (r.project_id.as_deref().unwrap_or("")) } }
                 td { (r.host.as_deref().unwrap_or("")) }
