@@ -31,12 +31,8 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
     let sync_url = format!("{url}/sync");
     let delete_q = lang.f("clusters.delete_confirm", &[("name", &c.name)]);
     let counts = c.resource_counts.clone().unwrap_or_default();
-    let storage_json = serde_json::to_string_pretty(&c.storage).unwrap_or_default();
-    let storage_value = if c.storage.is_empty() {
-        String::new()
-    } else {
-        storage_json
-    };
+    // Prefilled (`[]` when none) so that clearing the entries is a change the API sees.
+    let storage_value = serde_json::to_string_pretty(&c.storage).unwrap_or_default();
     let actions = html! {
         @if may_update {
             (widgets::api_button(lang.t("clusters.sync"), ApiCall {
