@@ -14,6 +14,7 @@ let cloud;
 let browser;
 const pages = [];
 const SERVERS = 25;
+let viewerPassword;
 
 async function open(opts) {
   const p = await newPage(browser, server.base, opts);
@@ -49,6 +50,11 @@ describe('clusters console', () => {
       licence_key: server.licenceKey(lic.body.product_uuid),
     });
     assert.equal(put.status, 200, JSON.stringify(put.body));
+    const v = await server.call('POST', '/api/v1/users', admin, {
+      id: 'vic', name: 'Vic', email: 'vic@example.com', role: 'viewer', groups: [g.body.id],
+    });
+    assert.equal(v.status, 201, JSON.stringify(v.body));
+    viewerPassword = v.body.password;
     await server.call('DELETE', '/api/v1/sessions/current', admin);
   });
 
@@ -159,6 +165,33 @@ describe('clusters console', () => {
     await rot.getByRole('button', { name: 'Rotate password' }).click();
     await rot.locator('[data-role=form-error]', { hasText: 'Connection check failed' }).waitFor();
     await shot(page, '23-cluster-edit');
+  });
+
+  it('shows a Viewer of the owner group the cluster without its actions; the server refuses them', async () => {
+    const { page: vp } = await open();
+    await loginAs(vp, 'vic', viewerPassword);
+    await vp.goto('/console/clusters');
+    await vp.locator('#clusters-table tr[data-cluster="seoul-dc1"]').waitFor();
+    assert.equal(await vp.getByRole('link', { name: 'Register cluster' }).count(), 0);
+    await vp.goto(clusterUrl);
+    await vp.getByRole('heading', { name: 'seoul-dc1' }).waitFor();
+    for (const name of ['Sync now', 'Delete cluster', 'Save', 'Rotate password']) {
+      assert.equal(await vp.getByRole('button', { name }).count(), 0, name);
+    }
+    // The resource lists are readable.
+    await vp.goto(clusterUrl + '/resources/volumes');
+    await vp.locator('#resources-table tbody tr[data-resource]').first().waitFor();
+    // Forcing the hidden actions: 403 from the API.
+    const resp = await vp.goto('/console/clusters/new');
+    assert.equal(resp.status(), 403);
+    const statuses = await vp.evaluate(async (url) => {
+      const csrf = document.querySelector('meta[name="csrf-token"]').content;
+      const headers = { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' };
+      const sync = await fetch(url + '/sync', { method: 'POST', headers });
+      const del = await fetch(url, { method: 'DELETE', headers });
+      return [sync.status, del.status];
+    }, clusterUrl.replace('/console/', '/api/v1/'));
+    assert.deepEqual(statuses, [403, 403]);
   });
 
   it('shows the cluster in the list, in Korean too, and deletes it after confirmation', async () => {
