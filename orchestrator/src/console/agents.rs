@@ -170,7 +170,10 @@ pub async fn detail(
                     dt { (lang.t("agents.memory")) } dd {
                         (lang.f("agents.memory_free", &[("free", &bytes(h.memory_available_bytes)), ("total", &bytes(h.memory_total_bytes))]))
                     }
-                    dt { (lang.t("agents.process")) } dd { "pid " (h.pid) ", " (h.threads) " threads, RSS " (bytes(h.rss_bytes)) ", uptime " (duration(i64::try_from(h.uptime_s.saturating_mul(1000)).unwrap_or(i64::MAX))) }
+                    dt { (lang.t("agents.process")) } dd { (lang.f("agents.process_text", &[
+                        ("pid", &h.pid.to_string()), ("threads", &h.threads.to_string()), ("rss", &bytes(h.rss_bytes)),
+                        ("uptime", &duration(i64::try_from(h.uptime_s.saturating_mul(1000)).unwrap_or(i64::MAX))),
+                    ])) }
                     dt { (lang.t("agents.kmod")) } dd {
                         (h.tracker.kind) ", "
                         @if h.tracker.kmod_loaded {
