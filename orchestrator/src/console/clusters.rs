@@ -20,6 +20,7 @@ use super::users::{paging, visible_groups};
 use super::widgets::{self, FieldAttrs, non_empty};
 use crate::api::clusters::{ClusterQuery, ClusterView};
 use crate::api::extract::Params;
+use crate::domain::cluster::ResourceKind;
 use crate::domain::rbac::{self, Action, Menu, Owner, Role};
 use crate::state::AppState;
 
@@ -66,6 +67,29 @@ pub fn sync_badge(lang: Lang, c: &ClusterView) -> Markup {
         @if let Some(e) = &c.sync_error {
             " " span .sync-error data-role="sync-error" { (e) }
         }
+    }
+}
+
+/// The label of a resource kind.
+pub fn kind_label(lang: Lang, k: ResourceKind) -> &'static str {
+    match k {
+        ResourceKind::Hypervisor => lang.t("kinds.hypervisors"),
+        ResourceKind::AvailabilityZone => lang.t("kinds.availability_zones"),
+        ResourceKind::Project => lang.t("kinds.projects"),
+        ResourceKind::Network => lang.t("kinds.networks"),
+        ResourceKind::Subnet => lang.t("kinds.subnets"),
+        ResourceKind::Router => lang.t("kinds.routers"),
+        ResourceKind::Port => lang.t("kinds.ports"),
+        ResourceKind::FloatingIp => lang.t("kinds.floating_ips"),
+        ResourceKind::SecurityGroup => lang.t("kinds.security_groups"),
+        ResourceKind::SecurityGroupRule => lang.t("kinds.security_group_rules"),
+        ResourceKind::Instance => lang.t("kinds.instances"),
+        ResourceKind::Volume => lang.t("kinds.volumes"),
+        ResourceKind::VolumeType => lang.t("kinds.volume_types"),
+        ResourceKind::VolumeGroup => lang.t("kinds.volume_groups"),
+        ResourceKind::VolumeSnapshot => lang.t("kinds.volume_snapshots"),
+        ResourceKind::Keypair => lang.t("kinds.keypairs"),
+        ResourceKind::Flavor => lang.t("kinds.flavors"),
     }
 }
 
@@ -251,4 +275,75 @@ pub async fn new(State(state): State<AppState>, s: Session) -> Response {
         }
     };
     layout::page(&s, lang.t("clusters.new"), Nav::Clusters, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(status: &str, sync: &str, error: Option<&str>) -> ClusterView {
+        ClusterView {
+            id: "c".into(),
+            name: "n".into(),
+            description: String::new(),
+            owner_group_id: "g".into(),
+            platform: "openstack".into(),
+            auth_url: String::new(),
+            username: String::new(),
+            user_domain: String::new(),
+            project: String::new(),
+            project_domain: String::new(),
+            notification_broker: None,
+            notification_exchanges: Vec::new(),
+            notifications: "not_configured".into(),
+            storage: Vec::new(),
+            status: status.into(),
+            status_reason: (status == "inactive").then(|| "Keystone is not reachable".into()),
+            status_changed_at: String::new(),
+            sync_status: sync.into(),
+            sync_started_at: None,
+            sync_finished_at: None,
+            sync_error: error.map(Into::into),
+            resource_counts: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn badges_show_status_sync_state_and_the_last_error() {
+        let c = cluster("inactive", "Done", Some("keystone <timeout>"));
+        let s = status_badge(Lang::En, &c).into_string();
+        assert!(
+            s.contains("Inactive") && s.contains("title=\"Keystone is not reachable\""),
+            "{s}"
+        );
+        let s = sync_badge(Lang::En, &c).into_string();
+        assert!(
+            s.contains("Done (failed)") && s.contains("keystone &lt;timeout&gt;"),
+            "{s}"
+        );
+        let s = sync_badge(Lang::Ko, &cluster("active", "Running", None)).into_string();
+        assert!(s.contains("동기화 중") && !s.contains("sync-error"), "{s}");
+        let s = sync_badge(Lang::En, &cluster("active", "INIT", None)).into_string();
+        assert!(s.contains("data-value=\"INIT\""), "{s}");
+        assert!(
+            status_badge(Lang::Ko, &cluster("active", "Done", None))
+                .into_string()
+                .contains("활성")
+        );
+    }
+
+    #[test]
+    fn every_resource_kind_has_a_label_in_both_languages() {
+        for k in ResourceKind::ALL {
+            for lang in Lang::ALL {
+                let l = kind_label(lang, k);
+                assert!(
+                    !l.is_empty() && !l.starts_with("kinds."),
+                    "{k:?} {lang:?}: {l}"
+                );
+            }
+        }
+    }
 }

@@ -116,7 +116,7 @@ describe('clusters console', () => {
   });
 
   it('lists synced resources with paging and filters', async () => {
-    await page.locator('#resource-counts').getByRole('link', { name: 'instances', exact: true }).click();
+    await page.locator('#resource-counts').getByRole('link', { name: 'Instances', exact: true }).click();
     await page.waitForURL(/\/resources\/instances$/);
     const rows = page.locator('#resources-table tbody tr[data-resource]');
     await rows.first().waitFor();
@@ -135,7 +135,7 @@ describe('clusters console', () => {
     assert.ok(await rows.count() >= 1);
     for (const text of await rows.locator('[data-role=name]').allTextContents()) assert.ok(text.includes(name), text);
     // Another kind, through the kind links.
-    await page.getByRole('link', { name: 'projects', exact: true }).click();
+    await page.getByRole('link', { name: 'Projects', exact: true }).click();
     await page.waitForURL(/\/resources\/projects$/);
     await rows.first().waitFor();
     await page.getByRole('link', { name: 'Back to the cluster' }).click();

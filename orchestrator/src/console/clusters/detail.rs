@@ -10,6 +10,7 @@ use maud::html;
 use super::super::layout::{self, Nav};
 use super::super::session::Session;
 use super::super::widgets::{self, ApiCall, FieldAttrs};
+use super::kind_label;
 use super::{group_names, status_badge, storage_field, sync_badge};
 use crate::domain::cluster::ResourceKind;
 use crate::domain::rbac::{self, Action, Menu, Owner};
@@ -87,7 +88,7 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
                     tbody {
                         @for k in ResourceKind::ALL {
                             tr data-kind=(k.as_str()) {
-                                td { a href=(format!("/console/clusters/{}/resources/{}", c.id, k.as_str())) { (k.as_str()) } }
+                                td { a href=(format!("/console/clusters/{}/resources/{}", c.id, k.as_str())) { (kind_label(lang, k)) } }
                                 td .num { (counts.get(k.as_str()).copied().unwrap_or(0)) }
                             }
                         }

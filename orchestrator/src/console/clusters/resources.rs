@@ -11,6 +11,7 @@ use super::super::layout::{self, Nav};
 use super::super::session::Session;
 use super::super::users::paging;
 use super::super::widgets::{self, non_empty};
+use super::kind_label;
 use crate::api::clusters::resources::ResourceQuery;
 use crate::api::extract::Params;
 use crate::domain::cluster::ResourceKind;
@@ -82,7 +83,8 @@ pub async fn list(
         Err(e) => return layout::error(&s, Nav::Clusters, e),
     };
     let path = format!("/console/clusters/{id}/resources/{kind}");
-    let title = format!("{} · {kind}", cluster.name);
+    let kind_name = ResourceKind::parse(&kind).map_or(kind.as_str(), |k| kind_label(lang, k));
+    let title = format!("{} · {kind_name}", cluster.name);
     let filter_fields = html! {
         div .field {
             label for="f-q" { (lang.t("resources.search")) }
@@ -158,7 +160,7 @@ pub async fn list(
         nav .kinds aria-label=(lang.t("clusters.kind")) {
             @for k in ResourceKind::ALL {
                 a href=(format!("/console/clusters/{id}/resources/{}", k.as_str()))
-                    aria-current=[(k.as_str() == kind).then_some("page")] { (k.as_str()) } " "
+                    aria-current=[(k.as_str() == kind).then_some("page")] { (kind_label(lang, k)) } " "
             }
         }
         (widgets::filters(lang, &path, filter_fields))
