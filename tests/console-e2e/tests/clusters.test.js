@@ -207,6 +207,12 @@ describe('clusters console', () => {
     await page.getByRole('heading', { name: '클러스터' }).waitFor();
     await page.locator('#clusters-table tr[data-cluster="seoul-dc1"]', { hasText: '활성' }).waitFor();
     await shot(page, '25-clusters-ko');
+    // A narrow window: the table scrolls inside its box, the page does not.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.locator('#clusters-table').waitFor();
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1));
+    await shot(page, '26-clusters-narrow');
+    await page.setViewportSize({ width: 1280, height: 860 });
     await page.goto('/console/lang/en?next=' + encodeURIComponent(clusterUrl));
 
     await page.getByRole('button', { name: 'Delete cluster' }).click();
