@@ -4,7 +4,8 @@
 //   the session's CSRF token (a dotted name nests: `credential.user`; data-type `number`,
 //   `array`, `lines` (one item per line or comma), `json`), shows the API's error message in the form, and after
 //   success does what data-success says (reload, redirect:URL, secret:URL, reset).
-// - <button data-api="METHOD URL" data-confirm="question"> asks in a dialog first.
+// - <button data-api="METHOD URL" data-confirm="question"> asks in a dialog first (a
+//   form with data-confirm too).
 // - Live updates: Holdfast.live(url, onEvent) subscribes to a Server-Sent Events stream;
 //   the event centre adds new rows, every page counts new events in the header.
 // - <time datetime> is shown in the browser's time zone.
@@ -244,6 +245,7 @@
       e.el.focus();
       return;
     }
+    if (form.dataset.confirm && !(await confirmDialog(form.dataset.confirm))) return;
     const button = form.querySelector('[type=submit]');
     if (button) button.disabled = true;
     form.setAttribute('aria-busy', 'true');

@@ -227,7 +227,7 @@ pub async fn new(State(state): State<AppState>, s: Session) -> Response {
     let body = html! {
         (widgets::page_header(lang.t("clusters.new"), html! {}))
         form .card #cluster-form data-api="POST /api/v1/clusters" data-success="redirect:/console/clusters/{id}"
-            data-toast=(lang.t("clusters.registered")) novalidate {
+            data-confirm=(lang.t("clusters.register_confirm")) data-toast=(lang.t("clusters.registered")) novalidate {
             p .hint { (lang.t("clusters.register_hint")) }
             (widgets::text_field("c-name", lang.t("clusters.name"), "name", "", FieldAttrs {
                 required: true, maxlength: Some(255), autocomplete: Some("off"), hint: Some(lang.t("clusters.name_hint")), ..FieldAttrs::default()

@@ -32,6 +32,21 @@ async function fillRegistration(page, { name, password }) {
   await page.locator('#c-description').fill('Seoul primary site');
 }
 
+// Submits the registration form and confirms in the dialog (as the manual's add flow).
+async function submitRegistration(page, { cancelFirst = false } = {}) {
+  const dialog = page.locator('#confirm-dialog');
+  if (cancelFirst) {
+    await page.getByRole('button', { name: 'Check connection and register' }).click();
+    await dialog.waitFor({ state: 'visible' });
+    assert.match(await dialog.textContent(), /register this cluster/);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+  }
+  await page.getByRole('button', { name: 'Check connection and register' }).click();
+  await dialog.getByRole('button', { name: 'Yes, do it' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+}
+
 // Waits until the detail page (which reloads itself while a sync runs) shows Done.
 async function waitSyncDone(page) {
   await page.locator('[data-role=sync-status][data-value=Done]').waitFor({ timeout: 90000 });
@@ -78,7 +93,8 @@ describe('clusters console', () => {
     await page.locator('#clusters-table .empty-row').waitFor();
     await page.getByRole('link', { name: 'Register cluster' }).click();
     await fillRegistration(page, { name: 'seoul-dc1', password: 'not-the-password' });
-    await page.getByRole('button', { name: 'Check connection and register' }).click();
+    await submitRegistration(page, { cancelFirst: true });
+    assert.match(page.url(), /\/console\/clusters\/new$/);
     const error = page.locator('#cluster-form [data-role=form-error]');
     await error.filter({ hasText: 'Connection check failed: the user name or password is wrong.' }).waitFor();
     assert.match(await error.textContent(), /check connection failed/);
@@ -87,7 +103,7 @@ describe('clusters console', () => {
 
     // A bad name is refused with the API's words, before any connection is made.
     await page.locator('#c-name').fill('bad name!');
-    await page.getByRole('button', { name: 'Check connection and register' }).click();
+    await submitRegistration(page);
     await error.filter({ hasText: 'cluster name' }).waitFor();
     // Storage metadata that is not JSON is caught in the browser.
     await page.locator('#c-name').fill('seoul-dc1');
@@ -101,7 +117,7 @@ describe('clusters console', () => {
     await page.getByLabel('Storage metadata').fill(
       '[{"type": "file", "backend": "lvm", "node": "storage-1", "path_prefix": "/dev/cinder-volumes"}]');
     await page.getByLabel('Exchanges').fill('');
-    await page.getByRole('button', { name: 'Check connection and register' }).click();
+    await submitRegistration(page);
     await page.waitForURL(/\/console\/clusters\/[0-9a-f-]{36}$/);
     clusterUrl = new URL(page.url()).pathname;
     await page.getByRole('heading', { name: 'seoul-dc1' }).waitFor();
