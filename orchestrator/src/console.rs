@@ -12,7 +12,9 @@
 //! [`layout::Nav`], and its strings in `assets/console/i18n.toml`.
 
 pub mod account;
+pub mod agents;
 pub mod assets;
+pub mod clusters;
 pub mod events;
 pub mod groups;
 pub mod i18n;
@@ -55,6 +57,15 @@ pub fn routes() -> Router<AppState> {
         .route("/console/events", get(events::list))
         .route("/console/events/{id}", get(events::detail))
         .route("/console/settings", get(settings::page))
+        .route("/console/clusters", get(clusters::list))
+        .route("/console/clusters/new", get(clusters::new))
+        .route("/console/clusters/{id}", get(clusters::detail::page))
+        .route(
+            "/console/clusters/{id}/resources/{kind}",
+            get(clusters::resources::list),
+        )
+        .route("/console/agents", get(agents::list))
+        .route("/console/agents/{node}", get(agents::detail))
         .route("/console/{*rest}", get(not_found))
 }
 

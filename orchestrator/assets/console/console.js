@@ -1,9 +1,11 @@
 // Holdfast console: progressive enhancement of the server-rendered pages.
 //
 // - <form data-api="METHOD /api/v1/..."> sends its fields as JSON to the REST API with
-//   the session's CSRF token, shows the API's error message in the form, and after
+//   the session's CSRF token (a dotted name nests: `credential.user`; data-type `number`,
+//   `array`, `lines` (one item per line or comma), `json`), shows the API's error message in the form, and after
 //   success does what data-success says (reload, redirect:URL, secret:URL, reset).
-// - <button data-api="METHOD URL" data-confirm="question"> asks in a dialog first.
+// - <button data-api="METHOD URL" data-confirm="question"> asks in a dialog first (a
+//   form with data-confirm too).
 // - Live updates: Holdfast.live(url, onEvent) subscribes to a Server-Sent Events stream;
 //   the event centre adds new rows, every page counts new events in the header.
 // - <time datetime> is shown in the browser's time zone.
@@ -174,12 +176,39 @@
         body[el.name].push(v);
         continue;
       }
-      if (v === '' && el.dataset.empty === 'null') v = null;
-      else if (v === '' && el.dataset.empty === 'omit') continue;
+      if (v.trim() === '' && el.dataset.empty === 'null') v = null;
+      else if (v.trim() === '' && el.dataset.empty === 'omit') continue;
       else if (el.dataset.type === 'number' && v !== '') v = Number(v);
-      body[el.name] = v;
+      else if (el.dataset.type === 'lines') v = v.split(/[\n,]/).map((x) => x.trim()).filter(Boolean);
+      else if (el.dataset.type === 'json') {
+        try { v = JSON.parse(v); } catch (e) {
+          throw new FormInputError(el, tr('js.bad_json').replace('{field}', fieldLabel(el)) + ' ' + e.message);
+        }
+      }
+      setPath(body, el.name, v);
     }
     return body;
+  }
+
+  // A value the browser cannot send as typed (shown like an API refusal).
+  class FormInputError extends Error {
+    constructor(el, message) { super(message); this.el = el; }
+  }
+
+  function fieldLabel(el) {
+    const label = el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]');
+    return label ? label.textContent.trim() : el.name;
+  }
+
+  // `credential.username` fills body.credential.username.
+  function setPath(body, name, v) {
+    const parts = name.split('.');
+    let o = body;
+    for (const p of parts.slice(0, -1)) {
+      if (typeof o[p] !== 'object' || o[p] === null) o[p] = {};
+      o = o[p];
+    }
+    o[parts[parts.length - 1]] = v;
   }
 
   function showFormError(form, text) {
@@ -209,10 +238,18 @@
         return;
       }
     }
+    let body;
+    try { body = formBody(form); } catch (e) {
+      if (!(e instanceof FormInputError)) throw e;
+      showFormError(form, e.message);
+      e.el.focus();
+      return;
+    }
+    if (form.dataset.confirm && !(await confirmDialog(form.dataset.confirm))) return;
     const button = form.querySelector('[type=submit]');
     if (button) button.disabled = true;
     form.setAttribute('aria-busy', 'true');
-    const result = await api(method, url, formBody(form));
+    const result = await api(method, url, body);
     form.removeAttribute('aria-busy');
     if (button) button.disabled = false;
     if (result.ok) {
@@ -362,6 +399,27 @@
     });
   }
 
+  // ---- watching a running operation ---------------------------------------------------
+
+  // <el data-watch="/api/v1/..." data-watch-field="f" data-watch-value="v">: polls the
+  // API every 2 s while the page is visible and reloads once the field's value changes
+  // (e.g. a cluster's sync status, which raises no event when a sync succeeds).
+  function setupWatch() {
+    const el = document.querySelector('[data-watch]');
+    if (!el) return;
+    const tick = async () => {
+      if (document.visibilityState === 'visible') {
+        const r = await api('GET', el.dataset.watch);
+        if (r.ok && r.body && String(r.body[el.dataset.watchField]) !== el.dataset.watchValue) {
+          location.reload();
+          return;
+        }
+      }
+      setTimeout(tick, 2000);
+    };
+    setTimeout(tick, 2000);
+  }
+
   // ---- wiring ----------------------------------------------------------------------
 
   document.addEventListener('submit', (ev) => {
@@ -407,6 +465,7 @@
     document.querySelectorAll('input[data-policy]').forEach(checkPolicy);
     flushToast();
     setupLive();
+    setupWatch();
     const first = document.querySelector('main form[data-api] input:not([type=hidden]):not([readonly])');
     if (first && document.body.classList.contains('bare')) first.focus();
     document.documentElement.classList.add('js');

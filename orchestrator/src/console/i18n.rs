@@ -265,6 +265,10 @@ mod tests {
             include_str!("events.rs"),
             include_str!("settings.rs"),
             include_str!("session.rs"),
+            include_str!("clusters.rs"),
+            include_str!("clusters/detail.rs"),
+            include_str!("clusters/resources.rs"),
+            include_str!("agents.rs"),
         ];
         let sections: Vec<&str> = c
             .entries

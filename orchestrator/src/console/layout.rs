@@ -15,7 +15,7 @@ use crate::domain::rbac::{Action, Menu, Role};
 /// An entry of the product's menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
-    /// Clusters (not available yet).
+    /// Clusters.
     Clusters,
     /// Protection groups (not available yet).
     ProtectionGroups,
@@ -37,6 +37,8 @@ pub enum Nav {
     Settings,
     /// The user's own account.
     Account,
+    /// Node agents.
+    Agents,
 }
 
 struct NavItem {
@@ -61,7 +63,7 @@ fn sections() -> [(&'static str, Vec<NavItem>); 3] {
                 NavItem {
                     nav: Nav::Clusters,
                     label: "nav.clusters",
-                    href: None,
+                    href: Some("/console/clusters"),
                     visible: |s| reads(Menu::Clusters)(s),
                 },
                 NavItem {
@@ -92,12 +94,20 @@ fn sections() -> [(&'static str, Vec<NavItem>); 3] {
         ),
         (
             "nav.section_monitoring",
-            vec![NavItem {
-                nav: Nav::Events,
-                label: "nav.events",
-                href: Some("/console/events"),
-                visible: |_| true,
-            }],
+            vec![
+                NavItem {
+                    nav: Nav::Events,
+                    label: "nav.events",
+                    href: Some("/console/events"),
+                    visible: |_| true,
+                },
+                NavItem {
+                    nav: Nav::Agents,
+                    label: "nav.agents",
+                    href: Some("/console/agents"),
+                    visible: |s| reads(Menu::Clusters)(s),
+                },
+            ],
         ),
         (
             "nav.section_admin",
@@ -427,7 +437,7 @@ mod tests {
         assert_eq!(links(&render(Role::Viewer, Lang::En).await), [false; 4]);
         // Features that do not exist yet are shown as such, never as links.
         let viewer = render(Role::Viewer, Lang::Ko).await;
-        assert_eq!(viewer.matches("아직 제공되지 않음").count(), 5, "{viewer}");
+        assert_eq!(viewer.matches("아직 제공되지 않음").count(), 4, "{viewer}");
         assert!(viewer.contains("<html lang=\"ko\">"));
         assert!(viewer.contains("aria-current=\"page\">이벤트"));
     }

@@ -21,7 +21,8 @@ function binaryPath() {
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 
-export async function startServer({ timeoutMs = 30000 } = {}) {
+// `extraConfig`: more top-level lines of holdfast.toml (e.g. the agents' bus).
+export async function startServer({ timeoutMs = 30000, extraConfig = [] } = {}) {
   const bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`orchestrator binary not found at ${bin}: build it (cargo build -p holdfast-orchestrator) or set HOLDFAST_BIN`);
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-console-e2e-'));
@@ -35,6 +36,7 @@ export async function startServer({ timeoutMs = 30000 } = {}) {
     'argon2_iterations = 1',
     'shutdown_grace_secs = 2',
     `licence_public_key = ${JSON.stringify(rawPublic.toString('base64'))}`,
+    ...extraConfig,
     '[log]',
     'format = "json"',
     'level = "info"',
