@@ -272,8 +272,14 @@ async fn supervise(
     last_probe.retain(|id, _| ids.contains(id.as_str()));
     let settings = crate::settings::load_from(&app.db).await?;
     let sync_every = i64::from(settings.sync_interval_minutes) * 60_000;
+    // Probes and periodic syncs are schedules: only the lease holder runs them (every
+    // replica keeps a listener; each notification is delivered to one of them).
+    let leader = app.leader.is_leader();
     for c in &all {
         ensure_listener(app, c, listeners);
+        if !leader {
+            continue;
+        }
         let due = last_probe
             .get(&c.id)
             .is_none_or(|t| t.elapsed() >= app.clusters.probe_interval);
