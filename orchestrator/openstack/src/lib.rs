@@ -43,6 +43,7 @@ pub mod microversion;
 pub mod neutron;
 pub mod nova;
 pub mod pagination;
+pub mod quotas;
 pub mod retry;
 mod session;
 
@@ -51,6 +52,7 @@ pub use config::{Credentials, Options, Password};
 pub use error::{ApiFailure, AuthError, AuthPart, Error};
 pub use filters::Filters;
 pub use microversion::Microversion;
+pub use quotas::QuotaService;
 pub use retry::RetryPolicy;
 pub use session::Session;
 

@@ -22,7 +22,6 @@ pub struct TargetCloud {
 #[derive(Debug)]
 struct Inner {
     admin: Session,
-    http: reqwest::Client,
     credentials: Credentials,
     session_options: Options,
     project: Mutex<Option<(String, Session)>>,
@@ -42,7 +41,6 @@ impl TargetCloud {
         Ok(TargetCloud {
             inner: Arc::new(Inner {
                 admin,
-                http: reqwest::Client::new(),
                 credentials,
                 session_options,
                 project: Mutex::new(None),
@@ -55,11 +53,6 @@ impl TargetCloud {
     /// The admin session.
     pub fn admin(&self) -> &Session {
         &self.inner.admin
-    }
-
-    /// A plain HTTP client (calls the client layer lacks, e.g. quota sets).
-    pub fn http(&self) -> &reqwest::Client {
-        &self.inner.http
     }
 
     /// A session of the same user scoped to `project` (a name in the admin's project

@@ -2,14 +2,10 @@
 //! quotas (often 10 instances, 10 volumes), too small for most plans. After the
 //! admin membership, every quota the plan needs is raised to what it needs (never
 //! lowered). Quotas go with the project: nothing to record for rollback.
-//!
-//! `holdfast-openstack` has no quota-set call yet; this uses the session's token and
-//! catalog endpoints with Nova's and Cinder's `os-quota-sets` and Neutron's `quotas`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use holdfast_openstack::{ServiceType, Session};
-use serde_json::{Value, json};
+use holdfast_openstack::{QuotaService, Session};
 
 use super::{LoadedJob, RecoveryError};
 
@@ -83,67 +79,31 @@ pub(super) async fn needed(
 
 /// Raises the project's quotas to what the plan needs.
 pub(super) async fn raise(
-    http: &reqwest::Client,
     admin: &Session,
     job: &LoadedJob,
     project: &str,
 ) -> Result<(), RecoveryError> {
     let needed = needed(admin, job).await?;
-    for (service, kind, wrapper, path) in [
-        (
-            "compute",
-            ServiceType::Compute,
-            "quota_set",
-            "os-quota-sets",
-        ),
-        (
-            "volume",
-            ServiceType::BlockStorage,
-            "quota_set",
-            "os-quota-sets",
-        ),
-        ("network", ServiceType::Network, "quota", "quotas"),
+    for (service, quota) in [
+        ("compute", QuotaService::Compute),
+        ("volume", QuotaService::Volume),
+        ("network", QuotaService::Network),
     ] {
-        let url = format!("{}/{path}/{project}", admin.endpoint(kind).await?);
-        let token = admin.token().await?;
-        let current: Value = send(http.get(&url), token.secret(), &url).await?;
-        let mut raise = serde_json::Map::new();
-        for ((s, key), want) in &needed {
-            if *s != service {
-                continue;
-            }
-            let have = current[wrapper][*key].as_i64().unwrap_or(-1);
-            if have >= 0 && have < *want {
-                raise.insert((*key).to_owned(), json!(want));
-            }
-        }
+        let current = admin.quotas(quota, project).await?;
+        let raise: BTreeMap<String, i64> = needed
+            .iter()
+            .filter(|((s, _), _)| *s == service)
+            .filter(|((_, key), want)| {
+                // -1 is unlimited; a missing key is left to the cloud's default.
+                current
+                    .get(*key)
+                    .is_some_and(|have| *have >= 0 && have < *want)
+            })
+            .map(|((_, key), want)| ((*key).to_owned(), *want))
+            .collect();
         if !raise.is_empty() {
-            let body = json!({ wrapper: raise });
-            send(http.put(&url).json(&body), token.secret(), &url).await?;
+            admin.set_quotas(quota, project, &raise).await?;
         }
     }
     Ok(())
-}
-
-async fn send(
-    request: reqwest::RequestBuilder,
-    token: &str,
-    url: &str,
-) -> Result<Value, RecoveryError> {
-    let response = request
-        .header("x-auth-token", token)
-        .header("openstack-api-version", "compute 2.1")
-        .send()
-        .await
-        .map_err(|e| RecoveryError::Cloud(format!("quota call {url} failed: {e}")))?;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(RecoveryError::Cloud(format!(
-            "quota call {url} answered {status}: {}",
-            body.chars().take(300).collect::<String>()
-        )));
-    }
-    serde_json::from_str(&body)
-        .map_err(|e| RecoveryError::Cloud(format!("quota call {url}: invalid JSON: {e}")))
 }

@@ -459,7 +459,7 @@ async fn add_membership(c: &Ctx<'_>) -> Result<(), RecoveryError> {
         })
     })
     .await?;
-    super::quotas::raise(c.cloud.http(), admin, c.job, &project).await?;
+    super::quotas::raise(admin, c.job, &project).await?;
     // the project-scoped session works from now on
     c.project_session().await.map(drop)
 }

@@ -27,6 +27,7 @@
 mod compute;
 mod identity;
 mod network;
+mod quotas;
 mod recovery;
 mod support;
 mod volume;
