@@ -12,6 +12,8 @@ pub mod groups;
 pub mod installation;
 pub mod jobs;
 pub mod licence;
+pub mod plans;
+pub mod protection_groups;
 
 pub mod clusters;
 pub mod recovery_resources;
@@ -48,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (3, "agents", include_str!("../migrations/0003_agents.sql")),
     (4, "jobs", include_str!("../migrations/0004_jobs.sql")),
+    (
+        5,
+        "protection",
+        include_str!("../migrations/0005_protection.sql"),
+    ),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

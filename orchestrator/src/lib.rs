@@ -15,6 +15,7 @@ pub mod housekeeping;
 pub mod licence;
 pub mod mail;
 pub mod metrics;
+pub mod protection;
 pub mod recovery;
 pub mod scheduler;
 pub mod secrets;

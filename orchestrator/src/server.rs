@@ -210,6 +210,7 @@ async fn prepare(config: Config) -> Result<Prepared, ServeError> {
         instance_id,
         leader,
         agents,
+        replication: Arc::new(crate::protection::NotConnected),
     });
     Ok(Prepared {
         app,

@@ -42,6 +42,9 @@ pub struct App {
     pub leader: crate::lease::Leadership,
     /// The agents' bus, when `bus_url` is configured.
     pub agents: Option<crate::agents::AgentLink>,
+    /// Replication as plans use it (`protection::NotConnected` until the replication
+    /// service is wired in).
+    pub replication: Arc<dyn crate::protection::PlanReplication>,
 }
 
 /// Milliseconds since the Unix epoch, now.

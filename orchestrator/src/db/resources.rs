@@ -332,6 +332,23 @@ pub async fn list(
     Ok((page, total))
 }
 
+/// Every live resource of one kind of a cluster (the protection module's inventory).
+pub async fn live(
+    conn: &mut AnyConnection,
+    cluster_id: &str,
+    kind: &'static str,
+) -> Result<Vec<StoredResource>, DbError> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM cluster_resources WHERE cluster_id = $1 AND kind = $2 \
+         AND deleted_at IS NULL ORDER BY name, id"
+    ))
+    .bind(cluster_id)
+    .bind(kind)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| stored(r, kind)).collect())
+}
+
 /// Refreshes the planner statistics of the resource table (after a full sync changed
 /// many rows; without them PostgreSQL may sort whole kinds instead of using the index).
 pub async fn analyze(conn: &mut AnyConnection) -> Result<(), DbError> {

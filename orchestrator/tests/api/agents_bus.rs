@@ -319,6 +319,7 @@ async fn link_app(
         instance_id: "test-link".into(),
         leader,
         agents: link,
+        replication: Arc::new(holdfast_orchestrator::protection::NotConnected),
     });
     (app, leader_tx, shutdown_tx)
 }
