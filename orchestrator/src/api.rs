@@ -15,6 +15,8 @@ pub mod health;
 pub mod licence;
 pub mod openapi;
 pub mod page;
+pub mod plans;
+pub mod protection_groups;
 pub mod settings;
 pub mod users;
 
@@ -202,6 +204,61 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     ep(
         "GET",
+        "/api/v1/protection-groups",
+        Permission(Menu::ProtectionGroups, Action::Read),
+    ),
+    ep(
+        "POST",
+        "/api/v1/protection-groups",
+        Permission(Menu::ProtectionGroups, Action::Create),
+    ),
+    ep(
+        "GET",
+        "/api/v1/protection-groups/{id}",
+        Permission(Menu::ProtectionGroups, Action::Read),
+    ),
+    ep(
+        "PATCH",
+        "/api/v1/protection-groups/{id}",
+        Permission(Menu::ProtectionGroups, Action::Update),
+    ),
+    ep(
+        "DELETE",
+        "/api/v1/protection-groups/{id}",
+        Permission(Menu::ProtectionGroups, Action::Delete),
+    ),
+    ep(
+        "GET",
+        "/api/v1/plans",
+        Permission(Menu::RecoveryPlans, Action::Read),
+    ),
+    ep(
+        "POST",
+        "/api/v1/plans",
+        Permission(Menu::RecoveryPlans, Action::Create),
+    ),
+    ep(
+        "GET",
+        "/api/v1/plans/{id}",
+        Permission(Menu::RecoveryPlans, Action::Read),
+    ),
+    ep(
+        "PATCH",
+        "/api/v1/plans/{id}",
+        Permission(Menu::RecoveryPlans, Action::Update),
+    ),
+    ep(
+        "DELETE",
+        "/api/v1/plans/{id}",
+        Permission(Menu::RecoveryPlans, Action::Delete),
+    ),
+    ep(
+        "GET",
+        "/api/v1/plans/{id}/state",
+        Permission(Menu::RecoveryPlans, Action::Read),
+    ),
+    ep(
+        "GET",
         "/api/v1/agents",
         Permission(Menu::Clusters, Action::Read),
     ),
@@ -269,6 +326,22 @@ fn v1_routes() -> Router<AppState> {
             "/api/v1/clusters/{id}/unprotected-instances",
             get(clusters::resources::unprotected_instances),
         )
+        .route(
+            "/api/v1/protection-groups",
+            get(protection_groups::list).post(protection_groups::create),
+        )
+        .route(
+            "/api/v1/protection-groups/{id}",
+            get(protection_groups::get)
+                .patch(protection_groups::update)
+                .delete(protection_groups::delete),
+        )
+        .route("/api/v1/plans", get(plans::list).post(plans::create))
+        .route(
+            "/api/v1/plans/{id}",
+            get(plans::get).patch(plans::update).delete(plans::delete),
+        )
+        .route("/api/v1/plans/{id}/state", get(plans::plan_state))
         .route("/api/v1/agents", get(agents::list))
         .route("/api/v1/agents/{node}", get(agents::get))
 }

@@ -434,6 +434,26 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let record = authorised(&state, &auth, &id, Action::Delete).await?;
     let mut tx = state.db.begin().await?;
+    let plans = db::plans::ids_using_cluster(&mut tx, &id).await?;
+    let groups = db::protection_groups::using_cluster(&mut tx, &id).await?;
+    if !plans.is_empty() || !groups.is_empty() {
+        let mut users = Vec::new();
+        for p in &plans {
+            if let Some(p) = db::plans::get(&mut tx, p).await? {
+                users.push(format!("recovery plan {}", p.name));
+            }
+        }
+        users.extend(groups.iter().map(|g| format!("protection group {}", g.name)));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cluster_in_use",
+            format!(
+                "cluster {} is used by {}: delete those first",
+                record.name,
+                users.join(", ")
+            ),
+        ));
+    }
     db::clusters::delete(&mut tx, &id).await?;
     tx.commit().await?;
     state.clusters.forget_session(&id).await;

@@ -136,5 +136,23 @@ impl From<PolicyError> for ApiError {
     }
 }
 
+impl From<crate::protection::ProtectionError> for ApiError {
+    fn from(e: crate::protection::ProtectionError) -> Self {
+        use crate::protection::{ErrorKind, ProtectionError};
+        if let ProtectionError::Db(db) = e {
+            return ApiError::from(db);
+        }
+        let (code, kind) = e.code();
+        let status = match kind {
+            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Licence => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Internal => return ApiError::internal(&e),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -3,7 +3,10 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{agents, audit, auth, clusters, error, events, groups, licence, page, settings, users};
+use super::{
+    agents, audit, auth, clusters, error, events, groups, licence, page, plans, protection_groups,
+    settings, users,
+};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -24,6 +27,9 @@ use super::{agents, audit, auth, clusters, error, events, groups, licence, page,
         clusters::list, clusters::register, clusters::get, clusters::update, clusters::delete,
         clusters::sync, clusters::resources::list, clusters::resources::get,
         clusters::resources::unprotected_instances,
+        protection_groups::list, protection_groups::create, protection_groups::get,
+        protection_groups::update, protection_groups::delete,
+        plans::list, plans::create, plans::get, plans::update, plans::delete, plans::plan_state,
         agents::list, agents::get,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>)),

@@ -162,6 +162,6 @@ pub async fn apply_batch(
         }
     }
     let changed: Vec<Change> = latest.into_values().collect();
-    super::plan_hooks::reevaluate_plans_after_resource_changes(app, cluster_id, &changed);
+    super::plan_hooks::reevaluate_plans_after_resource_changes(app, cluster_id, &changed).await;
     Ok(counts)
 }

@@ -86,5 +86,5 @@ pub async fn probe_and_record(app: &App, cluster_id: &str) {
     if let Err(e) = crate::events::publish(app, event).await {
         tracing::warn!(error = %e, "cannot record the cluster status event");
     }
-    super::plan_hooks::reevaluate_plans_after_status_change(app, cluster_id, status);
+    super::plan_hooks::reevaluate_plans_after_status_change(app, cluster_id, status).await;
 }

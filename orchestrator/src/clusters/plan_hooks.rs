@@ -1,27 +1,41 @@
-//! Where plan states will be re-evaluated when a cluster changes.
-//!
-//! Recovery plans do not exist yet, so these hooks only log. When plans are built, the
-//! plan sync reactions of protection.md ("plan sync reactions", `dr::plan_sync`) are
-//! run from here for every plan whose source or target is the cluster.
+//! Plan states are re-evaluated when a cluster changes: after its status changed,
+//! after a full sync, and after notifications changed its synced resources. Every
+//! plan whose source or target is the cluster is evaluated again from the synced
+//! copy (`protection::evaluate`): a full re-evaluation covers every plan sync
+//! reaction of protection.md that ends in a reason (unmapped resources, mapped target
+//! resources gone or changed, capacity).
 
 use crate::domain::cluster::ClusterStatus;
 use crate::domain::cluster_events::Change;
 use crate::state::App;
 
-/// Called after the cluster's status changed (Active ↔ Inactive). Today: logs only.
-pub fn reevaluate_plans_after_status_change(_app: &App, cluster_id: &str, status: ClusterStatus) {
-    tracing::info!(
-        cluster_id,
-        status = status.as_str(),
-        "cluster status changed; plan states would be re-evaluated here (no recovery plans exist yet)"
-    );
-}
-
-/// Called after notifications changed synced resources. Today: logs only.
-pub fn reevaluate_plans_after_resource_changes(_app: &App, cluster_id: &str, changes: &[Change]) {
+/// Called after the cluster's status changed (Active ↔ Inactive).
+pub async fn reevaluate_plans_after_status_change(
+    app: &App,
+    cluster_id: &str,
+    status: ClusterStatus,
+) {
     tracing::debug!(
         cluster_id,
-        changes = changes.len(),
-        "resources changed; plan states would be re-evaluated here (no recovery plans exist yet)"
+        status = status.as_str(),
+        "cluster status changed; re-evaluating its plans"
     );
+    crate::protection::evaluate_plans_using_cluster(app, cluster_id).await;
+}
+
+/// Called after a full sync finished.
+pub async fn reevaluate_plans_after_sync(app: &App, cluster_id: &str) {
+    crate::protection::evaluate_plans_using_cluster(app, cluster_id).await;
+}
+
+/// Called after notifications changed synced resources.
+pub async fn reevaluate_plans_after_resource_changes(
+    app: &App,
+    cluster_id: &str,
+    changes: &[Change],
+) {
+    if changes.is_empty() {
+        return;
+    }
+    crate::protection::evaluate_plans_using_cluster(app, cluster_id).await;
 }

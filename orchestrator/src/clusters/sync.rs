@@ -344,6 +344,7 @@ pub async fn run_claimed(
                 .group(group);
                 crate::events::publish(app, e).await?;
             }
+            super::plan_hooks::reevaluate_plans_after_sync(app, cluster_id).await;
         }
         Err(e) => {
             tracing::warn!(error = %e, "cluster sync failed");

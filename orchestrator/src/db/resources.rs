@@ -64,6 +64,8 @@ pub struct ResourceFilter<'a> {
     pub search: Option<&'a str>,
     /// Include soft-deleted rows.
     pub include_deleted: bool,
+    /// Only instances in no protection group.
+    pub unprotected: bool,
 }
 
 /// Stored digests of one kind: id → (digest, deleted).
@@ -279,6 +281,11 @@ pub async fn list(
     }
     if !f.include_deleted {
         filter.push_str(" AND deleted_at IS NULL");
+    }
+    if f.unprotected {
+        filter.push_str(
+            " AND id NOT IN (SELECT instance_id FROM protection_group_instances WHERE cluster_id = $1)",
+        );
     }
     let count_sql = format!("SELECT COUNT(*) FROM cluster_resources WHERE {filter}");
     let mut count = sqlx::query_as::<_, (i64,)>(&count_sql)

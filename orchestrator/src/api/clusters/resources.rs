@@ -111,6 +111,7 @@ impl ResourceQuery {
             parent_id: self.parent_id.as_deref(),
             search: self.q.as_deref(),
             include_deleted: self.include_deleted,
+            unprotected: false,
         }
     }
 }
@@ -120,6 +121,7 @@ async fn page_of(
     cluster_id: &str,
     kind: ResourceKind,
     q: &ResourceQuery,
+    unprotected: bool,
 ) -> ApiResult<Page<ResourceView>> {
     let page = PageRequest::new(q.limit, q.offset)?;
     let (rows, total) = {
@@ -128,7 +130,10 @@ async fn page_of(
             &mut conn,
             cluster_id,
             kind.as_str(),
-            &q.filter(),
+            &ResourceFilter {
+                unprotected,
+                ..q.filter()
+            },
             page.limit,
             page.offset,
         )
@@ -153,7 +158,7 @@ pub async fn list(
 ) -> ApiResult<Json<Page<ResourceView>>> {
     let kind = kind_of(&kind)?;
     authorised(&state, &auth, &id, Action::Read).await?;
-    Ok(Json(page_of(&state, &id, kind, &q).await?))
+    Ok(Json(page_of(&state, &id, kind, &q, false).await?))
 }
 
 /// Shows one resource with its document.
@@ -178,10 +183,8 @@ pub async fn get(
     Ok(Json(view(r, true)))
 }
 
-/// Instances of the cluster that no protection group protects.
-///
-/// Protection groups do not exist yet, so today this is every live instance of the
-/// cluster; the protection-group feature narrows it here.
+/// Live instances of the cluster that no protection group protects (protection.md,
+/// "Unprotected instances"; Admin: every cluster, others: their groups' clusters).
 #[utoipa::path(get, path = "/api/v1/clusters/{id}/unprotected-instances", tag = "clusters",
     params(("id" = String, Path, description = "cluster id"), ResourceQuery),
     responses((status = 200, body = Page<ResourceView>), (status = 403, body = ErrorBody),
@@ -195,6 +198,6 @@ pub async fn unprotected_instances(
     authorised(&state, &auth, &id, Action::Read).await?;
     q.include_deleted = false;
     Ok(Json(
-        page_of(&state, &id, ResourceKind::Instance, &q).await?,
+        page_of(&state, &id, ResourceKind::Instance, &q, true).await?,
     ))
 }
