@@ -87,7 +87,10 @@ pub enum ProtectionError {
 }
 
 fn join<T: ToString>(v: &[T]) -> String {
-    v.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn group_code(r: &GroupRefusal) -> (&'static str, ErrorKind) {
@@ -190,7 +193,10 @@ pub async fn freeze_plan(db: &Db, plan: &PlanId) -> Result<FrozenPlan, Protectio
             id: p.group_id.clone(),
         })?;
     let instances = db::protection_groups::instances(&mut tx, &g.id).await?;
-    let cluster = |id: String| ProtectionError::NotFound { what: "cluster", id };
+    let cluster = |id: String| ProtectionError::NotFound {
+        what: "cluster",
+        id,
+    };
     let source = db::clusters::get(&mut tx, &g.source_cluster_id)
         .await?
         .ok_or_else(|| cluster(g.source_cluster_id.clone()))?;

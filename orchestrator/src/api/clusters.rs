@@ -443,7 +443,11 @@ pub async fn delete(
                 users.push(format!("recovery plan {}", p.name));
             }
         }
-        users.extend(groups.iter().map(|g| format!("protection group {}", g.name)));
+        users.extend(
+            groups
+                .iter()
+                .map(|g| format!("protection group {}", g.name)),
+        );
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "cluster_in_use",

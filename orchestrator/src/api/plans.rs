@@ -103,7 +103,12 @@ pub async fn list(
     Params(q): Params<PlanQuery>,
 ) -> ApiResult<Json<Page<PlanView>>> {
     let page = PageRequest::new(q.limit, q.offset)?;
-    rbac::decide(&auth.actor, Menu::RecoveryPlans, Action::Read, Owner::System)?;
+    rbac::decide(
+        &auth.actor,
+        Menu::RecoveryPlans,
+        Action::Read,
+        Owner::System,
+    )?;
     let member = (auth.actor.role != Role::Admin).then_some(auth.actor.user_id.as_str());
     let (rows, total) = {
         let mut conn = state.db.conn().await?;
@@ -186,7 +191,9 @@ pub async fn get(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PlanView>> {
-    Ok(Json(view(authorised(&state, &auth, &id, Action::Read).await?)?))
+    Ok(Json(view(
+        authorised(&state, &auth, &id, Action::Read).await?,
+    )?))
 }
 
 /// A change of a plan; absent fields stay. Saving also maps the group's current

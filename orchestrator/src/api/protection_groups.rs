@@ -121,7 +121,12 @@ pub async fn list(
     Params(q): Params<ProtectionGroupQuery>,
 ) -> ApiResult<Json<Page<ProtectionGroupView>>> {
     let page = PageRequest::new(q.limit, q.offset)?;
-    rbac::decide(&auth.actor, Menu::ProtectionGroups, Action::Read, Owner::System)?;
+    rbac::decide(
+        &auth.actor,
+        Menu::ProtectionGroups,
+        Action::Read,
+        Owner::System,
+    )?;
     let member = (auth.actor.role != Role::Admin).then_some(auth.actor.user_id.as_str());
     let (rows, total) = {
         let mut conn = state.db.conn().await?;
@@ -187,7 +192,10 @@ pub async fn create(
     super::clusters::authorised(&state, &auth, &req.source_cluster_id, Action::Read).await?;
     {
         let mut conn = state.db.conn().await?;
-        if db::groups::get(&mut conn, &req.owner_group_id).await?.is_none() {
+        if db::groups::get(&mut conn, &req.owner_group_id)
+            .await?
+            .is_none()
+        {
             return Err(ApiError::invalid(format!(
                 "owner group {:?} does not exist",
                 req.owner_group_id

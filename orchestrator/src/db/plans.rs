@@ -88,11 +88,12 @@ pub async fn insert(conn: &mut AnyConnection, p: &PlanRecord) -> Result<(), DbEr
 
 /// One plan.
 pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<PlanRecord>, DbError> {
-    let row: Option<Row> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM recovery_plans WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM recovery_plans WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(row.map(record))
 }
 

@@ -144,9 +144,7 @@ pub fn status_of(i: &PlanInputs<'_>) -> (PlanState, Vec<String>) {
             if !m.networks.contains_key(n) {
                 issues.push(MappingIssue::NetworkUnmapped {
                     instance: crate::dr::ids::InstanceId::new(&srv.name),
-                    network: NetworkId::new(
-                        src.networks.get(n).map_or(n, |x| x.name.as_str()),
-                    ),
+                    network: NetworkId::new(src.networks.get(n).map_or(n, |x| x.name.as_str())),
                 });
             }
         }
@@ -208,7 +206,12 @@ pub fn status_of(i: &PlanInputs<'_>) -> (PlanState, Vec<String>) {
             volumes,
             first_snapshot_taken,
             target_free_bytes,
-        } => (volumes.clone(), *first_snapshot_taken, *target_free_bytes, None),
+        } => (
+            volumes.clone(),
+            *first_snapshot_taken,
+            *target_free_bytes,
+            None,
+        ),
     };
     let facts = PlanFacts {
         source: i.source_status,
@@ -257,7 +260,10 @@ const RUNNING_PHASES: [&str; 3] = ["created", "recovering", "rolling_back"];
 /// Evaluates one plan, stores the result and raises an event when the state changed.
 /// `None` when the plan no longer exists.
 #[tracing::instrument(skip_all, fields(plan_id = %plan_id))]
-pub async fn evaluate_plan(app: &App, plan_id: &str) -> Result<Option<Evaluation>, ProtectionError> {
+pub async fn evaluate_plan(
+    app: &App,
+    plan_id: &str,
+) -> Result<Option<Evaluation>, ProtectionError> {
     let mut tx = app.db.begin().await?;
     let Some(p) = db::plans::get(&mut tx, plan_id).await? else {
         return Ok(None);
@@ -352,4 +358,3 @@ pub async fn evaluate_plans_using_cluster(app: &App, cluster_id: &str) {
 pub fn parse_state(s: &str) -> Option<PlanState> {
     PlanState::ALL.into_iter().find(|p| p.to_string() == s)
 }
-

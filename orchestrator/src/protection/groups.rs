@@ -83,8 +83,12 @@ fn check_fields(
     }
 }
 
-async fn licence_facts(app: &App, tx: &mut Tx<'_>) -> Result<LicenceFacts, ProtectionError> {
-    let terms = crate::licence::current(app).await?;
+/// The licence terms are read before the caller's transaction starts (SQLite has one
+/// connection).
+async fn licence_facts(
+    terms: Option<crate::licence::LicenceTerms>,
+    tx: &mut Tx<'_>,
+) -> Result<LicenceFacts, ProtectionError> {
     let protected = db::protection_groups::protected_count(tx).await?;
     Ok(match terms {
         None => LicenceFacts::Missing,
@@ -127,10 +131,16 @@ async fn source_facts(
 /// Creates a group after every creation rule passed.
 #[tracing::instrument(skip_all, fields(cluster_id = %g.source_cluster_id))]
 pub async fn create_group(app: &App, g: NewGroup) -> Result<GroupRecord, ProtectionError> {
-    check_fields(&g.description, g.rpo_minutes, g.rto_minutes, &g.snapshot_interval)?;
+    check_fields(
+        &g.description,
+        g.rpo_minutes,
+        g.rto_minutes,
+        &g.snapshot_interval,
+    )?;
+    let terms = crate::licence::current(app).await?;
     let mut tx = app.db.begin().await?;
     let (docs, membership) = source_facts(&mut tx, &g.source_cluster_id).await?;
-    let licence = licence_facts(app, &mut tx).await?;
+    let licence = licence_facts(terms, &mut tx).await?;
     let selected = instance_set(&g.instances);
     let valid = group_rules::check_create(
         &g.name,
@@ -201,6 +211,7 @@ pub async fn update_group(
     id: &str,
     patch: GroupPatch,
 ) -> Result<GroupRecord, ProtectionError> {
+    let terms = crate::licence::current(app).await?;
     let mut tx = app.db.begin().await?;
     let mut g = get_group(&mut tx, id).await?;
     let description = patch.description.unwrap_or(g.description.clone());
@@ -218,7 +229,7 @@ pub async fn update_group(
     let current_ids = db::protection_groups::instances(&mut tx, id).await?;
     let wanted_ids = patch.instances.unwrap_or(current_ids.clone());
     let (docs, membership) = source_facts(&mut tx, &g.source_cluster_id).await?;
-    let licence = licence_facts(app, &mut tx).await?;
+    let licence = licence_facts(terms, &mut tx).await?;
     let job = db::jobs::existing_for(&mut tx, None, Some(id))
         .await?
         .into_iter()
@@ -241,7 +252,9 @@ pub async fn update_group(
     )
     .map_err(ProtectionError::Group)?;
     if wanted.is_empty() && plan.is_none() {
-        return Err(ProtectionError::Group(vec![group_rules::GroupRefusal::NoInstances]));
+        return Err(ProtectionError::Group(vec![
+            group_rules::GroupRefusal::NoInstances,
+        ]));
     }
     if let Some(p) = wanted
         .iter()
@@ -287,7 +300,14 @@ pub async fn update_group(
     }
     tx.commit().await.map_err(DbError::from)?;
     if let Some(p) = plan_deleted {
-        plans::after_delete(app, &p, &g, "its protection group lost every instance", true).await?;
+        plans::after_delete(
+            app,
+            &p,
+            &g,
+            "its protection group lost every instance",
+            true,
+        )
+        .await?;
     } else if let Some(p) = &plan {
         if !outcome.removed.is_empty() {
             plans::restart_replication(app, &p.id).await?;

@@ -147,9 +147,9 @@ impl ClusterDocs {
         self.zones
             .values()
             .find(|z| {
-                z.hosts
-                    .as_ref()
-                    .is_some_and(|hs| hs.contains_key(host) || hs.contains_key(&h.hypervisor_hostname))
+                z.hosts.as_ref().is_some_and(|hs| {
+                    hs.contains_key(host) || hs.contains_key(&h.hypervisor_hostname)
+                })
             })
             .map_or_else(|| "nova".to_owned(), |z| z.name.clone())
     }

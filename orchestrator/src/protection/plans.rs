@@ -85,7 +85,12 @@ fn draft(
     for id in instances {
         if let Some(srv) = s.source.instances.get(id) {
             for a in &srv.volumes_attached {
-                if let Some(t) = s.source.volumes.get(&a.id).and_then(|v| v.volume_type.clone()) {
+                if let Some(t) = s
+                    .source
+                    .volumes
+                    .get(&a.id)
+                    .and_then(|v| v.volume_type.clone())
+                {
                     types.insert(t);
                 }
             }
@@ -113,7 +118,11 @@ fn draft(
             .into_iter()
             .map(|n| {
                 let choice = m.networks.get(&n).map(|c| c.target());
-                let name = s.source.networks.get(&n).map_or(n.clone(), |x| x.name.clone());
+                let name = s
+                    .source
+                    .networks
+                    .get(&n)
+                    .map_or(n.clone(), |x| x.name.clone());
                 (NetworkId::new(name), choice)
             })
             .collect(),
@@ -133,7 +142,11 @@ fn draft(
 }
 
 /// Floating IPs of the group without a choice (plan_rules has no entry for them).
-fn floating_ip_refusals(m: &PlanMapping, instances: &[String], src: &ClusterDocs) -> Vec<PlanRefusal> {
+fn floating_ip_refusals(
+    m: &PlanMapping,
+    instances: &[String],
+    src: &ClusterDocs,
+) -> Vec<PlanRefusal> {
     let mut out = Vec::new();
     for id in instances {
         for p in src.ports_of(id) {
@@ -159,7 +172,11 @@ fn status(c: &db::clusters::ClusterRecord) -> ClusterStatus {
     evaluate::cluster_status(&c.status)
 }
 
-async fn cluster(tx: &mut Tx<'_>, id: &str, role: &str) -> Result<db::clusters::ClusterRecord, ProtectionError> {
+async fn cluster(
+    tx: &mut Tx<'_>,
+    id: &str,
+    role: &str,
+) -> Result<db::clusters::ClusterRecord, ProtectionError> {
     db::clusters::get(tx, id)
         .await?
         .ok_or_else(|| ProtectionError::Invalid(format!("{role} cluster {id:?} does not exist")))
@@ -221,7 +238,9 @@ pub async fn create_plan(
         return Err(ProtectionError::Plan(refusals));
     }
     let (Some(name), Some(target), Some(retention)) = (input.name, target, input.retention) else {
-        return Err(ProtectionError::Invalid("name, target and retention are required".into()));
+        return Err(ProtectionError::Invalid(
+            "name, target and retention are required".into(),
+        ));
     };
     if db::plans::name_taken(&mut tx, &name, None).await? {
         return Err(ProtectionError::NameTaken {
@@ -264,7 +283,11 @@ pub async fn create_plan(
 
 /// Starts replication; when the service cannot act, the plan's state says so (the
 /// evaluation reads the same facts) and a warning event is raised.
-async fn start(app: &App, p: &PlanRecord, volumes: &[ProtectedVolume]) -> Result<(), ProtectionError> {
+async fn start(
+    app: &App,
+    p: &PlanRecord,
+    volumes: &[ProtectedVolume],
+) -> Result<(), ProtectionError> {
     if let Err(e) = app
         .replication
         .start_plan(&PlanId::new(&p.id), &p.target_cluster_id, volumes)
@@ -309,7 +332,11 @@ async fn first_job(tx: &mut Tx<'_>, plan_id: &str) -> Result<Option<JobId>, Prot
 /// field is missing, storage kinds differ, or a job of the plan exists. Saving maps
 /// the group's current volumes, which returns a plan from "not mapped" warnings.
 #[tracing::instrument(skip_all, fields(plan_id = %id))]
-pub async fn update_plan(app: &App, id: &str, input: PlanInput) -> Result<PlanRecord, ProtectionError> {
+pub async fn update_plan(
+    app: &App,
+    id: &str,
+    input: PlanInput,
+) -> Result<PlanRecord, ProtectionError> {
     let mut tx = app.db.begin().await?;
     let mut p = get_plan(&mut tx, id).await?;
     let g = groups::get_group(&mut tx, &p.group_id).await?;
@@ -387,9 +414,11 @@ pub async fn delete_plan(app: &App, id: &str) -> Result<PlanRecord, ProtectionEr
     app.replication
         .stop_plan(&PlanId::new(&p.id))
         .await
-        .map_err(|e| ProtectionError::Invalid(format!(
-            "replication of the plan could not be stopped, so the plan is kept: {e}"
-        )))?;
+        .map_err(|e| {
+            ProtectionError::Invalid(format!(
+                "replication of the plan could not be stopped, so the plan is kept: {e}"
+            ))
+        })?;
     let mut tx = app.db.begin().await?;
     db::plans::delete(&mut tx, id).await?;
     tx.commit().await.map_err(DbError::from)?;
@@ -411,7 +440,10 @@ pub async fn after_delete(
     let event = Event::new(
         "plan.deleted",
         Severity::Info,
-        format!("recovery plan {} of protection group {} deleted: {why}", p.name, g.name),
+        format!(
+            "recovery plan {} of protection group {} deleted: {why}",
+            p.name, g.name
+        ),
     )
     .object("plan", &p.id)
     .object("protection_group", &g.id)

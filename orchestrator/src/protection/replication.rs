@@ -48,8 +48,10 @@ pub trait PlanReplication: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<(), ReplicationUnavailable>>;
 
     /// Stops replicating the plan and removes its mirror and snapshots from the target.
-    fn stop_plan<'a>(&'a self, plan: &'a PlanId)
-    -> BoxFuture<'a, Result<(), ReplicationUnavailable>>;
+    fn stop_plan<'a>(
+        &'a self,
+        plan: &'a PlanId,
+    ) -> BoxFuture<'a, Result<(), ReplicationUnavailable>>;
 
     /// The facts for the plan's state.
     fn facts<'a>(&'a self, plan: &'a PlanId) -> BoxFuture<'a, ReplicationFacts>;

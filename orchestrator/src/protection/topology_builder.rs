@@ -15,8 +15,8 @@ use crate::dr::target_details::{
     VolumeDetails,
 };
 use crate::dr::topology::{
-    FloatingIpSpec, InstanceSpec, NetworkSpec, PortSpec, RouterSpec, SecurityGroupSpec,
-    SubnetSpec, Topology, VolumeSpec,
+    FloatingIpSpec, InstanceSpec, NetworkSpec, PortSpec, RouterSpec, SecurityGroupSpec, SubnetSpec,
+    Topology, VolumeSpec,
 };
 use crate::recovery::JobSpec;
 
@@ -40,13 +40,17 @@ pub struct ProtectedVolume {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
     /// A group instance is gone from the source.
-    #[error("instance {0} is no longer on the source cluster (sync the cluster; remove it from the group if it was deleted)")]
+    #[error(
+        "instance {0} is no longer on the source cluster (sync the cluster; remove it from the group if it was deleted)"
+    )]
     InstanceGone(String),
     /// An instance without a mapping.
     #[error("instance {0} is not mapped: edit and save the plan")]
     InstanceUnmapped(String),
     /// A volume the copy does not have.
-    #[error("volume {volume} of instance {instance} is not in the synced source: sync the source cluster")]
+    #[error(
+        "volume {volume} of instance {instance} is not in the synced source: sync the source cluster"
+    )]
     VolumeGone {
         /// The instance.
         instance: String,
@@ -65,7 +69,9 @@ pub enum BuildError {
     #[error("volume type {0} has no target volume type in the plan")]
     VolumeTypeUnmapped(String),
     /// No target flavor.
-    #[error("instance {instance}: the target has no flavor named {flavor}; map a flavor in the plan")]
+    #[error(
+        "instance {instance}: the target has no flavor named {flavor}; map a flavor in the plan"
+    )]
     NoFlavor {
         /// The instance.
         instance: String,
@@ -73,7 +79,9 @@ pub enum BuildError {
         flavor: String,
     },
     /// A network without a mapping.
-    #[error("network {0} is not mapped (a target network, or create a copy): edit and save the plan")]
+    #[error(
+        "network {0} is not mapped (a target network, or create a copy): edit and save the plan"
+    )]
     NetworkUnmapped(String),
     /// A floating IP without a choice.
     #[error("floating IP {address} of instance {instance} is not mapped (keep, another or none)")]
@@ -114,7 +122,10 @@ fn flavor_name(source: &ClusterDocs, srv: &holdfast_openstack::nova::Server) -> 
 }
 
 /// The target external network the plan uses: the mapped one, else the only one.
-pub fn external_network(target: &ClusterDocs, m: &PlanMapping) -> Result<Option<String>, BuildError> {
+pub fn external_network(
+    target: &ClusterDocs,
+    m: &PlanMapping,
+) -> Result<Option<String>, BuildError> {
     if let Some(n) = &m.external_network {
         return Ok(Some(n.clone()));
     }
@@ -407,4 +418,3 @@ pub fn build(
         Err(errors)
     }
 }
-

@@ -2,7 +2,7 @@
 //! notification listener (real RabbitMQ), the status probe, RBAC visibility.
 
 mod cli;
-mod cloud;
+pub(crate) mod cloud;
 mod monitor;
 mod notify;
 mod register;

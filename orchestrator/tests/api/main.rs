@@ -7,6 +7,7 @@ mod events;
 mod helpers;
 mod licence;
 mod platform;
+mod protection;
 mod rbac_matrix;
 mod scheduler;
 mod tls;
