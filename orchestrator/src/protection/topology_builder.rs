@@ -15,8 +15,8 @@ use crate::dr::target_details::{
     VolumeDetails,
 };
 use crate::dr::topology::{
-    FloatingIpSpec, InstanceSpec, NetworkSpec, PortSpec, RouterSpec, SecurityGroupSpec, SubnetSpec,
-    Topology, VolumeSpec,
+    Boot, FloatingIpPolicy, FloatingIpSpec, InstanceSpec, NetworkSpec, NetworkTarget, PortSpec,
+    RouterSpec, SecurityGroupSpec, SubnetSpec, Topology, VolumeSpec,
 };
 use crate::recovery::JobSpec;
 
@@ -418,3 +418,6 @@ pub fn build(
         Err(errors)
     }
 }
+
+#[cfg(test)]
+mod tests;
