@@ -15,8 +15,8 @@ use crate::dr::target_details::{
     VolumeDetails,
 };
 use crate::dr::topology::{
-    Boot, FloatingIpPolicy, FloatingIpSpec, InstanceSpec, NetworkSpec, NetworkTarget, PortSpec,
-    RouterSpec, SecurityGroupSpec, SubnetSpec, Topology, VolumeSpec,
+    FloatingIpSpec, InstanceSpec, NetworkSpec, PortSpec, RouterSpec, SecurityGroupSpec, SubnetSpec,
+    Topology, VolumeSpec,
 };
 use crate::recovery::JobSpec;
 
