@@ -4,7 +4,9 @@
 pub mod bench;
 pub mod clusters;
 pub mod output;
+pub mod plans;
 pub mod profile;
+pub mod protection_groups;
 
 pub mod bundle;
 pub mod status;
@@ -103,6 +105,12 @@ pub enum Command {
     /// OpenStack clusters and their synced resources.
     #[command(subcommand)]
     Cluster(clusters::ClusterCmd),
+    /// Protection groups.
+    #[command(subcommand)]
+    ProtectionGroup(protection_groups::ProtectionGroupCmd),
+    /// Recovery plans and their states.
+    #[command(subcommand)]
+    Plan(plans::PlanCmd),
     /// Node agents: registration, health, replication.
     #[command(subcommand, alias = "agent")]
     Agents(AgentsCmd),
@@ -601,6 +609,8 @@ pub async fn execute(
         Command::User(cmd) => user(client()?, cmd, fmt).await,
         Command::Group(cmd) => group(client()?, cmd, fmt).await,
         Command::Cluster(cmd) => clusters::run(client()?, cmd, fmt, env, stdin).await,
+        Command::ProtectionGroup(cmd) => protection_groups::run(client()?, cmd, fmt).await,
+        Command::Plan(cmd) => plans::run(client()?, cmd, fmt).await,
         Command::License(cmd) => license(client, cmd, fmt, stdin).await,
         Command::Event(EventCmd::List {
             severity,
