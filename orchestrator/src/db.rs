@@ -23,6 +23,7 @@ pub mod users;
 
 pub mod agents;
 pub mod lease;
+pub mod replication;
 pub mod summary;
 
 use std::str::FromStr;
@@ -48,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (3, "agents", include_str!("../migrations/0003_agents.sql")),
     (4, "jobs", include_str!("../migrations/0004_jobs.sql")),
+    (
+        6,
+        "replication",
+        include_str!("../migrations/0006_replication.sql"),
+    ),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

@@ -16,6 +16,7 @@ pub mod licence;
 pub mod mail;
 pub mod metrics;
 pub mod recovery;
+pub mod replication;
 pub mod scheduler;
 pub mod secrets;
 pub mod server;
