@@ -211,7 +211,10 @@ impl Replication {
 
     /// Replication for the running orchestrator: its database and bus, statuses trusted
     /// for as long as agents are (`agent_missed_heartbeats` intervals).
-    pub fn from_app(app: &App, options: ReplicationOptions) -> Result<Replication, ReplicationError> {
+    pub fn from_app(
+        app: &App,
+        options: ReplicationOptions,
+    ) -> Result<Replication, ReplicationError> {
         let link = app.agents.clone().ok_or(ReplicationError::NoBus)?;
         let mut r = Replication::new(app.db.clone(), link, options);
         let interval = i64::try_from(app.config.agent_heartbeat_interval_ms).unwrap_or(i64::MAX);
@@ -226,10 +229,7 @@ impl Replication {
         AgentMaterialiser::new(self.db.clone(), self.link.clone(), self.options.clone())
     }
 
-    async fn storage(
-        &self,
-        cluster: &ClusterId,
-    ) -> Result<Vec<BackendStorage>, ReplicationError> {
+    async fn storage(&self, cluster: &ClusterId) -> Result<Vec<BackendStorage>, ReplicationError> {
         let mut c = self.db.conn().await?;
         let rec = db::clusters::get(&mut c, cluster.as_str())
             .await?

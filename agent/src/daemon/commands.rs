@@ -826,7 +826,11 @@ async fn discard_export(agent: &Arc<Agent>, m: &VolumeExportDiscard) -> Reply {
     let Some(record) = record else {
         return Ok(reply(false));
     };
-    if record.destination.as_ref().is_some_and(|d| d != &m.destination) {
+    if record
+        .destination
+        .as_ref()
+        .is_some_and(|d| d != &m.destination)
+    {
         return Err(fail(
             k,
             ErrorCode::BadRequest,

@@ -213,8 +213,7 @@ type SnapshotRow = (String, String, String, i64, String, i64);
 type SnapshotVolumeRow = (String, String, String, String, i64);
 
 const SNAPSHOT_COLUMNS: &str = "id, owner, snapshot_name, taken_at, plan_json, created_at";
-const SNAPSHOT_VOLUME_COLUMNS: &str =
-    "snapshot_id, volume_id, target_node, target_snapshot, epoch";
+const SNAPSHOT_VOLUME_COLUMNS: &str = "snapshot_id, volume_id, target_node, target_snapshot, epoch";
 
 fn snapshot(r: SnapshotRow) -> SnapshotRecord {
     SnapshotRecord {
@@ -351,7 +350,17 @@ pub struct ExportRecord {
     pub updated_at: i64,
 }
 
-type ExportRow = (String, String, String, String, String, String, String, i64, i64);
+type ExportRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+);
 
 const EXPORT_COLUMNS: &str = "name, export_id, volume_id, target_node, location_json, host, \
     state, created_at, updated_at";

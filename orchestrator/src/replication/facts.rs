@@ -93,11 +93,7 @@ impl ReplicationFacts {
 
     /// Every volume mirrors healthily (false without volumes).
     pub fn healthy(&self) -> bool {
-        !self.volumes.is_empty()
-            && self
-                .volumes
-                .iter()
-                .all(|v| v.phase == VolumePhase::Healthy)
+        !self.volumes.is_empty() && self.volumes.iter().all(|v| v.phase == VolumePhase::Healthy)
     }
 
     /// The broken volumes with their reasons.

@@ -106,68 +106,71 @@ impl VolumeMaterialiser for AgentMaterialiser {
     ) -> BoxFuture<'a, Result<BackendVolume, MaterialiseError>> {
         let span =
             tracing::info_span!("materialise", job_id = %request.job, volume_id = %request.volume);
-        Box::pin(tracing::Instrument::instrument(async move {
-            let assignment = {
-                let mut c = self.db.conn().await.map_err(err)?;
-                db::replication::volume_by_id(&mut c, request.volume.as_str())
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let assignment = {
+                    let mut c = self.db.conn().await.map_err(err)?;
+                    db::replication::volume_by_id(&mut c, request.volume.as_str())
+                        .await
+                        .map_err(err)?
+                        .ok_or_else(|| {
+                            err(format!(
+                                "volume {} is not replicated: start replication of its plan first",
+                                request.volume
+                            ))
+                        })?
+                };
+                let point = self.point(request).await?;
+                let mirror: VolumeLocation =
+                    serde_json::from_str(&assignment.target_location_json).map_err(err)?;
+                let destination = VolumeLocation {
+                    object: request.name.clone(),
+                    ..mirror
+                };
+                let node = NodeId::parse(assignment.target_node.clone()).map_err(err)?;
+                let id = export_id(&request.name);
+                let now = now_ms();
+                {
+                    let mut c = self.db.conn().await.map_err(err)?;
+                    db::replication::insert_export(
+                        &mut c,
+                        &db::replication::ExportRecord {
+                            name: request.name.clone(),
+                            export_id: id.to_string(),
+                            volume_id: request.volume.to_string(),
+                            target_node: assignment.target_node.clone(),
+                            location_json: serde_json::to_string(&destination).map_err(err)?,
+                            host: assignment.target_host.clone(),
+                            state: PENDING.into(),
+                            created_at: now,
+                            updated_at: now,
+                        },
+                    )
                     .await
-                    .map_err(err)?
-                    .ok_or_else(|| {
-                        err(format!(
-                            "volume {} is not replicated: start replication of its plan first",
-                            request.volume
-                        ))
-                    })?
-            };
-            let point = self.point(request).await?;
-            let mirror: VolumeLocation =
-                serde_json::from_str(&assignment.target_location_json).map_err(err)?;
-            let destination = VolumeLocation {
-                object: request.name.clone(),
-                ..mirror
-            };
-            let node = NodeId::parse(assignment.target_node.clone()).map_err(err)?;
-            let id = export_id(&request.name);
-            let now = now_ms();
-            {
-                let mut c = self.db.conn().await.map_err(err)?;
-                db::replication::insert_export(
-                    &mut c,
-                    &db::replication::ExportRecord {
-                        name: request.name.clone(),
-                        export_id: id.to_string(),
-                        volume_id: request.volume.to_string(),
-                        target_node: assignment.target_node.clone(),
-                        location_json: serde_json::to_string(&destination).map_err(err)?,
-                        host: assignment.target_host.clone(),
-                        state: PENDING.into(),
-                        created_at: now,
-                        updated_at: now,
+                    .map_err(err)?;
+                }
+                self.export(
+                    &node,
+                    VolumeExport {
+                        export_id: id,
+                        volume_id: WireVolumeId(request.volume.to_string()),
+                        point,
+                        destination,
                     },
                 )
-                .await
-                .map_err(err)?;
-            }
-            self.export(
-                &node,
-                VolumeExport {
-                    export_id: id,
-                    volume_id: WireVolumeId(request.volume.to_string()),
-                    point,
-                    destination,
-                },
-            )
-            .await?;
-            let mut c = self.db.conn().await.map_err(err)?;
-            db::replication::set_export_state(&mut c, &request.name, DONE, now_ms())
-                .await
-                .map_err(err)?;
-            tracing::info!(name = %request.name, node = %node, "volume exported");
-            Ok(BackendVolume {
-                host: assignment.target_host,
-                source_name: request.name.clone(),
-            })
-        }, span))
+                .await?;
+                let mut c = self.db.conn().await.map_err(err)?;
+                db::replication::set_export_state(&mut c, &request.name, DONE, now_ms())
+                    .await
+                    .map_err(err)?;
+                tracing::info!(name = %request.name, node = %node, "volume exported");
+                Ok(BackendVolume {
+                    host: assignment.target_host,
+                    source_name: request.name.clone(),
+                })
+            },
+            span,
+        ))
     }
 
     fn locate<'a>(
@@ -200,7 +203,8 @@ impl VolumeMaterialiser for AgentMaterialiser {
             };
             let Some(e) = e else { return Ok(()) };
             let node = NodeId::parse(e.target_node.clone()).map_err(err)?;
-            let destination: VolumeLocation = serde_json::from_str(&e.location_json).map_err(err)?;
+            let destination: VolumeLocation =
+                serde_json::from_str(&e.location_json).map_err(err)?;
             let export_id = Uuid::parse_str(&e.export_id).map_err(err)?;
             self.link
                 .request(

@@ -127,7 +127,9 @@ pub enum PlacementError {
         backend: String,
     },
     /// The target agent announced no data-plane address.
-    #[error("target agent {node} has no data-plane address; set [data_plane] listen/advertise in its config")]
+    #[error(
+        "target agent {node} has no data-plane address; set [data_plane] listen/advertise in its config"
+    )]
     NoDataPlane {
         /// The node.
         node: String,
@@ -146,7 +148,9 @@ pub enum PlacementError {
         candidates: Vec<String>,
     },
     /// Source and target storage types differ.
-    #[error("the source backend {source_backend:?} is {source_kind} storage but the target backend {target_backend:?} is {target_kind}; map to a target of the same storage kind")]
+    #[error(
+        "the source backend {source_backend:?} is {source_kind} storage but the target backend {target_backend:?} is {target_kind}; map to a target of the same storage kind"
+    )]
     KindMismatch {
         /// Source backend.
         source_backend: String,
@@ -158,7 +162,9 @@ pub enum PlacementError {
         target_kind: &'static str,
     },
     /// A Ceph target needs its Cinder pool named.
-    #[error("the Cinder host of Ceph backend {backend:?} on cluster {cluster} cannot be derived from storage metadata; name the target pool (host@backend#pool)")]
+    #[error(
+        "the Cinder host of Ceph backend {backend:?} on cluster {cluster} cannot be derived from storage metadata; name the target pool (host@backend#pool)"
+    )]
     TargetHostNeeded {
         /// The target cluster.
         cluster: String,
@@ -268,7 +274,10 @@ pub fn place(i: PlacementInput<'_>, agents: &[AgentView]) -> Result<Placement, P
     let (target, target_host) = match i.target_host {
         Some(t) => {
             let parsed = CinderHost::parse(t)?;
-            (find(target_cluster, target_storage, &parsed.backend)?, t.to_owned())
+            (
+                find(target_cluster, target_storage, &parsed.backend)?,
+                t.to_owned(),
+            )
         }
         None => {
             let same: Vec<&BackendStorage> = target_storage

@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
-use holdfast_protocol::messages::{CutAbort, CutCommit, CutOutcome, CutPrepare, TargetSnapshotDelete};
+use holdfast_protocol::messages::{
+    CutAbort, CutCommit, CutOutcome, CutPrepare, TargetSnapshotDelete,
+};
 use holdfast_protocol::{NodeId, VolumeId as WireVolumeId};
 use serde::Serialize;
 use uuid::Uuid;
@@ -51,7 +53,10 @@ pub struct SnapshotVolume {
     pub epoch: u64,
 }
 
-fn group(s: db::replication::SnapshotRecord, v: Vec<db::replication::SnapshotVolumeRecord>) -> GroupSnapshot {
+fn group(
+    s: db::replication::SnapshotRecord,
+    v: Vec<db::replication::SnapshotVolumeRecord>,
+) -> GroupSnapshot {
     GroupSnapshot {
         id: SnapshotId::new(s.id),
         owner: PlanId::new(s.owner),
@@ -98,7 +103,9 @@ impl Replication {
             return Err(ReplicationError::NoVolumes(owner.clone()));
         }
         if let Some(v) = volumes.iter().find(|v| v.state != STARTED) {
-            return Err(ReplicationError::NotStarted(VolumeId::new(v.volume_id.clone())));
+            return Err(ReplicationError::NotStarted(VolumeId::new(
+                v.volume_id.clone(),
+            )));
         }
         let mut by_source: BTreeMap<NodeId, Vec<WireVolumeId>> = BTreeMap::new();
         for v in &volumes {
@@ -182,7 +189,10 @@ impl Replication {
         if let Some(v) = volumes.iter().find(|v| !epochs.contains_key(&v.volume_id))
             && failures.is_empty()
         {
-            failures.push(format!("no snapshot was reported for volume {}", v.volume_id));
+            failures.push(format!(
+                "no snapshot was reported for volume {}",
+                v.volume_id
+            ));
         }
         if !failures.is_empty() {
             for v in &volumes {
@@ -219,7 +229,12 @@ impl Replication {
         Ok(group(record, parts))
     }
 
-    async fn abort(&self, by_source: &BTreeMap<NodeId, Vec<WireVolumeId>>, cut_id: Uuid, reason: &str) {
+    async fn abort(
+        &self,
+        by_source: &BTreeMap<NodeId, Vec<WireVolumeId>>,
+        cut_id: Uuid,
+        reason: &str,
+    ) {
         let t = self.options.request_timeout;
         join_all(by_source.keys().map(|n| {
             self.link.request(

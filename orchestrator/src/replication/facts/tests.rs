@@ -29,7 +29,11 @@ fn initial_copy_then_healthy() {
     let f = evaluate(&vol(None), NOW, STALE);
     assert!(matches!(f.phase, VolumePhase::InitialCopy { .. }));
     assert!(!f.initial_copy_done);
-    let f = evaluate(&vol(Some(status("initial_copy", 40, None, NOW))), NOW, STALE);
+    let f = evaluate(
+        &vol(Some(status("initial_copy", 40, None, NOW))),
+        NOW,
+        STALE,
+    );
     assert_eq!(
         f.phase,
         VolumePhase::InitialCopy {
@@ -37,11 +41,19 @@ fn initial_copy_then_healthy() {
             total_bytes: 100
         }
     );
-    let f = evaluate(&vol(Some(status("replicating", 100, Some(10), NOW))), NOW, STALE);
+    let f = evaluate(
+        &vol(Some(status("replicating", 100, Some(10), NOW))),
+        NOW,
+        STALE,
+    );
     assert_eq!(f.phase, VolumePhase::Healthy);
     assert!(f.initial_copy_done);
     assert!(!f.over_rpo);
-    let f = evaluate(&vol(Some(status("paused", 100, Some(5_000), NOW))), NOW, STALE);
+    let f = evaluate(
+        &vol(Some(status("paused", 100, Some(5_000), NOW))),
+        NOW,
+        STALE,
+    );
     assert_eq!(f.phase, VolumePhase::Healthy);
     assert!(f.over_rpo);
 }
@@ -53,9 +65,18 @@ fn broken_for_every_reason() {
     let cases = [
         (vol(Some(failed)), "disk full"),
         (vol(Some(status("stopped", 100, None, NOW))), "stopped"),
-        (vol(Some(status("replicating", 100, None, NOW - STALE - 1))), "reported nothing"),
-        (vol(Some(status("resyncing", 100, None, NOW))), "resynchronised"),
-        (vol(Some(status("unknown", 100, None, NOW))), "unknown state"),
+        (
+            vol(Some(status("replicating", 100, None, NOW - STALE - 1))),
+            "reported nothing",
+        ),
+        (
+            vol(Some(status("resyncing", 100, None, NOW))),
+            "resynchronised",
+        ),
+        (
+            vol(Some(status("unknown", 100, None, NOW))),
+            "unknown state",
+        ),
         (
             VolumeInput {
                 source_online: false,
@@ -85,7 +106,11 @@ fn broken_for_every_reason() {
 
 #[test]
 fn aggregates() {
-    let healthy = evaluate(&vol(Some(status("replicating", 100, Some(2_000), NOW))), NOW, STALE);
+    let healthy = evaluate(
+        &vol(Some(status("replicating", 100, Some(2_000), NOW))),
+        NOW,
+        STALE,
+    );
     let copying = evaluate(&vol(Some(status("initial_copy", 1, None, NOW))), NOW, STALE);
     let none = ReplicationFacts::default();
     assert!(!none.healthy() && !none.initial_copy_done());

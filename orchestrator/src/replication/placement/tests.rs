@@ -24,7 +24,10 @@ fn agent(node: &str, host: &str, online: bool, backends: &[(&str, StorageKind)])
         hostname: host.into(),
         online,
         data_plane_addr: Some(format!("{node}:7400")),
-        backends: backends.iter().map(|(n, k)| ((*n).to_owned(), *k)).collect(),
+        backends: backends
+            .iter()
+            .map(|(n, k)| ((*n).to_owned(), *k))
+            .collect(),
     }
 }
 
@@ -93,7 +96,12 @@ fn ceph_prefers_an_online_agent_and_needs_the_target_pool_named() {
         })
     );
     let p = place(
-        input("c@rbd-1#rbd-1", &src, &tgt, Some("rbd:volumes@rbd-dr#rbd-dr")),
+        input(
+            "c@rbd-1#rbd-1",
+            &src,
+            &tgt,
+            Some("rbd:volumes@rbd-dr#rbd-dr"),
+        ),
         &agents,
     )
     .unwrap();
@@ -114,9 +122,17 @@ fn every_failure_names_what_to_fix() {
     assert!(matches!(&e, PlacementError::UnknownBackend { backend, .. } if backend == "nope"));
     assert!(e.to_string().contains("\"nope\""), "{e}");
     let e = place(input("compute-1@lvm#lvm", &src, &tgt, None), &ok_agents).unwrap_err();
-    assert!(matches!(e, PlacementError::TargetBackend { ref candidates, .. } if candidates.len() == 2));
-    let e = place(input("compute-1@lvm#lvm", &src, &[ceph("r")], None), &ok_agents).unwrap_err();
-    assert!(matches!(e, PlacementError::TargetBackend { ref candidates, .. } if candidates.is_empty()));
+    assert!(
+        matches!(e, PlacementError::TargetBackend { ref candidates, .. } if candidates.len() == 2)
+    );
+    let e = place(
+        input("compute-1@lvm#lvm", &src, &[ceph("r")], None),
+        &ok_agents,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, PlacementError::TargetBackend { ref candidates, .. } if candidates.is_empty())
+    );
     let e = place(
         input("compute-1@lvm#lvm", &src, &[ceph("r")], Some("x@r#r")),
         &ok_agents,
@@ -124,7 +140,11 @@ fn every_failure_names_what_to_fix() {
     .unwrap_err();
     assert!(matches!(e, PlacementError::KindMismatch { .. }), "{e}");
     let one = [file("files", "dr-1")];
-    let e = place(input("compute-1@lvm#lvm", &src, &one, None), &ok_agents[1..]).unwrap_err();
+    let e = place(
+        input("compute-1@lvm#lvm", &src, &one, None),
+        &ok_agents[1..],
+    )
+    .unwrap_err();
     assert_eq!(
         e,
         PlacementError::NoAgent {
@@ -133,7 +153,10 @@ fn every_failure_names_what_to_fix() {
             node: Some("compute-1".into())
         }
     );
-    assert!(e.to_string().contains("[[backends]] entry named \"lvm\""), "{e}");
+    assert!(
+        e.to_string().contains("[[backends]] entry named \"lvm\""),
+        "{e}"
+    );
     let down = [
         agent("compute-1", "c", false, &[("lvm", StorageKind::Block)]),
         ok_agents[1].clone(),
