@@ -135,11 +135,11 @@ pub enum ReplicationError {
     /// An agent did not do what was asked.
     #[error("volume {volume}: {source}")]
     Agent {
-        /// The volume (or the owner, for group operations).
+        /// The volume.
         volume: String,
         /// The agent error.
         #[source]
-        source: AgentError,
+        source: Box<AgentError>,
     },
     /// The owner replicates nothing.
     #[error("{0} replicates no volumes; start replication first")]
@@ -367,7 +367,7 @@ impl Replication {
             db::replication::delete_volume(&mut c, owner.as_str(), v.volume.as_str()).await?;
             return Err(ReplicationError::Agent {
                 volume: v.volume.to_string(),
-                source,
+                source: Box::new(source),
             });
         }
         let mut c = self.db.conn().await?;
@@ -416,7 +416,7 @@ impl Replication {
                 .await
                 .map_err(|source| ReplicationError::Agent {
                     volume: v.volume_id.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             let mut c = self.db.conn().await?;
             db::replication::delete_volume(&mut c, owner.as_str(), &v.volume_id).await?;

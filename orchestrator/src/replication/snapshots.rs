@@ -269,7 +269,7 @@ impl Replication {
         match r {
             Err(e) if !gone(&e) => Err(ReplicationError::Agent {
                 volume: volume.to_owned(),
-                source: e,
+                source: Box::new(e),
             }),
             _ => Ok(()),
         }

@@ -427,10 +427,7 @@ async fn start_errors_name_the_backend_and_the_agent() {
     assert!(
         matches!(
             &e,
-            ReplicationError::Agent {
-                source: AgentError::Timeout { .. },
-                ..
-            }
+            ReplicationError::Agent { source, .. } if matches!(**source, AgentError::Timeout { .. })
         ),
         "{e}"
     );
