@@ -655,3 +655,46 @@ async fn replication_sql_on_sqlite() {
 async fn replication_sql_on_postgres() {
     db_functions(Backend::Postgres).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_source_breaks_the_facts_and_fails_the_whole_group_snapshot() {
+    let rig = Rig::start(Backend::Sqlite).await;
+    let mut a = rig.agent("node-a");
+    let b = rig.agent("node-b");
+    std::fs::write(rig.vol("node-a", "volume-vol-1"), pattern(1 << 20, 4)).unwrap();
+    assert!(rig.registered(2).await, "{}\n{}", a.log(), b.log());
+    let r = rig.replication(ReplicationOptions {
+        request_timeout: Duration::from_secs(2),
+        ..options()
+    });
+    let owner = PlanId::new("plan-d");
+    r.start(&owner, &[volume("vol-1", 1 << 20)]).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            r.facts(&owner).await.unwrap().healthy()
+        })
+        .await,
+        "{:?}",
+        r.facts(&owner).await.unwrap()
+    );
+    a.kill9();
+    let e = r.snapshot(&owner, "{}").await.unwrap_err();
+    assert!(
+        matches!(&e, ReplicationError::Cut { reason, .. } if reason.contains("node-a")),
+        "{e}"
+    );
+    assert!(r.list(&owner).await.unwrap().is_empty(), "no half snapshot");
+    let broken = eventually(Duration::from_secs(20), || async {
+        let f = r.facts(&owner).await.unwrap();
+        !f.healthy()
+            && f.broken()
+                .iter()
+                .any(|(_, why)| why.contains("unreachable"))
+    })
+    .await;
+    assert!(broken, "{:?}", r.facts(&owner).await.unwrap());
+    // The copy finished before the agent died: Prepare for repair, not a new copy.
+    assert!(r.facts(&owner).await.unwrap().initial_copy_done());
+    drop((a, b));
+    rig.stop(&["node-a", "node-b"]).await;
+}
