@@ -153,14 +153,21 @@ pub fn evaluate(v: &VolumeInput<'_>, now: i64, stale_after_ms: i64) -> VolumeFac
                     s.last_error.unwrap_or("no reason given")
                 )),
                 "stopped" => broken(format!("replication of volume {} is stopped", v.volume)),
-                "starting" | "initial_copy" | "resyncing" if !initial_copy_done => {
+                "replicating" | "paused" if initial_copy_done => VolumePhase::Healthy,
+                // Also paused during the initial copy.
+                "starting" | "initial_copy" | "resyncing" | "replicating" | "paused"
+                    if !initial_copy_done =>
+                {
                     VolumePhase::InitialCopy {
                         done_bytes: s.initial_copy_bytes,
                         total_bytes: s.size_bytes,
                     }
                 }
                 "resyncing" => broken(format!("volume {} is being resynchronised", v.volume)),
-                "replicating" | "paused" => VolumePhase::Healthy,
+                "starting" | "initial_copy" => broken(format!(
+                    "replication of volume {} is restarting (its agent restarted)",
+                    v.volume
+                )),
                 other => broken(format!(
                     "volume {} reports the unknown state {other:?}",
                     v.volume

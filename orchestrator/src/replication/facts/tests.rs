@@ -125,3 +125,46 @@ fn aggregates() {
     assert!(!two.healthy() && !two.initial_copy_done());
     assert!(two.broken().is_empty());
 }
+
+proptest::proptest! {
+    #[test]
+    fn healthy_only_when_everything_holds(
+        state in proptest::sample::select(vec![
+            "starting", "initial_copy", "replicating", "paused", "resyncing", "stopped",
+            "failed", "unknown", "other",
+        ]),
+        size in 0u64..1_000,
+        done in 0u64..1_200,
+        lag in proptest::option::of(0u64..5_000),
+        age in 0i64..100_000,
+        online in proptest::bool::ANY,
+        started in proptest::bool::ANY,
+        reported in proptest::bool::ANY,
+    ) {
+        let s = StatusInput {
+            state,
+            size_bytes: size,
+            initial_copy_bytes: done,
+            lag_ms: lag,
+            last_error: None,
+            updated_at: NOW - age,
+        };
+        let input = VolumeInput {
+            volume: "v",
+            rpo_ms: 1_000,
+            started,
+            source_online: online,
+            status: reported.then_some(s),
+        };
+        let f = evaluate(&input, NOW, STALE);
+        proptest::prop_assert_eq!(f.over_rpo, reported && lag.is_some_and(|l| l > 1_000));
+        if f.phase == VolumePhase::Healthy {
+            proptest::prop_assert!(online && reported && age <= STALE);
+            proptest::prop_assert!(f.initial_copy_done);
+            proptest::prop_assert!(matches!(state, "replicating" | "paused"));
+        }
+        if f.initial_copy_done {
+            proptest::prop_assert!(reported && size > 0 && done >= size);
+        }
+    }
+}
