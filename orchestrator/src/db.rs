@@ -25,6 +25,7 @@ pub mod users;
 
 pub mod agents;
 pub mod lease;
+pub mod replication;
 pub mod summary;
 
 use std::str::FromStr;
@@ -54,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "protection",
         include_str!("../migrations/0005_protection.sql"),
+    ),
+    (
+        6,
+        "replication",
+        include_str!("../migrations/0006_replication.sql"),
     ),
 ];
 

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod metrics;
 pub mod protection;
 pub mod recovery;
+pub mod replication;
 pub mod scheduler;
 pub mod secrets;
 pub mod server;

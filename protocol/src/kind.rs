@@ -131,6 +131,8 @@ messages! {
     TargetSnapshotResult => "target-snapshot.result",
     VolumeExport => "volume.export",
     VolumeExported => "volume.exported",
+    VolumeExportDiscard => "volume.export-discard",
+    VolumeExportDiscarded => "volume.export-discarded",
     ErrorReport => "error.report",
 }
 
@@ -159,6 +161,7 @@ requests! {
     TargetSnapshotCreate => TargetSnapshotResult,
     TargetSnapshotDelete => TargetSnapshotResult,
     VolumeExport => VolumeExported,
+    VolumeExportDiscard => VolumeExportDiscarded,
 }
 
 impl Event for messages::Heartbeat {}

@@ -24,7 +24,9 @@ pub use agent::{
 pub use common::{Compression, SessionSecret, StorageKind, VolumeLocation};
 pub use cut::{CutAbort, CutCommit, CutOutcome, CutPrepare, CutPrepared, CutResult, VolumeCut};
 pub use error_report::{ErrorCode, ErrorReport};
-pub use export::{RecoveryPoint, VolumeExport, VolumeExported};
+pub use export::{
+    RecoveryPoint, VolumeExport, VolumeExportDiscard, VolumeExportDiscarded, VolumeExported,
+};
 pub use replication::{
     ReplicationAck, ReplicationEndpoint, ReplicationPause, ReplicationResume, ReplicationResync,
     ReplicationStart, ReplicationState, ReplicationStatus, ReplicationStop,

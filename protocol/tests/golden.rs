@@ -228,6 +228,18 @@ fn samples() -> Vec<AnyMessage> {
             point_in_time: Some(UnixMillis(1_790_000_100_000)),
         }
         .into(),
+        VolumeExportDiscard {
+            export_id: EXPORT,
+            volume_id: v1.clone(),
+            destination: loc("ceph", StorageKind::Rbd, "hf-recover-7c1d6a1e"),
+        }
+        .into(),
+        VolumeExportDiscarded {
+            export_id: EXPORT,
+            destination: loc("ceph", StorageKind::Rbd, "hf-recover-7c1d6a1e"),
+            removed: true,
+        }
+        .into(),
         ErrorReport {
             code: ErrorCode::StorageFull,
             message: "target pool 'rbd' has 1 GiB free, 10 GiB needed".into(),
@@ -249,6 +261,7 @@ fn envelope(message: AnyMessage) -> Envelope {
         | MessageKind::CutResult
         | MessageKind::TargetSnapshotResult
         | MessageKind::VolumeExported
+        | MessageKind::VolumeExportDiscarded
         | MessageKind::ErrorReport => Sender::Node(node("compute-01")),
         _ => Sender::Orchestrator,
     };

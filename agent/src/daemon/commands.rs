@@ -8,7 +8,8 @@ use holdfast_protocol::messages::{
     Compression, CutAbort, CutCommit, CutOutcome, CutPrepare, CutPrepared, CutResult, ErrorCode,
     ErrorReport, RecoveryPoint, ReplicationAck, ReplicationStart, ReplicationState,
     ReplicationStop, TargetSnapshotCreate, TargetSnapshotDelete, TargetSnapshotOp,
-    TargetSnapshotResult, VolumeCut, VolumeExport, VolumeExported,
+    TargetSnapshotResult, VolumeCut, VolumeExport, VolumeExportDiscard, VolumeExportDiscarded,
+    VolumeExported,
 };
 use holdfast_protocol::{AnyMessage, Envelope, MessageKind, UnixMillis, VolumeId};
 use tokio::sync::oneshot;
@@ -68,6 +69,7 @@ pub(super) async fn handle(agent: &Arc<Agent>, env: &Envelope) {
         AnyMessage::TargetSnapshotCreate(m) => Some(snapshot_create(agent, m).await),
         AnyMessage::TargetSnapshotDelete(m) => Some(snapshot_delete(agent, m).await),
         AnyMessage::VolumeExport(m) => Some(export(agent, m).await),
+        AnyMessage::VolumeExportDiscard(m) => Some(discard_export(agent, m).await),
         other => {
             warn!(kind = %other.kind(), "ignoring a message that is not a command for agents");
             None
@@ -612,6 +614,9 @@ async fn snapshot_delete(agent: &Arc<Agent>, m: &TargetSnapshotDelete) -> Reply 
 struct ExportRecord {
     size_bytes: u64,
     point_in_time_ms: Option<u64>,
+    /// Where the export was written (absent in records of older agents).
+    #[serde(default)]
+    destination: Option<holdfast_protocol::messages::VolumeLocation>,
 }
 
 async fn export(agent: &Arc<Agent>, m: &VolumeExport) -> Reply {
@@ -644,7 +649,8 @@ async fn export(agent: &Arc<Agent>, m: &VolumeExport) -> Reply {
         )
     })?;
     if let Some(image) = &t.rbd {
-        let record = export_rbd(agent, &t, image, m).await?;
+        let mut record = export_rbd(agent, &t, image, m).await?;
+        record.destination = Some(m.destination.clone());
         durable::write_json(&record_path, &record)
             .map_err(|e| fail(k, ErrorCode::Internal, v, e.to_string()))?;
         return Ok(done(&record));
@@ -703,6 +709,7 @@ async fn export(agent: &Arc<Agent>, m: &VolumeExport) -> Reply {
     let record = ExportRecord {
         size_bytes,
         point_in_time_ms: point,
+        destination: Some(m.destination.clone()),
     };
     durable::write_json(&record_path, &record)
         .map_err(|e| fail(k, ErrorCode::Internal, v, e.to_string()))?;
@@ -792,5 +799,78 @@ async fn export_rbd(
     Ok(ExportRecord {
         size_bytes,
         point_in_time_ms: point,
+        destination: None,
     })
+}
+
+/// Removes an object this agent exported (known by its export record), then the
+/// record. Without a record nothing is touched: only exports are ever discarded.
+async fn discard_export(agent: &Arc<Agent>, m: &VolumeExportDiscard) -> Reply {
+    let k = MessageKind::VolumeExportDiscard;
+    let v = Some(&m.volume_id);
+    let record_path = agent
+        .config
+        .state_dir
+        .join("exports")
+        .join(format!("{}.json", m.export_id));
+    let reply = |removed: bool| -> AnyMessage {
+        VolumeExportDiscarded {
+            export_id: m.export_id,
+            destination: m.destination.clone(),
+            removed,
+        }
+        .into()
+    };
+    let record = durable::read_json::<ExportRecord>(&record_path)
+        .map_err(|e| fail(k, ErrorCode::Internal, v, e.to_string()))?;
+    let Some(record) = record else {
+        return Ok(reply(false));
+    };
+    if record
+        .destination
+        .as_ref()
+        .is_some_and(|d| d != &m.destination)
+    {
+        return Err(fail(
+            k,
+            ErrorCode::BadRequest,
+            v,
+            format!(
+                "export {} was written to {:?}, not {:?}",
+                m.export_id, record.destination, m.destination
+            ),
+        ));
+    }
+    let storage = |e: String| fail(k, ErrorCode::StorageUnavailable, v, e);
+    let removed = if m.destination.kind == holdfast_protocol::messages::StorageKind::Rbd {
+        let image = agent
+            .config
+            .resolve_rbd(&m.destination)
+            .map_err(|e| fail(k, ErrorCode::BadRequest, v, e.to_string()))?;
+        let existed = image
+            .size()
+            .await
+            .map_err(|e| storage(e.to_string()))?
+            .is_some();
+        image.remove().await.map_err(|e| storage(e.to_string()))?;
+        existed
+    } else {
+        let path = agent
+            .config
+            .resolve(&m.destination)
+            .map_err(|e| fail(k, ErrorCode::BadRequest, v, e.to_string()))?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(storage(format!("cannot remove {}: {e}", path.display()))),
+        }
+    };
+    match std::fs::remove_file(&record_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(fail(k, ErrorCode::Internal, v, e.to_string()));
+        }
+        _ => {}
+    }
+    info!(volume_id = %m.volume_id, export_id = %m.export_id, removed, "export discarded");
+    Ok(reply(removed))
 }

@@ -16,6 +16,8 @@ pub const TABLES: &[&str] = &[
     "agents",
     "agent_replications",
     "leader_lease",
+    "replication_volumes",
+    "group_snapshots",
 ];
 
 /// `(table, rows)` for every table of [`TABLES`] that exists.

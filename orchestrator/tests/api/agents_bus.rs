@@ -22,12 +22,12 @@ use holdfast_protocol::{NodeId, VolumeId};
 
 use crate::helpers::{Backend, eventually, spawn_app_with, test_config};
 
-fn amqp_url() -> String {
+pub(crate) fn amqp_url() -> String {
     std::env::var("HOLDFAST_TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
-fn namespace() -> String {
+pub(crate) fn namespace() -> String {
     format!("hf-orch-test-{}", uuid::Uuid::new_v4().simple())
 }
 
@@ -50,7 +50,7 @@ fn agent_binary() -> PathBuf {
 }
 
 /// One agent process; killed (SIGKILL) when dropped.
-struct AgentProc {
+pub(crate) struct AgentProc {
     child: Child,
     config: PathBuf,
     log: PathBuf,
@@ -60,7 +60,7 @@ impl AgentProc {
     /// Writes the agent's config under `root/<node>` and starts it. Its own heartbeat
     /// interval is 1 s: only the orchestrator's welcome makes it beat faster (the agent
     /// adopts a new interval after its current sleep).
-    fn start(root: &Path, ns: &str, node: &str) -> AgentProc {
+    pub(crate) fn start(root: &Path, ns: &str, node: &str) -> AgentProc {
         let base = root.join(node);
         let vols = base.join("volumes");
         std::fs::create_dir_all(&vols).unwrap();
@@ -99,7 +99,7 @@ impl AgentProc {
         AgentProc { child, config, log }
     }
 
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -109,7 +109,7 @@ impl AgentProc {
         AgentProc::spawn(self.config.clone(), self.log.clone())
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -121,7 +121,7 @@ impl Drop for AgentProc {
 }
 
 /// Deletes the test's queues and exchanges (bounded: a cleanup never hangs a test).
-async fn delete_namespace(ns: &str, nodes: &[&str]) {
+pub(crate) async fn delete_namespace(ns: &str, nodes: &[&str]) {
     let cleanup = async {
         let bus = Bus::connect(BusConfig::new(amqp_url(), Names::new(ns), "test-cleanup"))
             .await
@@ -279,10 +279,12 @@ async fn agent_registers_beats_goes_unreachable_when_killed_and_comes_back() {
     delete_namespace(&ns, &["node-1"]).await;
 }
 
-/// An orchestrator `App` in-process whose `AgentLink` the test drives directly.
-async fn link_app(
+/// An orchestrator `App` in-process whose `AgentLink` the test drives directly, on
+/// `database_url` (default: SQLite in `dir`).
+pub(crate) async fn link_app(
     ns: &str,
     dir: &Path,
+    database_url: Option<String>,
 ) -> (
     Arc<App>,
     tokio::sync::watch::Sender<Option<i64>>,
@@ -292,6 +294,7 @@ async fn link_app(
     config.bus_url = Some(Secret::new(amqp_url()));
     config.bus_namespace = ns.to_owned();
     config.agent_heartbeat_interval_ms = 500;
+    config.database_url = database_url.map(Secret::new);
     let db = Db::connect(&config.effective_database_url()).await.unwrap();
     db.migrate().await.unwrap();
     let link = agents::connect(&config, "test-link").await.unwrap();
@@ -349,7 +352,7 @@ async fn wait_row(
 async fn agent_link_drives_replication_and_a_target_snapshot_and_maps_error_reports() {
     let ns = namespace();
     let dir = tempfile::tempdir().unwrap();
-    let (app, leader_tx, shutdown_tx) = link_app(&ns, &dir.path().join("orch")).await;
+    let (app, leader_tx, shutdown_tx) = link_app(&ns, &dir.path().join("orch"), None).await;
     let link = app.agents.clone().unwrap();
     let src = NodeId::parse("node-a").unwrap();
     let tgt = NodeId::parse("node-b").unwrap();

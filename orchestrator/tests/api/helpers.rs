@@ -31,8 +31,8 @@ fn with_database(url: &str, db: &str) -> String {
 }
 
 /// Drops a per-test PostgreSQL database, also when the test panicked.
-struct PgDatabase {
-    name: String,
+pub(crate) struct PgDatabase {
+    pub(crate) name: String,
 }
 
 impl Drop for PgDatabase {

@@ -16,3 +16,4 @@ mod users;
 mod agents;
 mod agents_bus;
 mod lease;
+mod replication;

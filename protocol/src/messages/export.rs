@@ -41,3 +41,25 @@ pub struct VolumeExported {
     /// When the exported data was current on the source.
     pub point_in_time: Option<UnixMillis>,
 }
+
+/// On the target agent: remove an exported object that Cinder did not adopt (a
+/// recovery rolled back before manage-existing). An object that is gone (adopted and
+/// renamed, or never written) is fine: discarding is idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct VolumeExportDiscard {
+    #[cfg_attr(test, proptest(strategy = "crate::testing::uuid()"))]
+    pub export_id: Uuid,
+    pub volume_id: VolumeId,
+    pub destination: VolumeLocation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+pub struct VolumeExportDiscarded {
+    #[cfg_attr(test, proptest(strategy = "crate::testing::uuid()"))]
+    pub export_id: Uuid,
+    pub destination: VolumeLocation,
+    /// Whether the object existed (and was removed).
+    pub removed: bool,
+}
