@@ -117,6 +117,14 @@ pub async fn take(
     trigger: Trigger,
 ) -> Result<GroupSnapshot, SnapshotRefusal> {
     let _one_at_a_time = CUTTING.lock().await;
+    let detail = app.replication.volume_detail(plan).await?;
+    if !detail.initial_copy_done() {
+        return Err(SnapshotError::NotReplicating(
+            "the initial copy of the plan's volumes is not finished: a snapshot can be taken once every volume is copied to the target"
+                .to_owned(),
+        )
+        .into());
+    }
     let frozen = super::freeze_plan(&app.db, plan).await?;
     let doc = serde_json::to_string(&PlanSnapshotDoc::of(&frozen))
         .map_err(|e| SnapshotError::Failed(format!("the plan snapshot cannot be written: {e}")))?;
