@@ -363,7 +363,10 @@ fn v1_routes() -> Router<AppState> {
             get(plans::get).patch(plans::update).delete(plans::delete),
         )
         .route("/api/v1/plans/{id}/state", get(plans::plan_state))
-        .route("/api/v1/plans/{id}/replication", get(snapshots::replication))
+        .route(
+            "/api/v1/plans/{id}/replication",
+            get(snapshots::replication),
+        )
         .route(
             "/api/v1/protection-groups/{id}/snapshots",
             get(snapshots::list).post(snapshots::create),

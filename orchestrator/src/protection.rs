@@ -37,8 +37,8 @@ use crate::dr::plan_rules::PlanRefusal;
 use crate::dr::retention::Retention;
 use crate::recovery::JobSpec;
 
-pub use evaluate::{evaluate_plan, evaluate_plans_using_cluster};
 pub use agent_replication::AgentReplication;
+pub use evaluate::{evaluate_plan, evaluate_plans_using_cluster};
 pub use replication::{
     NotConnected, PlanReplication, ReplicationFacts, ReplicationUnavailable, SnapshotError,
 };

@@ -168,7 +168,9 @@ impl From<crate::protection::snapshots::SnapshotRefusal> for ApiError {
                     ApiError::new(StatusCode::CONFLICT, "not_replicating", m)
                 }
                 SnapshotError::UnknownSnapshot(id) => ApiError::not_found("snapshot", id.as_str()),
-                SnapshotError::Failed(m) => ApiError::new(StatusCode::BAD_GATEWAY, "snapshot_failed", m),
+                SnapshotError::Failed(m) => {
+                    ApiError::new(StatusCode::BAD_GATEWAY, "snapshot_failed", m)
+                }
             },
         }
     }

@@ -136,13 +136,19 @@ pub async fn list(
     let since = match &q.since {
         Some(t) => Some(
             t.parse::<jiff::Timestamp>()
-                .map_err(|e| ApiError::invalid(format!("since {t:?} is not an RFC 3339 time: {e}")))?
+                .map_err(|e| {
+                    ApiError::invalid(format!("since {t:?} is not an RFC 3339 time: {e}"))
+                })?
                 .as_millisecond(),
         ),
         None => None,
     };
     let all = match plan_of(&state, &id).await? {
-        Some(plan) => state.replication.snapshots(&plan).await.map_err(ops::SnapshotRefusal::from)?,
+        Some(plan) => state
+            .replication
+            .snapshots(&plan)
+            .await
+            .map_err(ops::SnapshotRefusal::from)?,
         None => Vec::new(),
     };
     let all: Vec<GroupSnapshot> = all

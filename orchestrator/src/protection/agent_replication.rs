@@ -9,7 +9,9 @@ use std::sync::Mutex;
 
 use futures_util::future::BoxFuture;
 
-use super::replication::{PlanReplication, ReplicationFacts, ReplicationUnavailable, SnapshotError};
+use super::replication::{
+    PlanReplication, ReplicationFacts, ReplicationUnavailable, SnapshotError,
+};
 use super::topology_builder::ProtectedVolume;
 use crate::db::{self, Db};
 use crate::dr::ids::{ClusterId, PlanId, SnapshotId, VolumeId};
@@ -285,9 +287,7 @@ mod tests {
             plan_volume(&replicated(VolumePhase::Healthy)).replication,
             PlanVolumeState::Mirroring
         );
-        let broken = replicated(VolumePhase::Broken {
-            reason: "x".into(),
-        });
+        let broken = replicated(VolumePhase::Broken { reason: "x".into() });
         assert_eq!(plan_volume(&broken).replication, PlanVolumeState::Broken);
         assert_eq!(plan_volume(&broken).id, VolumeId::new("v1"));
     }

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use super::snapshots::{self, Trigger};
 use super::{evaluate, plans};
-use crate::db::{self, DbError};
 use crate::db::plans::{PlanFilter, PlanRecord};
+use crate::db::{self, DbError};
 use crate::domain::schedule::{MissedPolicy, Recurrence};
 use crate::dr::ids::PlanId;
 use crate::events::{Event, Severity};
@@ -314,7 +314,10 @@ pub async fn scheduled(app: &App, schedule_id: &str) {
         .await
         .is_ok_and(|s| !s.is_empty());
     if !first_done {
-        tracing::info!(plan_id = plan, "scheduled snapshot skipped: the plan's first snapshot is not taken yet");
+        tracing::info!(
+            plan_id = plan,
+            "scheduled snapshot skipped: the plan's first snapshot is not taken yet"
+        );
         return;
     }
     if let Err(e) = snapshots::take(app, &id, Trigger::Scheduled).await {
@@ -327,7 +330,12 @@ mod tests {
     use super::*;
 
     fn v(name: &str, over: bool) -> (String, Option<u64>, u64, bool) {
-        (name.to_owned(), Some(if over { 9_000 } else { 10 }), 1_000, over)
+        (
+            name.to_owned(),
+            Some(if over { 9_000 } else { 10 }),
+            1_000,
+            over,
+        )
     }
 
     #[test]

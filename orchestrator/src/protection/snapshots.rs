@@ -104,7 +104,9 @@ async fn publish(app: &App, plan: &PlanId, group: Option<(String, String)>, e: E
 async fn group_of(app: &App, plan: &PlanId) -> Option<(String, String)> {
     let mut c = app.db.conn().await.ok()?;
     let p = db::plans::get(&mut c, plan.as_str()).await.ok()??;
-    let g = db::protection_groups::get(&mut c, &p.group_id).await.ok()??;
+    let g = db::protection_groups::get(&mut c, &p.group_id)
+        .await
+        .ok()??;
     Some((g.id, g.owner_group_id))
 }
 
@@ -133,14 +135,22 @@ pub async fn take(
     let s = match taken {
         Ok(s) => s,
         Err(e) => {
-            if !matches!(e, SnapshotError::NotReplicating(_) | SnapshotError::NotConnected(_)) {
+            if !matches!(
+                e,
+                SnapshotError::NotReplicating(_) | SnapshotError::NotConnected(_)
+            ) {
                 let msg = format!(
                     "the {} snapshot of protection group {} failed: {e}",
                     trigger.text(),
                     frozen.group.name
                 );
-                publish(app, plan, group, Event::new("snapshot.failed", Severity::Warning, msg))
-                    .await;
+                publish(
+                    app,
+                    plan,
+                    group,
+                    Event::new("snapshot.failed", Severity::Warning, msg),
+                )
+                .await;
             }
             return Err(e.into());
         }
@@ -188,7 +198,9 @@ pub async fn take(
                 .await;
             }
         }
-        Err(e) => tracing::warn!(error = %e, "retention could not be applied; retried after the next snapshot"),
+        Err(e) => {
+            tracing::warn!(error = %e, "retention could not be applied; retried after the next snapshot")
+        }
     }
     if let Err(e) = evaluate::evaluate_plan(app, plan.as_str()).await {
         tracing::warn!(error = %e, "plan evaluation after a snapshot failed");

@@ -24,7 +24,13 @@ fn volumes_dir(tc: &holdfast_testcloud::TestCloud) -> PathBuf {
     tc.storage_dir().join("file").join("file")
 }
 
-async fn call_ok(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
+async fn call_ok(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Value {
     let (s, b) = app.call(method, path, Some(token), body).await;
     assert!((200..300).contains(&s), "{method} {path}: {s} {b}");
     b
@@ -40,11 +46,21 @@ async fn db_of(app: &TestApp) -> Db {
 
 async fn snapshot_count(db: &Db, plan: &str) -> usize {
     let mut c = db.conn().await.unwrap();
-    db::replication::snapshots(&mut c, plan).await.unwrap().len()
+    db::replication::snapshots(&mut c, plan)
+        .await
+        .unwrap()
+        .len()
 }
 
 async fn plan_state(app: &TestApp, token: &str, plan: &str) -> Value {
-    call_ok(app, "GET", &format!("/api/v1/plans/{plan}/state"), token, None).await
+    call_ok(
+        app,
+        "GET",
+        &format!("/api/v1/plans/{plan}/state"),
+        token,
+        None,
+    )
+    .await
 }
 
 async fn events_with(app: &TestApp, token: &str, code: &str) -> Vec<Value> {
@@ -130,7 +146,10 @@ async fn plan_replicates_and_snapshots(backend: Backend) {
     let head: Vec<u8> = (0..65_536u32).map(|i| (i * 7 % 251) as u8).collect();
     {
         use std::io::{Seek, SeekFrom, Write};
-        let mut f = std::fs::OpenOptions::new().write(true).open(&src_file).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&src_file)
+            .unwrap();
         f.seek(SeekFrom::Start(0)).unwrap();
         f.write_all(&head).unwrap();
     }
@@ -152,13 +171,28 @@ async fn plan_replicates_and_snapshots(backend: Backend) {
     assert_eq!(snapshot_count(&db, &pid).await, 1);
     let mirror = tgt_dir.join(format!("holdfast-mirror-{vol}"));
     let got = std::fs::read(&mirror).unwrap_or_default();
-    assert!(got.len() >= head.len() && got[..head.len()] == head[..], "mirror lacks the source's bytes");
+    assert!(
+        got.len() >= head.len() && got[..head.len()] == head[..],
+        "mirror lacks the source's bytes"
+    );
     let first = events_with(&app, &admin, "snapshot.created").await;
     assert_eq!(first.len(), 1, "{first:?}");
-    assert!(first[0]["message"].as_str().unwrap().starts_with("first snapshot"));
+    assert!(
+        first[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("first snapshot")
+    );
 
     // The replication facts of the plan.
-    let r = call_ok(&app, "GET", &format!("/api/v1/plans/{pid}/replication"), &admin, None).await;
+    let r = call_ok(
+        &app,
+        "GET",
+        &format!("/api/v1/plans/{pid}/replication"),
+        &admin,
+        None,
+    )
+    .await;
     let vols = r["volumes"].as_array().unwrap();
     assert!(vols.iter().any(|v| v["volume"] == vol.as_str()), "{r}");
     for v in vols {
@@ -177,7 +211,11 @@ async fn plan_replicates_and_snapshots(backend: Backend) {
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [m2["id"].as_str().unwrap(), m1["id"].as_str().unwrap()], "{list}");
+    assert_eq!(
+        ids,
+        [m2["id"].as_str().unwrap(), m1["id"].as_str().unwrap()],
+        "{list}"
+    );
     assert_eq!(list["total"], 2);
     assert_eq!(list["items"][0]["plan"]["plan_name"], "shop-dr", "{list}");
     assert!(
@@ -216,18 +254,32 @@ async fn plan_replicates_and_snapshots(backend: Backend) {
         .to_owned();
     call_ok(&app, "DELETE", &format!("{snaps}/{newest}"), &admin, None).await;
     assert_eq!(snapshot_count(&db, &pid).await, 1);
-    let (s, b) = app.call("DELETE", &format!("{snaps}/{newest}"), Some(&admin), None).await;
+    let (s, b) = app
+        .call("DELETE", &format!("{snaps}/{newest}"), Some(&admin), None)
+        .await;
     assert_eq!((s, error_code(&b).as_str()), (404, "not_found"), "{b}");
 
     // Deleting the plan stops replication: no mirror, no snapshots.
-    call_ok(&app, "DELETE", &format!("/api/v1/plans/{pid}"), &admin, None).await;
+    call_ok(
+        &app,
+        "DELETE",
+        &format!("/api/v1/plans/{pid}"),
+        &admin,
+        None,
+    )
+    .await;
     assert_eq!(snapshot_count(&db, &pid).await, 0);
     assert!(
         eventually(Duration::from_secs(30), || async { !mirror.exists() }).await,
         "mirror not removed"
     );
     let mut c = db.conn().await.unwrap();
-    assert!(db::replication::volumes(&mut c, &pid).await.unwrap().is_empty());
+    assert!(
+        db::replication::volumes(&mut c, &pid)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     drop(c);
     db.close().await;
     app.stop().await;
