@@ -18,6 +18,7 @@ pub mod page;
 pub mod plans;
 pub mod protection_groups;
 pub mod settings;
+pub mod snapshots;
 pub mod users;
 
 pub mod agents;
@@ -229,6 +230,21 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     ep(
         "GET",
+        "/api/v1/protection-groups/{id}/snapshots",
+        Permission(Menu::ProtectionGroups, Action::Read),
+    ),
+    ep(
+        "POST",
+        "/api/v1/protection-groups/{id}/snapshots",
+        Permission(Menu::ProtectionGroups, Action::Create),
+    ),
+    ep(
+        "DELETE",
+        "/api/v1/protection-groups/{id}/snapshots/{sid}",
+        Permission(Menu::ProtectionGroups, Action::Delete),
+    ),
+    ep(
+        "GET",
         "/api/v1/plans",
         Permission(Menu::RecoveryPlans, Action::Read),
     ),
@@ -255,6 +271,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep(
         "GET",
         "/api/v1/plans/{id}/state",
+        Permission(Menu::RecoveryPlans, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/plans/{id}/replication",
         Permission(Menu::RecoveryPlans, Action::Read),
     ),
     ep(
@@ -342,6 +363,18 @@ fn v1_routes() -> Router<AppState> {
             get(plans::get).patch(plans::update).delete(plans::delete),
         )
         .route("/api/v1/plans/{id}/state", get(plans::plan_state))
+        .route(
+            "/api/v1/plans/{id}/replication",
+            get(snapshots::replication),
+        )
+        .route(
+            "/api/v1/protection-groups/{id}/snapshots",
+            get(snapshots::list).post(snapshots::create),
+        )
+        .route(
+            "/api/v1/protection-groups/{id}/snapshots/{sid}",
+            axum::routing::delete(snapshots::delete),
+        )
         .route("/api/v1/agents", get(agents::list))
         .route("/api/v1/agents/{node}", get(agents::get))
 }

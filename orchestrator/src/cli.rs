@@ -7,6 +7,7 @@ pub mod output;
 pub mod plans;
 pub mod profile;
 pub mod protection_groups;
+pub mod snapshots;
 
 pub mod bundle;
 pub mod status;

@@ -11,15 +11,21 @@
 //! | [`plans`] | plan create / update / delete |
 //! | [`evaluate`] | plan-state evaluation (facts → state + reasons, stored, event on change) |
 //! | [`replication`] | the [`PlanReplication`] seam and its "not connected" default |
+//! | [`agent_replication`] | [`PlanReplication`] over the agents (`crate::replication`) |
+//! | [`snapshots`] | a plan's group snapshots: take (with the plan snapshot), retention, delete, events |
+//! | [`runner`] | the leader's loop: replication in step with plans, first and scheduled snapshots, lag events |
 //!
 //! [`freeze_plan`] is what the job engine calls when a job is triggered.
 
+pub mod agent_replication;
 pub mod evaluate;
 pub mod groups;
 pub mod inventory;
 pub mod mapping;
 pub mod plans;
 pub mod replication;
+pub mod runner;
+pub mod snapshots;
 pub mod topology_builder;
 
 use crate::db::{self, Db, DbError};
@@ -31,8 +37,11 @@ use crate::dr::plan_rules::PlanRefusal;
 use crate::dr::retention::Retention;
 use crate::recovery::JobSpec;
 
+pub use agent_replication::AgentReplication;
 pub use evaluate::{evaluate_plan, evaluate_plans_using_cluster};
-pub use replication::{NotConnected, PlanReplication, ReplicationFacts, ReplicationUnavailable};
+pub use replication::{
+    NotConnected, PlanReplication, ReplicationFacts, ReplicationUnavailable, SnapshotError,
+};
 pub use topology_builder::{BuildError, ProtectedVolume};
 
 /// How an API maps a [`ProtectionError`] (the status is chosen in `api/error.rs`).

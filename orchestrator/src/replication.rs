@@ -216,12 +216,27 @@ impl Replication {
         options: ReplicationOptions,
     ) -> Result<Replication, ReplicationError> {
         let link = app.agents.clone().ok_or(ReplicationError::NoBus)?;
-        let mut r = Replication::new(app.db.clone(), link, options);
-        let interval = i64::try_from(app.config.agent_heartbeat_interval_ms).unwrap_or(i64::MAX);
+        Ok(Replication::from_config(
+            app.db.clone(),
+            link,
+            &app.config,
+            options,
+        ))
+    }
+
+    /// Like [`Replication::from_app`], from the parts (before the `App` exists).
+    pub fn from_config(
+        db: Db,
+        link: AgentLink,
+        config: &crate::config::Config,
+        options: ReplicationOptions,
+    ) -> Replication {
+        let mut r = Replication::new(db, link, options);
+        let interval = i64::try_from(config.agent_heartbeat_interval_ms).unwrap_or(i64::MAX);
         r.stale_after_ms = interval
-            .saturating_mul(i64::from(app.config.agent_missed_heartbeats))
+            .saturating_mul(i64::from(config.agent_missed_heartbeats))
             .max(1_000);
-        Ok(r)
+        r
     }
 
     /// The database and link, for the materialiser.
@@ -412,15 +427,7 @@ impl Replication {
             db::replication::volumes(&mut c, owner.as_str()).await?
         };
         for v in &volumes {
-            self.stop_on_agents(&v.volume_id, &node(&v.source_node)?, &node(&v.target_node)?)
-                .await
-                .map_err(|source| ReplicationError::Agent {
-                    volume: v.volume_id.clone(),
-                    source: Box::new(source),
-                })?;
-            let mut c = self.db.conn().await?;
-            db::replication::delete_volume(&mut c, owner.as_str(), &v.volume_id).await?;
-            tracing::info!(volume_id = %v.volume_id, "replication stopped, target copy removed");
+            self.stop_record(v).await?;
         }
         let mut tx = self.db.begin().await?;
         for s in db::replication::snapshots(&mut tx, owner.as_str()).await? {
@@ -428,6 +435,43 @@ impl Replication {
         }
         tx.commit().await.map_err(DbError::from)?;
         Ok(())
+    }
+
+    async fn stop_record(&self, v: &db::replication::VolumeRecord) -> Result<(), ReplicationError> {
+        self.stop_on_agents(&v.volume_id, &node(&v.source_node)?, &node(&v.target_node)?)
+            .await
+            .map_err(|source| ReplicationError::Agent {
+                volume: v.volume_id.clone(),
+                source: Box::new(source),
+            })?;
+        let mut c = self.db.conn().await?;
+        db::replication::delete_volume(&mut c, &v.owner, &v.volume_id).await?;
+        tracing::info!(volume_id = %v.volume_id, "replication stopped, target copy removed");
+        Ok(())
+    }
+
+    /// Stops the volumes of `owner` that are not in `keep` (their target copies and
+    /// snapshots are removed); returns the stopped ones. Group snapshots that held
+    /// them keep the other volumes' parts.
+    #[tracing::instrument(skip_all, fields(plan_id = %owner))]
+    pub async fn stop_others(
+        &self,
+        owner: &PlanId,
+        keep: &[VolumeId],
+    ) -> Result<Vec<VolumeId>, ReplicationError> {
+        let volumes = {
+            let mut c = self.db.conn().await?;
+            db::replication::volumes(&mut c, owner.as_str()).await?
+        };
+        let mut stopped = Vec::new();
+        for v in volumes
+            .iter()
+            .filter(|v| !keep.iter().any(|k| k.as_str() == v.volume_id))
+        {
+            self.stop_record(v).await?;
+            stopped.push(VolumeId::new(v.volume_id.clone()));
+        }
+        Ok(stopped)
     }
 
     /// The facts plan state needs, per volume of `owner`.

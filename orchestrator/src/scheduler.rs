@@ -181,6 +181,9 @@ pub async fn dispatch(app: &AppState, fired: &Fired) {
                 tracing::warn!(error = %e, "event retention failed");
             }
         }
+        crate::protection::runner::SNAPSHOT_PURPOSE => {
+            crate::protection::runner::scheduled(app, &fired.schedule_id).await;
+        }
         other => {
             tracing::warn!(purpose = other, schedule = %fired.schedule_id, "no handler for this schedule purpose")
         }

@@ -95,6 +95,7 @@ pub async fn run(
     let agents = tokio::spawn(crate::agents::run(app.clone()));
     let background = tokio::spawn(crate::scheduler::run(app.clone(), node));
     let cluster_work = tokio::spawn(crate::clusters::run(app.clone()));
+    let protection_work = tokio::spawn(crate::protection::runner::run(app.clone()));
     let router = crate::api::router(app.clone());
     let grace = Duration::from_secs(app.config.shutdown_grace_secs);
     let mut stopping = app.shutdown.clone();
@@ -148,6 +149,7 @@ pub async fn run(
     };
     background.abort();
     cluster_work.abort();
+    protection_work.abort();
     agents.abort();
     // The lease task saw the shutdown signal: let it release the lease.
     let _ = tokio::time::timeout(Duration::from_secs(5), lease).await;
@@ -196,6 +198,19 @@ async fn prepare(config: Config) -> Result<Prepared, ServeError> {
     let instance_id = instance_id();
     let agents = crate::agents::connect(&config, &instance_id).await?;
     let (leader_tx, leader) = crate::lease::Leadership::channel();
+    // Without a bus nothing replicates: `NotConnected` says so in every plan's state.
+    let replication: Arc<dyn crate::protection::PlanReplication> = match &agents {
+        Some(link) => Arc::new(crate::protection::AgentReplication::new(
+            db.clone(),
+            crate::replication::Replication::from_config(
+                db.clone(),
+                link.clone(),
+                &config,
+                crate::replication::ReplicationOptions::default(),
+            ),
+        )),
+        None => Arc::new(crate::protection::NotConnected),
+    };
     let app = Arc::new(App {
         db,
         config,
@@ -210,7 +225,7 @@ async fn prepare(config: Config) -> Result<Prepared, ServeError> {
         instance_id,
         leader,
         agents,
-        replication: Arc::new(crate::protection::NotConnected),
+        replication,
     });
     Ok(Prepared {
         app,

@@ -154,5 +154,27 @@ impl From<crate::protection::ProtectionError> for ApiError {
     }
 }
 
+impl From<crate::protection::snapshots::SnapshotRefusal> for ApiError {
+    fn from(e: crate::protection::snapshots::SnapshotRefusal) -> Self {
+        use crate::protection::SnapshotError;
+        use crate::protection::snapshots::SnapshotRefusal;
+        match e {
+            SnapshotRefusal::Plan(p) => ApiError::from(p),
+            SnapshotRefusal::Replication(r) => match r {
+                SnapshotError::NotConnected(m) => {
+                    ApiError::new(StatusCode::CONFLICT, "replication_not_connected", m)
+                }
+                SnapshotError::NotReplicating(m) => {
+                    ApiError::new(StatusCode::CONFLICT, "not_replicating", m)
+                }
+                SnapshotError::UnknownSnapshot(id) => ApiError::not_found("snapshot", id.as_str()),
+                SnapshotError::Failed(m) => {
+                    ApiError::new(StatusCode::BAD_GATEWAY, "snapshot_failed", m)
+                }
+            },
+        }
+    }
+}
+
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use super::{
     agents, audit, auth, clusters, error, events, groups, licence, page, plans, protection_groups,
-    settings, users,
+    settings, snapshots, users,
 };
 
 /// The API description.
@@ -30,6 +30,7 @@ use super::{
         protection_groups::list, protection_groups::create, protection_groups::get,
         protection_groups::update, protection_groups::delete,
         plans::list, plans::create, plans::get, plans::update, plans::delete, plans::plan_state,
+        snapshots::list, snapshots::create, snapshots::delete, snapshots::replication,
         agents::list, agents::get,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>)),

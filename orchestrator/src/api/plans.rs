@@ -62,7 +62,8 @@ fn view(p: PlanRecord) -> ApiResult<PlanView> {
     })
 }
 
-async fn authorised(
+/// Loads a plan and checks the caller's right on it (its protection group's owner).
+pub async fn authorised(
     state: &AppState,
     auth: &Auth,
     id: &str,

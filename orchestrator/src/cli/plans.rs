@@ -79,6 +79,11 @@ pub enum PlanCmd {
         /// Plan id.
         id: String,
     },
+    /// Show the plan's replication per volume (phase, progress, lag vs RPO).
+    Replication {
+        /// Plan id.
+        id: String,
+    },
 }
 
 /// Runs a plan command.
@@ -148,6 +153,10 @@ pub async fn run(c: Client, cmd: PlanCmd, fmt: Format) -> Result<String, CliErro
         }
         PlanCmd::State { id } => {
             c.send(Method::GET, &format!("{BASE}/{id}/state"), &[], None)
+                .await?
+        }
+        PlanCmd::Replication { id } => {
+            c.send(Method::GET, &format!("{BASE}/{id}/replication"), &[], None)
                 .await?
         }
     };

@@ -51,6 +51,12 @@ pub enum ProtectionGroupCmd {
         /// Group id.
         id: String,
     },
+    /// The group's snapshots.
+    Snapshot {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: super::snapshots::SnapshotCmd,
+    },
 }
 
 /// Reads a JSON file given on the command line.
@@ -98,6 +104,7 @@ pub async fn run(c: Client, cmd: ProtectionGroupCmd, fmt: Format) -> Result<Stri
                 .await?;
             return Ok(format!("deleted protection group {id}\n"));
         }
+        ProtectionGroupCmd::Snapshot { cmd } => return super::snapshots::run(c, cmd, fmt).await,
     };
     Ok(output::render(&v, fmt))
 }

@@ -82,6 +82,34 @@ impl AgentProc {
         AgentProc::spawn(config, log)
     }
 
+    /// Like [`AgentProc::start`], serving the file backend `backend` at `path` (a
+    /// test cloud's own volume directory).
+    pub(crate) fn start_serving(
+        root: &Path,
+        ns: &str,
+        node: &str,
+        backend: &str,
+        path: &Path,
+    ) -> AgentProc {
+        let base = root.join(node);
+        std::fs::create_dir_all(&base).unwrap();
+        let config = base.join("agent.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "node_id = \"{node}\"\nbus_url = \"{}\"\nbus_namespace = \"{ns}\"\n\
+                 state_dir = \"{}\"\nheartbeat_interval_ms = 1000\n\n[data_plane]\n\
+                 listen = \"127.0.0.1:0\"\n\n[[backends]]\nname = \"{backend}\"\nkind = \"file\"\n\
+                 path = \"{}\"\n",
+                amqp_url(),
+                base.join("state").display(),
+                path.display()
+            ),
+        )
+        .unwrap();
+        AgentProc::spawn(config, base.join("agent.log"))
+    }
+
     fn spawn(config: PathBuf, log: PathBuf) -> AgentProc {
         let out = std::fs::OpenOptions::new()
             .create(true)

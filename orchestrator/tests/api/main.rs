@@ -16,4 +16,5 @@ mod users;
 mod agents;
 mod agents_bus;
 mod lease;
+mod plan_snapshots;
 mod replication;

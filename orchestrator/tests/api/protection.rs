@@ -64,6 +64,11 @@ pub(crate) async fn env(app: &TestApp, admin: &str, group: &str) -> Env {
 }
 
 impl Env {
+    /// The target cloud.
+    pub(crate) fn target(&self) -> &Cloud {
+        &self._target
+    }
+
     pub(crate) fn ids(&self, names: &[&str]) -> Vec<String> {
         names.iter().map(|n| self.servers[*n].clone()).collect()
     }
