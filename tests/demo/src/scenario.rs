@@ -387,14 +387,17 @@ pub(crate) async fn run(
             seen = line;
         }
         if matches!(
-            m["state"].as_str(),
+            m["job"]["state"].as_str(),
             Some("completed" | "clear-failed" | "finished")
         ) {
             break m;
         }
         deadline.wait().await?;
     };
-    let result = monitor["result"].as_str().unwrap_or("?").to_owned();
+    let result = monitor["job"]["result"].as_str().unwrap_or("?").to_owned();
+    if result != "success" {
+        bail!("the drill ended {result}: {}", failures(&monitor));
+    }
     n.say(format!("drill completed: {result}"));
     // the recovered copy of db-data on the target holds the data written before the snapshot
     let recovered = resources_in_job(api, &p.target, "db-data").await?;
@@ -417,48 +420,83 @@ pub(crate) async fn run(
         let m = api.get(&format!("/api/v1/jobs/{job}/monitor")).await;
         // a finished one-time job leaves the job list: its report stays
         Ok(match m {
-            Ok(m) => (m["state"].as_str() == Some("finished")).then_some(()),
+            Ok(m) => (m["job"]["state"].as_str() == Some("finished")).then_some(()),
             Err(_) => Some(()),
         })
     })
     .await?;
-    let reports = api.get(&format!("/api/v1/reports?job_id={job}")).await?;
-    let report = items(&reports)
+    let reports = api
+        .get(&format!("/api/v1/reports?group={}&job_type=drill", p.group))
+        .await?;
+    let item = items(&reports)
         .into_iter()
-        .next()
+        .find(|r| r["job_id"].as_str() == Some(job.as_str()))
         .context("no report for the drill")?;
+    let rid = id_of(&item)?;
+    let report = api.get(&format!("/api/v1/reports/{rid}")).await?;
+    let secs = |v: &Value| {
+        v.as_i64().map_or_else(
+            || "?".to_owned(),
+            |ms| format!("{:.1} s", ms as f64 / 1000.0),
+        )
+    };
     n.say(format!(
-        "report {}: result {}, achieved RTO {} s, RPO {} s",
-        report["id"].as_str().unwrap_or("?"),
-        report["result"].as_str().unwrap_or("?"),
-        report["rto_seconds"],
-        report["rpo_seconds"],
+        "report {rid}: {} drill of {} from {} to {}, result {}, achieved RTO {}, RPO {}",
+        report["summary"]["ending"].as_str().unwrap_or("?"),
+        report["summary"]["group"]["name"].as_str().unwrap_or("?"),
+        report["summary"]["source_cluster"]["name"]
+            .as_str()
+            .unwrap_or("?"),
+        report["summary"]["target_cluster"]["name"]
+            .as_str()
+            .unwrap_or("?"),
+        report["summary"]["result"].as_str().unwrap_or("?"),
+        secs(&report["summary"]["rto_ms"]),
+        secs(&report["summary"]["rpo_ms"]),
     ));
     n.say(format!(
-        "HTML report: {}/api/v1/reports/{}/export?format=html",
-        stack.base,
-        report["id"].as_str().unwrap_or("?")
+        "report as HTML: {}/api/v1/reports/{rid}/export?format=html",
+        stack.base
     ));
     Ok(())
 }
 
 fn progress_line(m: &Value) -> String {
-    let state = m["state"].as_str().unwrap_or("?");
-    let instances: Vec<String> = m["instances"]
+    let state = m["job"]["state"].as_str().unwrap_or("?");
+    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in m["instances"].as_array().into_iter().flatten() {
+        *by_status
+            .entry(i["status"].as_str().unwrap_or("?"))
+            .or_default() += 1;
+    }
+    let instances: Vec<String> = by_status.iter().map(|(s, k)| format!("{k} {s}")).collect();
+    format!(
+        "drill {state} {}%: instances {}",
+        m["progress"]["percent"],
+        if instances.is_empty() {
+            "-".to_owned()
+        } else {
+            instances.join(", ")
+        }
+    )
+}
+
+fn failures(m: &Value) -> String {
+    let failed: Vec<String> = m["instances"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|i| {
-                    format!(
-                        "{} {}",
-                        i["name"].as_str().unwrap_or("?"),
-                        i["status"].as_str().unwrap_or("?")
-                    )
-                })
-                .collect()
+        .into_iter()
+        .flatten()
+        .chain(m["volumes"].as_array().into_iter().flatten())
+        .filter(|i| i["status"].as_str() == Some("failed"))
+        .map(|i| {
+            format!(
+                "{}: {}",
+                i["id"].as_str().unwrap_or("?"),
+                i["error"].as_str().unwrap_or("?")
+            )
         })
-        .unwrap_or_default();
-    format!("drill {state}: {}", instances.join(", "))
+        .collect();
+    failed.join("; ")
 }
 
 /// The id of the volume named `name` the drill created on the target (the target's
