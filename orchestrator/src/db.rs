@@ -10,6 +10,8 @@ pub mod audit;
 pub mod events;
 pub mod groups;
 pub mod installation;
+pub mod job_engine;
+pub mod job_reports;
 pub mod jobs;
 pub mod licence;
 
@@ -48,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (3, "agents", include_str!("../migrations/0003_agents.sql")),
     (4, "jobs", include_str!("../migrations/0004_jobs.sql")),
+    (
+        7,
+        "job_engine",
+        include_str!("../migrations/0007_job_engine.sql"),
+    ),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

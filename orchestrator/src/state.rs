@@ -42,6 +42,8 @@ pub struct App {
     pub leader: crate::lease::Leadership,
     /// The agents' bus, when `bus_url` is configured.
     pub agents: Option<crate::agents::AgentLink>,
+    /// The job engine.
+    pub jobs: crate::jobs::Jobs,
 }
 
 /// Milliseconds since the Unix epoch, now.

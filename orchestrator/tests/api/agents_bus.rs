@@ -319,6 +319,10 @@ async fn link_app(
         instance_id: "test-link".into(),
         leader,
         agents: link,
+        jobs: holdfast_orchestrator::jobs::Jobs::new(
+            Arc::new(holdfast_orchestrator::jobs::NoPlans),
+            Default::default(),
+        ),
     });
     (app, leader_tx, shutdown_tx)
 }
