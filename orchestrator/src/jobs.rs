@@ -124,6 +124,9 @@ pub enum JobError {
     /// The plans side refused.
     #[error(transparent)]
     Source(#[from] JobSourceError),
+    /// The user may not act on this plan's jobs.
+    #[error(transparent)]
+    Denied(#[from] crate::domain::rbac::Denied),
     /// The creation rules refused.
     #[error(transparent)]
     Create(#[from] CreateJobError),
@@ -261,8 +264,14 @@ impl Jobs {
 
     /// Creates a job under the rules of jobs.md; a `now` job is triggered at once.
     #[tracing::instrument(skip_all, fields(plan_id = %req.plan))]
-    pub async fn create(&self, app: &App, req: CreateJob) -> Result<JobRow, JobError> {
+    pub async fn create(
+        &self,
+        app: &App,
+        req: CreateJob,
+        authorise: impl FnOnce(&source::PlanFacts) -> Result<(), crate::domain::rbac::Denied>,
+    ) -> Result<JobRow, JobError> {
         let facts = self.source.plan_facts(&req.plan).await?;
+        authorise(&facts)?;
         let now = now_ms();
         let group_jobs = {
             let mut conn = app.db.conn().await?;

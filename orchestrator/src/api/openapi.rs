@@ -3,7 +3,10 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{agents, audit, auth, clusters, error, events, groups, licence, page, settings, users};
+use super::{
+    agents, audit, auth, clusters, error, events, groups, jobs, licence, page, reports, settings,
+    users,
+};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -25,6 +28,9 @@ use super::{agents, audit, auth, clusters, error, events, groups, licence, page,
         clusters::sync, clusters::resources::list, clusters::resources::get,
         clusters::resources::unprotected_instances,
         agents::list, agents::get,
+        jobs::list, jobs::create, jobs::get, jobs::update, jobs::delete, jobs::operate,
+        jobs::monitor_view, jobs::stream,
+        reports::list, reports::get, reports::export, reports::delete, reports::history,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>)),
     modifiers(&BearerAuth),
