@@ -12,11 +12,13 @@ pub mod events;
 pub mod extract;
 pub mod groups;
 pub mod health;
+pub mod jobs;
 pub mod licence;
 pub mod openapi;
 pub mod page;
 pub mod plans;
 pub mod protection_groups;
+pub mod reports;
 pub mod settings;
 pub mod snapshots;
 pub mod users;
@@ -288,6 +290,71 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/agents/{node}",
         Permission(Menu::Clusters, Action::Read),
     ),
+    ep(
+        "GET",
+        "/api/v1/jobs",
+        Permission(Menu::RecoveryJobs, Action::Read),
+    ),
+    ep(
+        "POST",
+        "/api/v1/jobs",
+        Permission(Menu::RecoveryJobs, Action::Create),
+    ),
+    ep(
+        "GET",
+        "/api/v1/jobs/{id}",
+        Permission(Menu::RecoveryJobs, Action::Read),
+    ),
+    ep(
+        "PATCH",
+        "/api/v1/jobs/{id}",
+        Permission(Menu::RecoveryJobs, Action::Update),
+    ),
+    ep(
+        "DELETE",
+        "/api/v1/jobs/{id}",
+        Permission(Menu::RecoveryJobs, Action::Delete),
+    ),
+    ep(
+        "POST",
+        "/api/v1/jobs/{id}/operations/{op}",
+        Permission(Menu::RecoveryJobs, Action::Update),
+    ),
+    ep(
+        "GET",
+        "/api/v1/jobs/{id}/monitor",
+        Permission(Menu::RecoveryJobs, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/jobs/{id}/stream",
+        Permission(Menu::RecoveryJobs, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/reports",
+        Permission(Menu::RecoveryResults, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/reports/{id}",
+        Permission(Menu::RecoveryResults, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/reports/{id}/export",
+        Permission(Menu::RecoveryResults, Action::Read),
+    ),
+    ep(
+        "DELETE",
+        "/api/v1/reports/{id}",
+        Permission(Menu::RecoveryResults, Action::Delete),
+    ),
+    ep(
+        "GET",
+        "/api/v1/protection-groups/{id}/history",
+        Permission(Menu::RecoveryResults, Action::Read),
+    ),
 ];
 
 fn v1_routes() -> Router<AppState> {
@@ -377,6 +444,24 @@ fn v1_routes() -> Router<AppState> {
         )
         .route("/api/v1/agents", get(agents::list))
         .route("/api/v1/agents/{node}", get(agents::get))
+        .route("/api/v1/jobs", get(jobs::list).post(jobs::create))
+        .route(
+            "/api/v1/jobs/{id}",
+            get(jobs::get).patch(jobs::update).delete(jobs::delete),
+        )
+        .route("/api/v1/jobs/{id}/operations/{op}", post(jobs::operate))
+        .route("/api/v1/jobs/{id}/monitor", get(jobs::monitor_view))
+        .route("/api/v1/jobs/{id}/stream", get(jobs::stream))
+        .route("/api/v1/reports", get(reports::list))
+        .route(
+            "/api/v1/reports/{id}",
+            get(reports::get).delete(reports::delete),
+        )
+        .route("/api/v1/reports/{id}/export", get(reports::export))
+        .route(
+            "/api/v1/protection-groups/{id}/history",
+            get(reports::history),
+        )
 }
 
 /// The whole HTTP application.

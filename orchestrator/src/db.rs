@@ -10,6 +10,8 @@ pub mod audit;
 pub mod events;
 pub mod groups;
 pub mod installation;
+pub mod job_engine;
+pub mod job_reports;
 pub mod jobs;
 pub mod licence;
 pub mod plans;
@@ -60,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "replication",
         include_str!("../migrations/0006_replication.sql"),
+    ),
+    (
+        7,
+        "job_engine",
+        include_str!("../migrations/0007_job_engine.sql"),
     ),
 ];
 

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod dr;
 pub mod events;
 pub mod housekeeping;
+pub mod jobs;
 pub mod licence;
 pub mod mail;
 pub mod metrics;

@@ -167,6 +167,17 @@ pub struct NewJob {
     pub spec: JobSpec,
 }
 
+/// What a controlled recovery run is asked to do (checked between tasks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunControl {
+    /// Start tasks as they become ready.
+    Run,
+    /// Start no new task until this changes.
+    Pause,
+    /// Start no new task; tasks not started end as skipped.
+    Cancel,
+}
+
 /// The end of a recovery run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryReport {
@@ -190,7 +201,9 @@ pub struct RollbackReport {
 pub(crate) const RECOVERY: &str = "recovery";
 pub(crate) const ROLLBACK: &str = "rollback";
 
-fn point_text(p: &RecoveryPoint) -> String {
+/// The stored text of a recovery point (`latest-data`, `latest-snapshot`,
+/// `snapshot:<id>`).
+pub(crate) fn point_text(p: &RecoveryPoint) -> String {
     match p {
         RecoveryPoint::LatestData => "latest-data".into(),
         RecoveryPoint::LatestSnapshot => "latest-snapshot".into(),
@@ -198,7 +211,8 @@ fn point_text(p: &RecoveryPoint) -> String {
     }
 }
 
-fn parse_point(s: &str) -> Result<RecoveryPoint, RecoveryError> {
+/// Reads [`point_text`].
+pub(crate) fn parse_point(s: &str) -> Result<RecoveryPoint, RecoveryError> {
     match s {
         "latest-data" => Ok(RecoveryPoint::LatestData),
         "latest-snapshot" => Ok(RecoveryPoint::LatestSnapshot),
@@ -355,6 +369,19 @@ impl Executor {
     /// task has ended.
     #[tracing::instrument(skip_all, fields(job_id = %id))]
     pub async fn recover(&self, id: &JobId) -> Result<RecoveryReport, RecoveryError> {
+        let (_keep, control) = tokio::sync::watch::channel(RunControl::Run);
+        self.recover_controlled(id, control).await
+    }
+
+    /// [`Executor::recover`] under a controller: between tasks the run looks at
+    /// `control`; `Pause` starts no new task (running ones finish) until it changes,
+    /// `Cancel` starts no new task and ends every task not started as skipped.
+    #[tracing::instrument(skip_all, fields(job_id = %id))]
+    pub async fn recover_controlled(
+        &self,
+        id: &JobId,
+        control: tokio::sync::watch::Receiver<RunControl>,
+    ) -> Result<RecoveryReport, RecoveryError> {
         let job = self.load(id).await?;
         match job.phase.as_str() {
             "created" | "recovering" => {}
@@ -367,7 +394,7 @@ impl Executor {
                 });
             }
         }
-        run::run(self, Arc::new(job)).await
+        run::run(self, Arc::new(job), control).await
     }
 
     /// Rolls back everything the job created (or resumes a rollback).
@@ -389,7 +416,13 @@ impl Executor {
 
     /// The resources the job created (and not yet deleted), as the domain's record.
     pub async fn created(&self, id: &JobId) -> Result<CreatedResources, RecoveryError> {
-        let ledger = ledger::Ledger::load(self.db.clone(), id.as_str(), None).await?;
-        Ok(rollback::created_resources(&ledger.entries()).0)
+        created_resources(&self.db, id).await
     }
+}
+
+/// The resources a run created (and not yet deleted), read from the database alone
+/// (for the cleanup script of an ignored rollback; no cloud needed).
+pub async fn created_resources(db: &Db, id: &JobId) -> Result<CreatedResources, RecoveryError> {
+    let ledger = ledger::Ledger::load(db.clone(), id.as_str(), None).await?;
+    Ok(rollback::created_resources(&ledger.entries()).0)
 }

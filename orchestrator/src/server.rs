@@ -74,8 +74,24 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    // protection groups and plans are not built yet: job creation is refused
+    let jobs = crate::jobs::Jobs::new(
+        Arc::new(crate::jobs::NoPlans),
+        crate::jobs::EngineOptions::default(),
+    );
+    run_with_jobs(config, listener, shutdown, jobs).await
+}
+
+/// [`run`] with the given job engine (its [`crate::jobs::JobSource`] is the seam to
+/// protection groups and plans; tests install their own).
+pub async fn run_with_jobs(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    jobs: crate::jobs::Jobs,
+) -> Result<(), ServeError> {
     let started = std::time::Instant::now();
-    let state = prepare(config).await?;
+    let state = prepare(config, jobs).await?;
     let addr = listener.local_addr().map_err(|source| ServeError::Io {
         addr: "listener".to_owned(),
         source,
@@ -96,6 +112,7 @@ pub async fn run(
     let background = tokio::spawn(crate::scheduler::run(app.clone(), node));
     let cluster_work = tokio::spawn(crate::clusters::run(app.clone()));
     let protection_work = tokio::spawn(crate::protection::runner::run(app.clone()));
+    let job_engine = tokio::spawn(crate::jobs::run(app.clone()));
     let router = crate::api::router(app.clone());
     let grace = Duration::from_secs(app.config.shutdown_grace_secs);
     let mut stopping = app.shutdown.clone();
@@ -150,6 +167,8 @@ pub async fn run(
     background.abort();
     cluster_work.abort();
     protection_work.abort();
+    // the engine stops its drivers when it sees the shutdown; jobs resume on restart
+    let _ = tokio::time::timeout(Duration::from_secs(5), job_engine).await;
     agents.abort();
     // The lease task saw the shutdown signal: let it release the lease.
     let _ = tokio::time::timeout(Duration::from_secs(5), lease).await;
@@ -171,7 +190,7 @@ struct Prepared {
     leader_tx: watch::Sender<Option<i64>>,
 }
 
-async fn prepare(config: Config) -> Result<Prepared, ServeError> {
+async fn prepare(config: Config, jobs: crate::jobs::Jobs) -> Result<Prepared, ServeError> {
     let db = Db::connect(&config.effective_database_url()).await?;
     db.migrate().await?;
     tracing::info!(backend = ?db.backend(), "database ready");
@@ -226,6 +245,7 @@ async fn prepare(config: Config) -> Result<Prepared, ServeError> {
         leader,
         agents,
         replication,
+        jobs,
     });
     Ok(Prepared {
         app,

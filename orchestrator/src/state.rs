@@ -45,6 +45,8 @@ pub struct App {
     /// Replication as plans use it (`protection::NotConnected` until the replication
     /// service is wired in).
     pub replication: Arc<dyn crate::protection::PlanReplication>,
+    /// The job engine.
+    pub jobs: crate::jobs::Jobs,
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -4,8 +4,8 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    agents, audit, auth, clusters, error, events, groups, licence, page, plans, protection_groups,
-    settings, snapshots, users,
+    agents, audit, auth, clusters, error, events, groups, jobs, licence, page, plans,
+    protection_groups, reports, settings, snapshots, users,
 };
 
 /// The API description.
@@ -32,6 +32,9 @@ use super::{
         plans::list, plans::create, plans::get, plans::update, plans::delete, plans::plan_state,
         snapshots::list, snapshots::create, snapshots::delete, snapshots::replication,
         agents::list, agents::get,
+        jobs::list, jobs::create, jobs::get, jobs::update, jobs::delete, jobs::operate,
+        jobs::monitor_view, jobs::stream,
+        reports::list, reports::get, reports::export, reports::delete, reports::history,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>)),
     modifiers(&BearerAuth),

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -13,7 +14,8 @@ use super::cloud::TargetCloud;
 use super::journal::Write;
 use super::ledger::{Checkpoint, Clock, Ledger};
 use super::{
-    Executor, LoadedJob, RECOVERY, RecoveryError, RecoveryReport, now_ms, outcome_text, tasks,
+    Executor, LoadedJob, RECOVERY, RecoveryError, RecoveryReport, RunControl, now_ms,
+    outcome_text, tasks,
 };
 use crate::db::{Db, jobs};
 use crate::dr::recovery_graph::{Next, TaskId, TaskStatus};
@@ -155,6 +157,7 @@ async fn run_task(
 pub(super) async fn run(
     ex: &Executor,
     job: Arc<LoadedJob>,
+    mut control: watch::Receiver<RunControl>,
 ) -> Result<RecoveryReport, RecoveryError> {
     let db = &ex.db;
     let id = job.id.as_str();
@@ -188,9 +191,37 @@ pub(super) async fn run(
     let mut running: BTreeSet<TaskId> = BTreeSet::new();
     let mut set: JoinSet<(usize, Result<TaskStatus, RecoveryError>)> = JoinSet::new();
     let max = ex.cloud.options().concurrency.max(1);
+    // a dropped control sender leaves the run as it is (running)
+    let mut control_live = true;
     loop {
+        let ctl = *control.borrow_and_update();
         let mut skipped = false;
-        for n in job.graph.next(&status, &running) {
+        if ctl == RunControl::Cancel {
+            // no new task starts; every task not started ends as skipped
+            for (n, _) in job.graph.tasks().iter().enumerate() {
+                let t = TaskId(n);
+                if status.contains_key(&t) || running.contains(&t) {
+                    continue;
+                }
+                ledger
+                    .journal()
+                    .write(Write::TaskFinished {
+                        stage: RECOVERY,
+                        index: n as i64,
+                        state: "skipped",
+                        cloud_ms: 0,
+                        error: Some("the job was canceled".into()),
+                    })
+                    .await?;
+                status.insert(t, TaskStatus::Skipped);
+            }
+        }
+        let next = if ctl == RunControl::Run {
+            job.graph.next(&status, &running)
+        } else {
+            Vec::new()
+        };
+        for n in next {
             match n {
                 Next::Skip(t) => {
                     ledger
@@ -225,7 +256,28 @@ pub(super) async fn run(
         if skipped {
             continue;
         }
-        let Some(joined) = set.join_next().await else {
+        if set.is_empty() && ctl == RunControl::Pause && control_live {
+            // paused between tasks: wait for a resume or a cancel
+            if control.changed().await.is_err() {
+                control_live = false;
+            }
+            continue;
+        }
+        let joined = tokio::select! {
+            joined = set.join_next() => joined,
+            changed = control.changed(), if control_live => {
+                if changed.is_err() {
+                    control_live = false;
+                }
+                continue;
+            }
+        };
+        let Some(joined) = joined else {
+            if ctl == RunControl::Pause && !control_live {
+                // the controller is gone while paused: resume
+                control = watch::channel(RunControl::Run).1;
+                continue;
+            }
             break;
         };
         let (task, result) = match joined {

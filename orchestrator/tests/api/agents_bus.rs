@@ -351,6 +351,10 @@ pub(crate) async fn link_app(
         leader,
         agents: link,
         replication: Arc::new(holdfast_orchestrator::protection::NotConnected),
+        jobs: holdfast_orchestrator::jobs::Jobs::new(
+            Arc::new(holdfast_orchestrator::jobs::NoPlans),
+            Default::default(),
+        ),
     });
     (app, leader_tx, shutdown_tx)
 }

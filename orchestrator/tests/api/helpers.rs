@@ -112,6 +112,15 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub(crate) async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_jobs(backend, adjust, None).await
+}
+
+/// [`spawn_app_with`] with the given job engine (`None`: the server's default).
+pub(crate) async fn spawn_app_jobs(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Config),
+    jobs: Option<holdfast_orchestrator::jobs::Jobs>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(dir.path());
     let pg = match backend {
@@ -136,13 +145,22 @@ pub(crate) async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Co
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(holdfast_orchestrator::run(
-        config.clone(),
-        listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let stopped = async move {
+        let _ = stopped.await;
+    };
+    let task = match jobs {
+        None => tokio::spawn(holdfast_orchestrator::run(
+            config.clone(),
+            listener,
+            stopped,
+        )),
+        Some(jobs) => tokio::spawn(holdfast_orchestrator::server::run_with_jobs(
+            config.clone(),
+            listener,
+            stopped,
+            jobs,
+        )),
+    };
     let app = TestApp {
         addr,
         base: format!("http://{addr}"),

@@ -168,6 +168,14 @@ async fn rbac_matrix(app: &TestApp) {
         {
             continue;
         }
+        // Job and report endpoints need a plan source and test clouds: the `jobs` test
+        // target's rbac test covers them.
+        if ep.path.starts_with("/api/v1/jobs")
+            || ep.path.starts_with("/api/v1/reports")
+            || ep.path.starts_with("/api/v1/protection-groups")
+        {
+            continue;
+        }
         let table_says = |role: Role| match ep.access {
             Access::Permission(menu, action) => Some(table_allows(role, menu, action)),
             Access::AdminOnly => Some(role == Role::Admin),

@@ -1,0 +1,348 @@
+//! What the API, the monitor stream and the report show of a job: the job itself
+//! ([`JobView`]) and its live detail ([`MonitorView`]: progress, workflow tasks with
+//! timings, per-instance and per-volume status, task log, cleanup time), read from
+//! the job row and the executor's tables.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::JobError;
+use super::record;
+use crate::api::time_text;
+use crate::db::job_engine::JobRow;
+use crate::db::jobs as runs;
+use crate::db::{Db, jobs::TaskRecord};
+use crate::dr::recovery_graph::{Scope, TaskGraph, TaskKind};
+
+/// A job as listed and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobView {
+    /// Job id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The plan.
+    pub plan_id: String,
+    /// The plan's protection group.
+    pub group_id: String,
+    /// The owning user group.
+    pub owner_group_id: String,
+    /// `drill` or `dr`.
+    pub job_type: String,
+    /// `now`, `at` or `schedule`.
+    pub run_type: String,
+    /// `latest-data`, `latest-snapshot` or `snapshot:<id>`.
+    pub recovery_point: String,
+    /// The time of an `at` job.
+    pub at: Option<String>,
+    /// The schedule of a `schedule` job.
+    #[schema(value_type = Option<Object>)]
+    pub schedule: Option<serde_json::Value>,
+    /// One of the ten states of jobs.md.
+    pub state: String,
+    /// The result, from `completed` on.
+    pub result: Option<String>,
+    /// `rollback` or `confirm` while clearing or clear-failed.
+    pub operation: Option<String>,
+    /// Why the job ended as it did, or the last failure of its work.
+    pub reason: Option<String>,
+    /// When a waiting job runs next.
+    pub next_run_at: Option<String>,
+    /// Triggered at.
+    pub triggered_at: Option<String>,
+    /// Recovery started at.
+    pub started_at: Option<String>,
+    /// Recovery completed at.
+    pub completed_at: Option<String>,
+    /// A paused job resumes by itself at.
+    pub resumes_at: Option<String>,
+    /// A completed drill is cleaned up (rolled back) by itself at.
+    pub cleanup_at: Option<String>,
+    /// The executor's current run.
+    pub run_id: Option<String>,
+    /// Created by.
+    pub created_by: String,
+    /// Created at.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+impl JobView {
+    /// The view of a row.
+    pub fn of(r: &JobRow) -> Result<JobView, JobError> {
+        let state = record::parse_state(&r.state_json)?;
+        let (result, operation) = match serde_json::from_str::<serde_json::Value>(&r.state_json) {
+            Ok(v) => (
+                v.get("result").and_then(|x| x.as_str()).map(str::to_owned),
+                v.get("operation").and_then(|x| x.as_str()).map(str::to_owned),
+            ),
+            Err(_) => (None, None),
+        };
+        let t = |v: Option<i64>| v.map(time_text);
+        Ok(JobView {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            plan_id: r.plan_id.clone(),
+            group_id: r.group_id.clone(),
+            owner_group_id: r.owner_group_id.clone(),
+            job_type: r.job_type.clone(),
+            run_type: r.run_type.clone(),
+            recovery_point: r.recovery_point.clone(),
+            at: t(r.at_time),
+            schedule: r
+                .schedule_json
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
+            state: state.phase.name().to_string(),
+            result,
+            operation,
+            reason: r.reason.clone(),
+            next_run_at: t(r.fire_at),
+            triggered_at: t(r.triggered_at),
+            started_at: t(r.started_at),
+            completed_at: t(r.completed_at),
+            resumes_at: t(r.pause_until),
+            cleanup_at: t(r.rollback_at),
+            run_id: r.run_id.clone(),
+            created_by: r.created_by.clone(),
+            created_at: time_text(r.created_at),
+            updated_at: time_text(r.updated_at),
+        })
+    }
+}
+
+/// Tasks done of all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Progress {
+    /// Tasks ended (succeeded, failed or skipped).
+    pub done: usize,
+    /// All tasks.
+    pub total: usize,
+    /// `done / total` in percent.
+    pub percent: u32,
+}
+
+/// One workflow task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TaskView {
+    /// `recovery` or `rollback`.
+    pub stage: String,
+    /// Index in its stage.
+    pub index: i64,
+    /// What it does.
+    pub description: String,
+    /// `pending`, `running`, `succeeded`, `failed`, `skipped`.
+    pub state: String,
+    /// Started at.
+    pub started_at: Option<String>,
+    /// Ended at.
+    pub finished_at: Option<String>,
+    /// Duration (ms).
+    pub duration_ms: Option<i64>,
+    /// Attempts.
+    pub attempts: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The status of one instance or volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ItemStatus {
+    /// Its source id.
+    pub id: String,
+    /// Instances: `preparing`, `recovered`, `booting`, `success`, `failed`; volumes:
+    /// `pending`, `materialising`, `importing`, `recovered`, `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// One line of the task log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LogView {
+    /// At.
+    pub at: String,
+    /// `recovery` or `rollback`.
+    pub stage: String,
+    /// `info`, `warn`, `error`.
+    pub level: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// The monitor of a job (also the body of its report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MonitorView {
+    /// The job.
+    pub job: JobView,
+    /// Recovery progress.
+    pub progress: Progress,
+    /// The workflow: recovery tasks then rollback tasks.
+    pub tasks: Vec<TaskView>,
+    /// Per instance.
+    pub instances: Vec<ItemStatus>,
+    /// Per volume.
+    pub volumes: Vec<ItemStatus>,
+    /// The task log.
+    pub log: Vec<LogView>,
+}
+
+fn task_view(t: &TaskRecord) -> TaskView {
+    TaskView {
+        stage: t.stage.clone(),
+        index: t.task_index,
+        description: t.description.clone(),
+        state: t.state.clone(),
+        started_at: t.started_at.map(time_text),
+        finished_at: t.finished_at.map(time_text),
+        duration_ms: t.started_at.zip(t.finished_at).map(|(a, b)| b - a),
+        attempts: t.attempts,
+        error: t.error.clone(),
+    }
+}
+
+fn ended(state: &str) -> bool {
+    matches!(state, "succeeded" | "failed" | "skipped")
+}
+
+fn bad(state: &str) -> bool {
+    matches!(state, "failed" | "skipped")
+}
+
+/// Instance and volume statuses from the task graph and the recovery task states.
+fn statuses(graph: &TaskGraph, tasks: &[TaskRecord]) -> (Vec<ItemStatus>, Vec<ItemStatus>) {
+    let state_of = |n: usize| -> (&str, Option<String>) {
+        tasks
+            .iter()
+            .find(|t| usize::try_from(t.task_index).ok() == Some(n))
+            .map_or(("pending", None), |t| (t.state.as_str(), t.error.clone()))
+    };
+    let mut instances = Vec::new();
+    for i in graph.instances() {
+        let mut failed = None;
+        let (mut created, mut start) = ("pending", "pending");
+        let mut all_ok = true;
+        for (n, t) in graph.tasks().iter().enumerate() {
+            let (s, err) = state_of(n);
+            if t.serves.contains(&i) {
+                if bad(s) && failed.is_none() {
+                    failed = Some(err.unwrap_or_else(|| format!("{}: {s}", t.kind)));
+                }
+                all_ok &= s == "succeeded";
+            }
+            match &t.kind {
+                TaskKind::CreateInstance(x) if *x == i => created = s,
+                TaskKind::StartInstance(x) if *x == i => start = s,
+                _ => {}
+            }
+        }
+        let status = if failed.is_some() {
+            "failed"
+        } else if all_ok {
+            "success"
+        } else if start == "running" {
+            "booting"
+        } else if created == "succeeded" {
+            "recovered"
+        } else {
+            "preparing"
+        };
+        instances.push(ItemStatus {
+            id: i.to_string(),
+            status: status.into(),
+            error: failed,
+        });
+    }
+    let mut volumes: BTreeMap<String, (Option<&str>, Option<&str>, Option<String>)> =
+        BTreeMap::new();
+    for (n, t) in graph.tasks().iter().enumerate() {
+        let (s, err) = state_of(n);
+        match &t.kind {
+            TaskKind::ExportVolume(v) => {
+                let e = volumes.entry(v.to_string()).or_default();
+                e.0 = Some(s);
+                if bad(s) {
+                    e.2 = e.2.take().or(err);
+                }
+            }
+            TaskKind::ManageVolume(v) => {
+                let e = volumes.entry(v.to_string()).or_default();
+                e.1 = Some(s);
+                if bad(s) {
+                    e.2 = e.2.take().or(err);
+                }
+            }
+            _ => {}
+        }
+    }
+    let volumes = volumes
+        .into_iter()
+        .map(|(id, (export, manage, error))| {
+            let status = match (export.unwrap_or("pending"), manage.unwrap_or("pending")) {
+                (e, m) if bad(e) || bad(m) => "failed",
+                (_, "succeeded") => "recovered",
+                (_, "running") | ("succeeded", _) => "importing",
+                ("running", _) => "materialising",
+                _ => "pending",
+            };
+            ItemStatus {
+                id,
+                status: status.into(),
+                error,
+            }
+        })
+        .collect();
+    (instances, volumes)
+}
+
+/// The monitor of a job, from its row and the executor's tables.
+pub async fn monitor(db: &Db, row: &JobRow) -> Result<MonitorView, JobError> {
+    let job = JobView::of(row)?;
+    let (mut recovery, mut rollback, mut log) = (vec![], vec![], vec![]);
+    if let Some(run) = &row.run_id {
+        let mut conn = db.conn().await?;
+        recovery = runs::tasks(&mut conn, run, "recovery").await?;
+        rollback = runs::tasks(&mut conn, run, "rollback").await?;
+        log = runs::log_lines(&mut conn, run).await?;
+    }
+    let graph = match (&row.frozen_json, record::parse_type(&row.job_type)) {
+        (Some(f), Some(t)) => {
+            let f = record::parse_frozen(f)?;
+            TaskGraph::build(&f.spec.topology, t, &Scope::All).ok()
+        }
+        _ => None,
+    };
+    let (instances, volumes) = graph
+        .as_ref()
+        .map(|g| statuses(g, &recovery))
+        .unwrap_or_default();
+    let total = graph.as_ref().map_or(recovery.len(), |g| g.tasks().len());
+    let done = recovery.iter().filter(|t| ended(&t.state)).count();
+    let percent = if total == 0 {
+        0
+    } else {
+        u32::try_from(done * 100 / total).unwrap_or(100)
+    };
+    Ok(MonitorView {
+        job,
+        progress: Progress {
+            done,
+            total,
+            percent,
+        },
+        tasks: recovery.iter().chain(&rollback).map(task_view).collect(),
+        instances,
+        volumes,
+        log: log
+            .into_iter()
+            .map(|l| LogView {
+                at: time_text(l.at),
+                stage: l.stage,
+                level: l.level,
+                message: l.message,
+            })
+            .collect(),
+    })
+}
