@@ -21,6 +21,7 @@ pub mod agent_replication;
 pub mod evaluate;
 pub mod groups;
 pub mod inventory;
+pub mod job_source;
 pub mod mapping;
 pub mod plans;
 pub mod replication;

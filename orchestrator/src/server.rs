@@ -74,12 +74,14 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    // protection groups and plans are not built yet: job creation is refused
-    let jobs = crate::jobs::Jobs::new(
-        Arc::new(crate::jobs::NoPlans),
-        crate::jobs::EngineOptions::default(),
-    );
-    run_with_jobs(config, listener, shutdown, jobs).await
+    let started = std::time::Instant::now();
+    // the job engine reaches protection groups and plans through this source, which
+    // needs the running orchestrator: bound once it exists
+    let source = crate::protection::job_source::PlansJobSource::new();
+    let jobs = crate::jobs::Jobs::new(source.clone(), crate::jobs::EngineOptions::default());
+    let state = prepare(config, jobs).await?;
+    source.bind(&state.app);
+    serve_prepared(state, listener, shutdown, started).await
 }
 
 /// [`run`] with the given job engine (its [`crate::jobs::JobSource`] is the seam to
@@ -92,6 +94,15 @@ pub async fn run_with_jobs(
 ) -> Result<(), ServeError> {
     let started = std::time::Instant::now();
     let state = prepare(config, jobs).await?;
+    serve_prepared(state, listener, shutdown, started).await
+}
+
+async fn serve_prepared(
+    state: Prepared,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    started: std::time::Instant,
+) -> Result<(), ServeError> {
     let addr = listener.local_addr().map_err(|source| ServeError::Io {
         addr: "listener".to_owned(),
         source,

@@ -256,3 +256,20 @@ pub async fn delete(conn: &mut AnyConnection, id: &str, version: i64) -> Result<
         .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Jobs of a plan or of a group that exist for the plan and group rules (every state
+/// but `finished`): `(id, state)`, oldest first.
+pub async fn existing_for(
+    conn: &mut AnyConnection,
+    plan_id: Option<&str>,
+    group_id: Option<&str>,
+) -> Result<Vec<(String, String)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, state FROM jobs WHERE ($1 IS NULL OR plan_id = $1) \
+         AND ($2 IS NULL OR group_id = $2) AND state <> 'finished' ORDER BY created_at, id",
+    )
+    .bind(plan_id)
+    .bind(group_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}

@@ -388,20 +388,3 @@ pub async fn log_lines(conn: &mut AnyConnection, job_id: &str) -> Result<Vec<Log
         })
         .collect())
 }
-
-/// Jobs of a plan or of a group that still exist for the plan and group rules (every
-/// phase but `rolled_back`): `(id, phase)`, oldest first.
-pub async fn existing_for(
-    conn: &mut AnyConnection,
-    plan_id: Option<&str>,
-    group_id: Option<&str>,
-) -> Result<Vec<(String, String)>, DbError> {
-    Ok(sqlx::query_as(
-        "SELECT id, phase FROM recovery_jobs WHERE ($1 IS NULL OR plan_id = $1) \
-         AND ($2 IS NULL OR group_id = $2) AND phase <> 'rolled_back' ORDER BY created_at, id",
-    )
-    .bind(plan_id)
-    .bind(group_id)
-    .fetch_all(&mut *conn)
-    .await?)
-}

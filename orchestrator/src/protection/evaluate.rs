@@ -255,7 +255,15 @@ fn severity(state: PlanState) -> Severity {
     }
 }
 
-const RUNNING_PHASES: [&str; 3] = ["created", "recovering", "rolling_back"];
+/// Job states in which a job is working on the target (jobs.md): the plan is `Warning`.
+const RUNNING_PHASES: [&str; 6] = [
+    "pending",
+    "running",
+    "paused",
+    "canceling",
+    "clearing",
+    "reporting",
+];
 
 /// Evaluates one plan, stores the result and raises an event when the state changed.
 /// `None` when the plan no longer exists.
@@ -276,7 +284,7 @@ pub async fn evaluate_plan(
     let target = db::clusters::get(&mut tx, &p.target_cluster_id).await?;
     let source_docs = super::inventory::load(&mut tx, &g.source_cluster_id).await?;
     let target_docs = super::inventory::load(&mut tx, &p.target_cluster_id).await?;
-    let jobs = db::jobs::existing_for(&mut tx, Some(&p.id), None).await?;
+    let jobs = db::job_engine::existing_for(&mut tx, Some(&p.id), None).await?;
     tx.commit().await.map_err(DbError::from)?;
     let mapping = plans::parse_mapping(&p)?;
     let retention = Retention::parse(p.retention).map_err(|e| DbError::Corrupt {

@@ -230,7 +230,7 @@ pub async fn update_group(
     let wanted_ids = patch.instances.unwrap_or(current_ids.clone());
     let (docs, membership) = source_facts(&mut tx, &g.source_cluster_id).await?;
     let licence = licence_facts(terms, &mut tx).await?;
-    let job = db::jobs::existing_for(&mut tx, None, Some(id))
+    let job = db::job_engine::existing_for(&mut tx, None, Some(id))
         .await?
         .into_iter()
         .next()

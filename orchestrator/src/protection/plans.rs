@@ -321,7 +321,7 @@ pub async fn get_plan(tx: &mut Tx<'_>, id: &str) -> Result<PlanRecord, Protectio
 }
 
 async fn first_job(tx: &mut Tx<'_>, plan_id: &str) -> Result<Option<JobId>, ProtectionError> {
-    Ok(db::jobs::existing_for(tx, Some(plan_id), None)
+    Ok(db::job_engine::existing_for(tx, Some(plan_id), None)
         .await?
         .into_iter()
         .next()
