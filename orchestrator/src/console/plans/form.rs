@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
+use holdfast_openstack::{cinder, neutron, nova};
 use serde_json::Value;
 
 use super::super::i18n::Lang;
@@ -71,8 +72,8 @@ pub struct TargetChoices {
     pub flavors: Vec<(String, String)>,
 }
 
-fn doc_str<'a>(doc: Option<&'a Value>, key: &str) -> Option<&'a str> {
-    doc.and_then(|d| d.get(key)).and_then(Value::as_str)
+fn typed<T: serde::de::DeserializeOwned>(doc: Option<&Value>) -> Option<T> {
+    doc.and_then(|d| serde_json::from_value(d.clone()).ok())
 }
 
 /// Reads the group's needs from the source cluster's synced resources.
@@ -100,22 +101,22 @@ pub async fn source_needs(
         .iter()
         .map(|n| (n.id.as_str(), n.name.as_str()))
         .collect();
-    let type_of: BTreeMap<&str, &str> = volumes
+    // The documents read back into the client layer's types (as the sync stored them).
+    let type_of: BTreeMap<String, String> = volumes
         .iter()
-        .filter_map(|v| Some((v.id.as_str(), doc_str(v.document.as_ref(), "volume_type")?)))
+        .filter_map(|v| typed::<cinder::Volume>(v.document.as_ref()))
+        .filter_map(|v| Some((v.id, v.volume_type?)))
         .collect();
     for id in &g.instances {
         let server = servers.iter().find(|x| &x.id == id);
         let name = server.map_or_else(|| id.clone(), |x| x.name.clone());
         let attached = server
-            .and_then(|x| x.document.as_ref())
-            .and_then(|d| d.get("volumes_attached"))
-            .and_then(Value::as_array)
-            .cloned()
+            .and_then(|x| typed::<nova::Server>(x.document.as_ref()))
+            .map(|x| x.volumes_attached)
             .unwrap_or_default();
         for a in attached {
-            if let Some(t) = a.get("id").and_then(Value::as_str).and_then(|v| type_of.get(v)) {
-                needs.volume_types.insert((*t).to_owned());
+            if let Some(t) = type_of.get(&a.id) {
+                needs.volume_types.insert(t.clone());
             }
         }
         for port in ports.iter().filter(|x| x.host.as_deref() == Some(id.as_str())) {
@@ -144,24 +145,18 @@ pub async fn target_choices(
     let types = resources(state, s, target, "volume-types", None, false).await?;
     let flavors = resources(state, s, target, "flavors", None, false).await?;
     // A node's zone: the zone whose host list names it (Nova's `nova` otherwise).
+    let zone_docs: Vec<nova::AvailabilityZone> = zones
+        .iter()
+        .filter_map(|z| typed(z.document.as_ref()))
+        .collect();
     let zone_of = |host: &str| {
-        zones
+        zone_docs
             .iter()
-            .find(|z| {
-                z.document
-                    .as_ref()
-                    .and_then(|d| d.get("hosts"))
-                    .and_then(Value::as_object)
-                    .is_some_and(|h| h.contains_key(host))
-            })
+            .find(|z| z.hosts.as_ref().is_some_and(|h| h.contains_key(host)))
             .map_or_else(|| "nova".to_owned(), |z| z.name.clone())
     };
     let (external, internal): (Vec<_>, Vec<_>) = networks.iter().partition(|n| {
-        n.document
-            .as_ref()
-            .and_then(|d| d.get("router:external"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        typed::<neutron::Network>(n.document.as_ref()).is_some_and(|x| x.external)
     });
     let pair = |n: &&crate::api::clusters::resources::ResourceView| (n.id.clone(), n.name.clone());
     Ok(TargetChoices {
