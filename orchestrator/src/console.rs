@@ -66,10 +66,7 @@ pub fn routes() -> Router<AppState> {
             "/console/clusters/{id}/resources/{kind}",
             get(clusters::resources::list),
         )
-        .route(
-            "/console/protection-groups",
-            get(protection_groups::list),
-        )
+        .route("/console/protection-groups", get(protection_groups::list))
         .route(
             "/console/protection-groups/new",
             get(protection_groups::new),

@@ -176,6 +176,10 @@ mod tests {
                 assert_ne!(state_label(lang, &v), state_label(lang, "?"), "{v}");
             }
         }
-        assert!(state_badge(Lang::Ko, "Critical").into_string().contains("sev-critical"));
+        assert!(
+            state_badge(Lang::Ko, "Critical")
+                .into_string()
+                .contains("sev-critical")
+        );
     }
 }

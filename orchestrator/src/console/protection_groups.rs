@@ -398,7 +398,11 @@ pub async fn new(
 }
 
 /// Check boxes of instances: `current` (checked) then the unprotected ones.
-pub fn instance_checks(lang: Lang, unprotected: &[ResourceView], current: &[(String, String)]) -> Markup {
+pub fn instance_checks(
+    lang: Lang,
+    unprotected: &[ResourceView],
+    current: &[(String, String)],
+) -> Markup {
     html! {
         fieldset .checks #g-instances {
             legend { (lang.t("pgroups.instances")) }
@@ -438,7 +442,13 @@ mod tests {
         let f = objectives_fields(Lang::En, Some((30, 60, &Recurrence::EveryWeeks { n: 3 })))
             .into_string();
         assert!(f.contains(r#"value="every_weeks" selected"#), "{f}");
-        assert!(f.contains(r#"name="snapshot_interval.n" type="number" value="3""#), "{f}");
-        assert!(f.contains(r#"name="rpo_minutes" type="number" value="30""#), "{f}");
+        assert!(
+            f.contains(r#"name="snapshot_interval.n" type="number" value="3""#),
+            "{f}"
+        );
+        assert!(
+            f.contains(r#"name="rpo_minutes" type="number" value="30""#),
+            "{f}"
+        );
     }
 }

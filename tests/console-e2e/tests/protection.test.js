@@ -174,6 +174,7 @@ describe('protection groups and recovery plans console', () => {
     assert.match(facts, /shop-dr/);
     const boot = page.locator('#plan-boot tbody tr[data-instance]');
     assert.equal(await boot.count(), 2);
+    assert.match(await page.locator('#plan-boot').textContent(), /server-00002/);
     assert.match(await page.locator('#plan-boot').textContent(), /Boot group 2/);
     assert.match(await page.locator('#plan-boot').textContent(), /compute-0000/);
     await shot(page, '33-plan-detail');

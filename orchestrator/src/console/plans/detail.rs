@@ -3,13 +3,15 @@
 //! actions: edit ([`super::form::edit`]) and delete (refused by the API while a job of
 //! the plan exists).
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use maud::html;
 
 use super::super::layout::{self, Nav};
-use super::super::protection_groups::{cluster_names, clusters};
+use super::super::protection_groups::{cluster_names, clusters, resources};
 use super::super::session::Session;
 use super::super::widgets::{self, ApiCall};
 use super::state_badge;
@@ -21,18 +23,25 @@ use crate::state::AppState;
 pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<String>) -> Response {
     let lang = s.lang;
     // The state first: evaluating it stores it, so the plan read after shows it too.
-    let st = match crate::api::plans::plan_state(State(state.clone()), s.auth.clone(), Path(id.clone())).await {
-        Ok(Json(st)) => st,
-        Err(e) => return layout::error(&s, Nav::RecoveryPlans, e),
-    };
+    let st =
+        match crate::api::plans::plan_state(State(state.clone()), s.auth.clone(), Path(id.clone()))
+            .await
+        {
+            Ok(Json(st)) => st,
+            Err(e) => return layout::error(&s, Nav::RecoveryPlans, e),
+        };
     let p = match crate::api::plans::get(State(state.clone()), s.auth.clone(), Path(id)).await {
         Ok(Json(p)) => p,
         Err(e) => return layout::error(&s, Nav::RecoveryPlans, e),
     };
-    let g = crate::api::protection_groups::get(State(state.clone()), s.auth.clone(), Path(p.group_id.clone()))
-        .await
-        .ok()
-        .map(|Json(g)| g);
+    let g = crate::api::protection_groups::get(
+        State(state.clone()),
+        s.auth.clone(),
+        Path(p.group_id.clone()),
+    )
+    .await
+    .ok()
+    .map(|Json(g)| g);
     let cnames = cluster_names(&clusters(&state, &s).await.unwrap_or_default());
     let owner: Vec<String> = g.iter().map(|g| g.owner_group_id.clone()).collect();
     let may = |a| rbac::decide(s.actor(), Menu::RecoveryPlans, a, Owner::Groups(&owner)).is_ok();
@@ -49,6 +58,20 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
         }
     };
     let m = &p.mapping;
+    // Source names of the mapped instances and networks (ids when unknown).
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(g) = &g {
+        let project = Some(g.project_id.as_str());
+        for (kind, of) in [("instances", project), ("networks", None)] {
+            for r in resources(&state, &s, &g.source_cluster_id, kind, of, false)
+                .await
+                .unwrap_or_default()
+            {
+                names.insert(r.id, r.name);
+            }
+        }
+    }
+    let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
     let body = html! {
         (widgets::page_header(&p.name, actions))
         section .card #plan-state aria-labelledby="state-title" {
@@ -82,7 +105,7 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
                 ul { @for (a, b) in &m.volume_types { li { (a) " → " (b) } } }
             }
             dt { (lang.t("plans.networks")) } dd {
-                ul { @for (a, c) in &m.networks { li { code { (a) } " → " @match c {
+                ul { @for (a, c) in &m.networks { li { (name_of(a)) " → " @match c {
                     NetworkChoice::Create => (lang.t("plans.network_create")),
                     NetworkChoice::Existing(n) => code { (n) },
                 } } } }
@@ -104,7 +127,7 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
                 html! {
                     @for (iid, c) in &m.instances {
                         tr data-instance=(iid) {
-                            td { code { (iid) } }
+                            td { (name_of(iid)) }
                             td { @match c.start_order {
                                 Some(n) => (lang.f("plans.boot_group", &[("n", &(n + 1).to_string())])),
                                 None => (lang.t("plans.stay_stopped")),

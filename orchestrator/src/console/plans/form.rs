@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use holdfast_openstack::{cinder, neutron, nova};
 use maud::{Markup, html};
 use serde::Deserialize;
-use holdfast_openstack::{cinder, neutron, nova};
 use serde_json::Value;
 
 use super::super::i18n::Lang;
@@ -119,12 +119,18 @@ pub async fn source_needs(
                 needs.volume_types.insert(t.clone());
             }
         }
-        for port in ports.iter().filter(|x| x.host.as_deref() == Some(id.as_str())) {
+        for port in ports
+            .iter()
+            .filter(|x| x.host.as_deref() == Some(id.as_str()))
+        {
             if let Some(n) = &port.parent_id {
                 let label = net_names.get(n.as_str()).copied().unwrap_or(n.as_str());
                 needs.networks.insert(n.clone(), label.to_owned());
             }
-            for f in fips.iter().filter(|f| f.host.as_deref() == Some(port.id.as_str())) {
+            for f in fips
+                .iter()
+                .filter(|f| f.host.as_deref() == Some(port.id.as_str()))
+            {
                 needs.floating_ips.insert(f.name.clone(), name.clone());
             }
         }
@@ -155,9 +161,9 @@ pub async fn target_choices(
             .find(|z| z.hosts.as_ref().is_some_and(|h| h.contains_key(host)))
             .map_or_else(|| "nova".to_owned(), |z| z.name.clone())
     };
-    let (external, internal): (Vec<_>, Vec<_>) = networks.iter().partition(|n| {
-        typed::<neutron::Network>(n.document.as_ref()).is_some_and(|x| x.external)
-    });
+    let (external, internal): (Vec<_>, Vec<_>) = networks
+        .iter()
+        .partition(|n| typed::<neutron::Network>(n.document.as_ref()).is_some_and(|x| x.external));
     let pair = |n: &&crate::api::clusters::resources::ResourceView| (n.id.clone(), n.name.clone());
     Ok(TargetChoices {
         zones: zones.iter().map(|z| z.name.clone()).collect(),
@@ -176,7 +182,12 @@ pub async fn target_choices(
 }
 
 /// The mapping fields (`m`: the current mapping when editing, else defaults).
-pub fn mapping_fields(lang: Lang, need: &SourceNeeds, t: &TargetChoices, m: &PlanMapping) -> Markup {
+pub fn mapping_fields(
+    lang: Lang,
+    need: &SourceNeeds,
+    t: &TargetChoices,
+    m: &PlanMapping,
+) -> Markup {
     let project = if m.project_name.is_empty() {
         need.project_name.as_str()
     } else {
@@ -194,7 +205,7 @@ pub fn mapping_fields(lang: Lang, need: &SourceNeeds, t: &TargetChoices, m: &Pla
                     label for="p-zone" { (lang.t("plans.zone")) }
                     select #p-zone name="mapping.availability_zone" required {
                         @for z in &t.zones { option value=(z) selected[*z == m.availability_zone] { (z) } }
-                        (missing_option(lang, &m.availability_zone, t.zones.iter().any(|z| *z == m.availability_zone)))
+                        (missing_option(lang, &m.availability_zone, t.zones.contains(&m.availability_zone)))
                     }
                 }
                 div .field {
@@ -375,7 +386,11 @@ fn info_fields(lang: Lang, name: &str, retention: i64) -> Markup {
 }
 
 /// Clusters other than the group's source, as (id, name).
-async fn targets(state: &AppState, s: &Session, source: &str) -> Result<Vec<(String, String)>, ApiError> {
+async fn targets(
+    state: &AppState,
+    s: &Session,
+    source: &str,
+) -> Result<Vec<(String, String)>, ApiError> {
     Ok(clusters(state, s)
         .await?
         .into_iter()
@@ -391,13 +406,23 @@ pub async fn new(
     Query(q): Query<FormQuery>,
 ) -> Response {
     let lang = s.lang;
-    if let Err(e) = rbac::decide(s.actor(), Menu::RecoveryPlans, Action::Create, Owner::System) {
+    if let Err(e) = rbac::decide(
+        s.actor(),
+        Menu::RecoveryPlans,
+        Action::Create,
+        Owner::System,
+    ) {
         return layout::error(&s, Nav::RecoveryPlans, e.into());
     }
     let groups = match crate::api::protection_groups::list(
         State(state.clone()),
         s.auth.clone(),
-        Params(ProtectionGroupQuery { cluster_id: None, q: None, limit: Some(MAX_LIMIT), offset: None }),
+        Params(ProtectionGroupQuery {
+            cluster_id: None,
+            q: None,
+            limit: Some(MAX_LIMIT),
+            offset: None,
+        }),
     )
     .await
     {
@@ -441,7 +466,13 @@ pub async fn new(
             Err(e) => return layout::error(&s, Nav::RecoveryPlans, e),
         };
         let target = non_empty(q.target).filter(|t| choices.iter().any(|(id, _)| id == t));
-        let chooser = target_chooser(lang, "/console/plans/new", Some(&g.id), &choices, target.as_deref());
+        let chooser = target_chooser(
+            lang,
+            "/console/plans/new",
+            Some(&g.id),
+            &choices,
+            target.as_deref(),
+        );
         let form = match &target {
             Some(t) => {
                 let (need, offer) = match needs_and_choices(&state, &s, g, t).await {
@@ -482,7 +513,10 @@ async fn needs_and_choices(
     g: &ProtectionGroupView,
     target: &str,
 ) -> Result<(SourceNeeds, TargetChoices), ApiError> {
-    Ok((source_needs(state, s, g).await?, target_choices(state, s, target).await?))
+    Ok((
+        source_needs(state, s, g).await?,
+        target_choices(state, s, target).await?,
+    ))
 }
 
 /// `GET /console/plans/{id}/edit`.
@@ -493,16 +527,28 @@ pub async fn edit(
     Query(q): Query<FormQuery>,
 ) -> Response {
     let lang = s.lang;
-    let p: PlanView = match crate::api::plans::get(State(state.clone()), s.auth.clone(), Path(id)).await {
-        Ok(Json(p)) => p,
-        Err(e) => return layout::error(&s, Nav::RecoveryPlans, e),
-    };
-    let g = match crate::api::protection_groups::get(State(state.clone()), s.auth.clone(), Path(p.group_id.clone())).await {
+    let p: PlanView =
+        match crate::api::plans::get(State(state.clone()), s.auth.clone(), Path(id)).await {
+            Ok(Json(p)) => p,
+            Err(e) => return layout::error(&s, Nav::RecoveryPlans, e),
+        };
+    let g = match crate::api::protection_groups::get(
+        State(state.clone()),
+        s.auth.clone(),
+        Path(p.group_id.clone()),
+    )
+    .await
+    {
         Ok(Json(g)) => g,
         Err(e) => return layout::error(&s, Nav::RecoveryPlans, e),
     };
     let owner = [g.owner_group_id.clone()];
-    if let Err(e) = rbac::decide(s.actor(), Menu::RecoveryPlans, Action::Update, Owner::Groups(&owner)) {
+    if let Err(e) = rbac::decide(
+        s.actor(),
+        Menu::RecoveryPlans,
+        Action::Update,
+        Owner::Groups(&owner),
+    ) {
         return layout::error(&s, Nav::RecoveryPlans, e.into());
     }
     let choices = match targets(&state, &s, &g.source_cluster_id).await {

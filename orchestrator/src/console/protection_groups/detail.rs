@@ -32,7 +32,13 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
     let may_update = may(Action::Update);
     let may_delete = may(Action::Delete);
     let may_plan = g.plan_id.is_none()
-        && rbac::decide(s.actor(), Menu::RecoveryPlans, Action::Create, Owner::Groups(&owner)).is_ok();
+        && rbac::decide(
+            s.actor(),
+            Menu::RecoveryPlans,
+            Action::Create,
+            Owner::Groups(&owner),
+        )
+        .is_ok();
     let cluster = crate::api::clusters::get(
         State(state.clone()),
         s.auth.clone(),
@@ -42,13 +48,19 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
     .ok()
     .map(|Json(c)| c);
     // Names of the project's instances (the synced copy); unknown ids show as ids.
-    let names: BTreeMap<String, String> =
-        resources(&state, &s, &g.source_cluster_id, "instances", Some(&g.project_id), false)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| (r.id, r.name))
-            .collect();
+    let names: BTreeMap<String, String> = resources(
+        &state,
+        &s,
+        &g.source_cluster_id,
+        "instances",
+        Some(&g.project_id),
+        false,
+    )
+    .await
+    .unwrap_or_default()
+    .into_iter()
+    .map(|r| (r.id, r.name))
+    .collect();
     let project_name = resources(&state, &s, &g.source_cluster_id, "projects", None, false)
         .await
         .unwrap_or_default()
@@ -78,7 +90,12 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
     let current: Vec<(String, String)> = g
         .instances
         .iter()
-        .map(|i| (i.clone(), names.get(i).cloned().unwrap_or_else(|| i.clone())))
+        .map(|i| {
+            (
+                i.clone(),
+                names.get(i).cloned().unwrap_or_else(|| i.clone()),
+            )
+        })
         .collect();
     let more = if may_update {
         unprotected(&state, &s, &g.source_cluster_id, &g.project_id)
