@@ -21,6 +21,8 @@ pub mod i18n;
 pub mod layout;
 pub mod licence;
 pub mod login;
+pub mod plans;
+pub mod protection_groups;
 pub mod session;
 pub mod settings;
 pub mod users;
@@ -64,6 +66,19 @@ pub fn routes() -> Router<AppState> {
             "/console/clusters/{id}/resources/{kind}",
             get(clusters::resources::list),
         )
+        .route("/console/protection-groups", get(protection_groups::list))
+        .route(
+            "/console/protection-groups/new",
+            get(protection_groups::new),
+        )
+        .route(
+            "/console/protection-groups/{id}",
+            get(protection_groups::detail::page),
+        )
+        .route("/console/plans", get(plans::list))
+        .route("/console/plans/new", get(plans::form::new))
+        .route("/console/plans/{id}", get(plans::detail::page))
+        .route("/console/plans/{id}/edit", get(plans::form::edit))
         .route("/console/agents", get(agents::list))
         .route("/console/agents/{node}", get(agents::detail))
         .route("/console/{*rest}", get(not_found))

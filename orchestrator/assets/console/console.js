@@ -1,7 +1,8 @@
 // Holdfast console: progressive enhancement of the server-rendered pages.
 //
 // - <form data-api="METHOD /api/v1/..."> sends its fields as JSON to the REST API with
-//   the session's CSRF token (a dotted name nests: `credential.user`; data-type `number`,
+//   the session's CSRF token (a dotted name nests: `credential.user`, and data-key adds
+//   a literal map key: name="mapping.floating_ips" data-key="10.0.0.5"; data-type `number`,
 //   `array`, `lines` (one item per line or comma), `json`), shows the API's error message in the form, and after
 //   success does what data-success says (reload, redirect:URL, secret:URL, reset).
 // - <button data-api="METHOD URL" data-confirm="question"> asks in a dialog first (a
@@ -185,7 +186,7 @@
           throw new FormInputError(el, tr('js.bad_json').replace('{field}', fieldLabel(el)) + ' ' + e.message);
         }
       }
-      setPath(body, el.name, v);
+      setPath(body, el.name, v, el.dataset.key);
     }
     return body;
   }
@@ -200,9 +201,11 @@
     return label ? label.textContent.trim() : el.name;
   }
 
-  // `credential.username` fills body.credential.username.
-  function setPath(body, name, v) {
+  // `credential.username` fills body.credential.username; a data-key is one more
+  // level taken literally (a map key that may hold dots, e.g. an IP address).
+  function setPath(body, name, v, key) {
     const parts = name.split('.');
+    if (key !== undefined) parts.push(key);
     let o = body;
     for (const p of parts.slice(0, -1)) {
       if (typeof o[p] !== 'object' || o[p] === null) o[p] = {};

@@ -161,8 +161,9 @@ pub async fn list(
     layout::page(&s, lang.t("clusters.title"), Nav::Clusters, body)
 }
 
-/// The groups `s` may register a cluster for: Admin any group, others their own.
-async fn owner_choices(state: &AppState, s: &Session) -> Vec<(String, String)> {
+/// The groups `s` may create an item of `menu` for (a cluster, a protection group):
+/// Admin any group, others their own.
+pub async fn owner_choices(state: &AppState, s: &Session, menu: Menu) -> Vec<(String, String)> {
     let names = group_names(state, s).await;
     let ids: Vec<String> = if s.role() == Role::Admin {
         names.keys().cloned().collect()
@@ -173,7 +174,7 @@ async fn owner_choices(state: &AppState, s: &Session) -> Vec<(String, String)> {
         .filter(|id| {
             rbac::decide(
                 s.actor(),
-                Menu::Clusters,
+                menu,
                 Action::Create,
                 Owner::Groups(std::slice::from_ref(id)),
             )
@@ -208,7 +209,7 @@ pub async fn new(State(state): State<AppState>, s: Session) -> Response {
     if let Err(e) = rbac::decide(s.actor(), Menu::Clusters, Action::Create, Owner::System) {
         return layout::error(&s, Nav::Clusters, e.into());
     }
-    let owners = owner_choices(&state, &s).await;
+    let owners = owner_choices(&state, &s, Menu::Clusters).await;
     let text = |id, label, name, required, hint| {
         widgets::text_field(
             id,

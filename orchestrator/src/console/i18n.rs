@@ -269,6 +269,11 @@ mod tests {
             include_str!("clusters/detail.rs"),
             include_str!("clusters/resources.rs"),
             include_str!("agents.rs"),
+            include_str!("protection_groups.rs"),
+            include_str!("protection_groups/detail.rs"),
+            include_str!("plans.rs"),
+            include_str!("plans/form.rs"),
+            include_str!("plans/detail.rs"),
         ];
         let sections: Vec<&str> = c
             .entries

@@ -17,9 +17,9 @@ use crate::domain::rbac::{Action, Menu, Role};
 pub enum Nav {
     /// Clusters.
     Clusters,
-    /// Protection groups (not available yet).
+    /// Protection groups.
     ProtectionGroups,
-    /// Recovery plans (not available yet).
+    /// Recovery plans.
     RecoveryPlans,
     /// Recovery jobs (not available yet).
     RecoveryJobs,
@@ -69,13 +69,13 @@ fn sections() -> [(&'static str, Vec<NavItem>); 3] {
                 NavItem {
                     nav: Nav::ProtectionGroups,
                     label: "nav.protection_groups",
-                    href: None,
+                    href: Some("/console/protection-groups"),
                     visible: |s| reads(Menu::ProtectionGroups)(s),
                 },
                 NavItem {
                     nav: Nav::RecoveryPlans,
                     label: "nav.recovery_plans",
-                    href: None,
+                    href: Some("/console/plans"),
                     visible: |s| reads(Menu::RecoveryPlans)(s),
                 },
                 NavItem {
@@ -437,7 +437,7 @@ mod tests {
         assert_eq!(links(&render(Role::Viewer, Lang::En).await), [false; 4]);
         // Features that do not exist yet are shown as such, never as links.
         let viewer = render(Role::Viewer, Lang::Ko).await;
-        assert_eq!(viewer.matches("아직 제공되지 않음").count(), 4, "{viewer}");
+        assert_eq!(viewer.matches("아직 제공되지 않음").count(), 2, "{viewer}");
         assert!(viewer.contains("<html lang=\"ko\">"));
         assert!(viewer.contains("aria-current=\"page\">이벤트"));
     }
