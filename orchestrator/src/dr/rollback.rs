@@ -36,6 +36,13 @@ pub enum Resource {
         /// Its id.
         id: String,
     },
+    /// The `default` security group Neutron gave the project the job created, adopted
+    /// for the source's `default`: Neutron deletes it only with its project, so it goes
+    /// with the project (nothing to delete on its own).
+    ProjectDefaultSecurityGroup {
+        /// Its id.
+        id: String,
+    },
     /// A security-group rule.
     SecurityGroupRule {
         /// Its id.
@@ -130,6 +137,10 @@ impl Resource {
                 q(role)
             ),
             Resource::SecurityGroup { id } => format!("openstack security group delete {}", q(id)),
+            Resource::ProjectDefaultSecurityGroup { id } => format!(
+                "# the default security group {} goes with its project",
+                id.replace(['\n', '\r'], " ")
+            ),
             Resource::SecurityGroupRule { id } => {
                 format!("openstack security group rule delete {}", q(id))
             }

@@ -76,7 +76,9 @@ impl JobView {
         let (result, operation) = match serde_json::from_str::<serde_json::Value>(&r.state_json) {
             Ok(v) => (
                 v.get("result").and_then(|x| x.as_str()).map(str::to_owned),
-                v.get("operation").and_then(|x| x.as_str()).map(str::to_owned),
+                v.get("operation")
+                    .and_then(|x| x.as_str())
+                    .map(str::to_owned),
             ),
             Err(_) => (None, None),
         };

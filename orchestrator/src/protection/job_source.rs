@@ -116,29 +116,42 @@ impl PlansJobSource {
         })
     }
 
-    async fn frozen(&self, plan: &PlanId, point: &RecoveryPoint) -> Result<FrozenJob, JobSourceError> {
+    async fn frozen(
+        &self,
+        plan: &PlanId,
+        point: &RecoveryPoint,
+    ) -> Result<FrozenJob, JobSourceError> {
         let app = self.app()?;
         let now = freeze_plan(&app.db, plan).await.map_err(from_protection)?;
         let snapshots = app.replication.snapshots(plan).await.map_err(failed)?;
         let chosen = match point {
             RecoveryPoint::LatestData => None,
             RecoveryPoint::LatestSnapshot => Some(snapshots.first().ok_or_else(|| {
-                failed("the protection group has no snapshot yet: take one or wait for the schedule")
+                failed(
+                    "the protection group has no snapshot yet: take one or wait for the schedule",
+                )
             })?),
-            RecoveryPoint::Snapshot(id) => Some(
-                snapshots
-                    .iter()
-                    .find(|s| &s.id == id)
-                    .ok_or_else(|| JobSourceError::NotFound(format!("snapshot {id} of plan {plan} does not exist")))?,
-            ),
+            RecoveryPoint::Snapshot(id) => {
+                Some(snapshots.iter().find(|s| &s.id == id).ok_or_else(|| {
+                    JobSourceError::NotFound(format!("snapshot {id} of plan {plan} does not exist"))
+                })?)
+            }
         };
         let (point, point_at_ms, spec) = match chosen {
-            None => (RecoveryPoint::LatestData, crate::state::now_ms(), now.spec.clone()),
+            None => (
+                RecoveryPoint::LatestData,
+                crate::state::now_ms(),
+                now.spec.clone(),
+            ),
             Some(s) => {
                 let doc: PlanSnapshotDoc = serde_json::from_str(&s.plan_json).map_err(|e| {
                     failed(format!("the plan snapshot of {} cannot be read: {e}", s.id))
                 })?;
-                (RecoveryPoint::Snapshot(s.id.clone()), s.taken_at_ms, doc.spec)
+                (
+                    RecoveryPoint::Snapshot(s.id.clone()),
+                    s.taken_at_ms,
+                    doc.spec,
+                )
             }
         };
         Ok(FrozenJob {
@@ -167,10 +180,13 @@ impl PlansJobSource {
             db::clusters::get(&mut c, cluster.as_str())
                 .await
                 .map_err(from_db)?
-                .ok_or_else(|| JobSourceError::NotFound(format!("cluster {cluster} does not exist")))?
+                .ok_or_else(|| {
+                    JobSourceError::NotFound(format!("cluster {cluster} does not exist"))
+                })?
         };
         let credentials = app.clusters.credentials(&record).map_err(failed)?;
-        let replication = Replication::from_app(&app, ReplicationOptions::default()).map_err(failed)?;
+        let replication =
+            Replication::from_app(&app, ReplicationOptions::default()).map_err(failed)?;
         TargetCloud::connect(
             credentials,
             holdfast_openstack::Options::default(),
@@ -182,7 +198,11 @@ impl PlansJobSource {
     }
 
     /// The confirmed DR's consequences (jobs.md, "Confirm").
-    async fn confirm(&self, job: &FrozenJob, failed_instances: &[InstanceId]) -> Result<(), JobSourceError> {
+    async fn confirm(
+        &self,
+        job: &FrozenJob,
+        failed_instances: &[InstanceId],
+    ) -> Result<(), JobSourceError> {
         let app = self.app()?;
         let mut tx = app.db.begin().await.map_err(from_db)?;
         let p = plans::get_plan(&mut tx, job.plan.as_str())
@@ -194,13 +214,17 @@ impl PlansJobSource {
         tx.commit().await.map_err(DbError::from).map_err(from_db)?;
         let mapping = plans::parse_mapping(&p).map_err(from_db)?;
         // the workload lives on the target now: replication stops, plan and group go
-        app.replication
-            .stop_plan(&job.plan)
-            .await
-            .map_err(|e| failed(format!("replication of plan {} could not be stopped: {e}", p.name)))?;
+        app.replication.stop_plan(&job.plan).await.map_err(|e| {
+            failed(format!(
+                "replication of plan {} could not be stopped: {e}",
+                p.name
+            ))
+        })?;
         let mut tx = app.db.begin().await.map_err(from_db)?;
         db::plans::delete(&mut tx, &p.id).await.map_err(from_db)?;
-        db::protection_groups::delete(&mut tx, &g.id).await.map_err(from_db)?;
+        db::protection_groups::delete(&mut tx, &g.id)
+            .await
+            .map_err(from_db)?;
         tx.commit().await.map_err(DbError::from).map_err(from_db)?;
         plans::after_delete(&app, &p, &g, "its DR job was confirmed", false)
             .await
@@ -250,7 +274,10 @@ impl PlansJobSource {
 }
 
 impl JobSource for PlansJobSource {
-    fn plan_facts<'a>(&'a self, plan: &'a PlanId) -> BoxFuture<'a, Result<PlanFacts, JobSourceError>> {
+    fn plan_facts<'a>(
+        &'a self,
+        plan: &'a PlanId,
+    ) -> BoxFuture<'a, Result<PlanFacts, JobSourceError>> {
         Box::pin(self.facts(plan))
     }
 
@@ -262,7 +289,10 @@ impl JobSource for PlansJobSource {
         Box::pin(self.frozen(plan, point))
     }
 
-    fn target<'a>(&'a self, cluster: &'a ClusterId) -> BoxFuture<'a, Result<TargetCloud, JobSourceError>> {
+    fn target<'a>(
+        &'a self,
+        cluster: &'a ClusterId,
+    ) -> BoxFuture<'a, Result<TargetCloud, JobSourceError>> {
         Box::pin(self.target_cloud(cluster))
     }
 

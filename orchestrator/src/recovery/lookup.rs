@@ -299,6 +299,8 @@ pub async fn delete(cloud: &TargetCloud, resource: &Resource) -> Result<(), Reco
             role,
         } => gone(s.keystone().revoke_project_role(project, user, role).await),
         Resource::SecurityGroup { id } => gone(n.delete_security_group(id).await),
+        // deleted with its project (above)
+        Resource::ProjectDefaultSecurityGroup { .. } => Ok(()),
         Resource::SecurityGroupRule { id } => gone(n.delete_security_group_rule(id).await),
         Resource::Keypair { name } => gone(s.nova().delete_keypair(name).await),
         Resource::Network { id } => gone(n.delete_network(id).await),

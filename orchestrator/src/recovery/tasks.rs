@@ -81,6 +81,7 @@ impl Ctx<'_> {
         Ok(match self.output(kind)? {
             Resource::Project { id }
             | Resource::SecurityGroup { id }
+            | Resource::ProjectDefaultSecurityGroup { id }
             | Resource::SecurityGroupRule { id }
             | Resource::Network { id }
             | Resource::Subnet { id }
@@ -192,6 +193,24 @@ pub(super) async fn execute(
                 },
                 c.depends_on(),
                 || async {
+                    // Neutron gives every project its own `default` group and refuses a
+                    // second one: the source's `default` maps to the new project's (a
+                    // project-scoped listing makes Neutron create it if it has not yet)
+                    if spec.name == DEFAULT_SECURITY_GROUP {
+                        let own = c
+                            .project_session()
+                            .await?
+                            .neutron()
+                            .security_groups(
+                                &Filters::none()
+                                    .eq("project_id", &project)
+                                    .eq("name", DEFAULT_SECURITY_GROUP),
+                            )
+                            .await?;
+                        if let Some(g) = own.into_iter().next() {
+                            return Ok(Resource::ProjectDefaultSecurityGroup { id: g.id });
+                        }
+                    }
                     let g = cloud
                         .admin()
                         .neutron()
@@ -463,6 +482,9 @@ async fn add_membership(c: &Ctx<'_>) -> Result<(), RecoveryError> {
     // the project-scoped session works from now on
     c.project_session().await.map(drop)
 }
+
+/// The security group Neutron creates in every project.
+const DEFAULT_SECURITY_GROUP: &str = "default";
 
 fn same_rule(
     r: &holdfast_openstack::neutron::SecurityGroupRule,

@@ -371,7 +371,7 @@ pub(crate) async fn run(
     let job = id_of(
         &api.post(
             "/api/v1/jobs",
-            json!({"plan_id": p.plan, "job_type": "drill", "run_type": "now",
+            json!({"plan_id": p.plan, "type": "drill", "run_type": "now",
                    "recovery_point": "latest-snapshot"}),
         )
         .await?,
@@ -416,17 +416,36 @@ pub(crate) async fn run(
     )
     .await?;
     n.say("rollback asked: everything the drill created on the target is deleted");
-    wait_for("the drill finishing", Duration::from_secs(300), || async {
-        let m = api.get(&format!("/api/v1/jobs/{job}/monitor")).await;
-        // a finished one-time job leaves the job list: its report stays
-        Ok(match m {
-            Ok(m) => (m["job"]["state"].as_str() == Some("finished")).then_some(()),
-            Err(_) => Some(()),
-        })
-    })
+    let deadline = Deadline::after("the drill's rollback", Duration::from_secs(300));
+    loop {
+        // a finished one-time job leaves the job list; its report stays
+        let Ok(m) = api.get(&format!("/api/v1/jobs/{job}/monitor")).await else {
+            break;
+        };
+        match m["job"]["state"].as_str() {
+            Some("finished") => break,
+            Some("clear-failed") => bail!(
+                "the rollback left resources on the target: {}",
+                errors_in_log(&m)
+            ),
+            _ => deadline.wait().await?,
+        }
+    }
+    wait_for(
+        "the drill's project leaving the target",
+        Duration::from_secs(30),
+        || async {
+            let left = resources(api, &p.target, "projects")
+                .await?
+                .into_keys()
+                .any(|name| name.starts_with("shop-dr"));
+            Ok((!left).then_some(()))
+        },
+    )
     .await?;
+    n.say("rolled back: the drill's project and everything in it are gone from the target");
     let reports = api
-        .get(&format!("/api/v1/reports?group={}&job_type=drill", p.group))
+        .get(&format!("/api/v1/reports?group={}&type=drill", p.group))
         .await?;
     let item = items(&reports)
         .into_iter()
@@ -479,6 +498,17 @@ fn progress_line(m: &Value) -> String {
             instances.join(", ")
         }
     )
+}
+
+fn errors_in_log(m: &Value) -> String {
+    let lines: Vec<&str> = m["log"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["level"].as_str() == Some("error"))
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    lines.join("; ")
 }
 
 fn failures(m: &Value) -> String {
