@@ -370,7 +370,9 @@ impl Jobs {
             .freeze(&PlanId::new(&row.plan_id), &point)
             .await?;
         row.frozen_json = Some(record::frozen_json(&frozen));
-        row.run_id = Some(uuid::Uuid::now_v7().to_string());
+        // random, not time-ordered: a drill's project name takes the run id's first
+        // characters, which must differ between runs
+        row.run_id = Some(uuid::Uuid::new_v4().to_string());
         row.triggered_at = Some(now);
         row.queue_seq = Some(now);
         Ok(())

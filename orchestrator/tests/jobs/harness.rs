@@ -213,6 +213,7 @@ pub(crate) async fn make_due(ctx: &Ctx, id: &str, field: &str) {
             other => panic!("{other}"),
         }
         if job_engine::update(&mut conn, &row).await.unwrap() {
+            drop(conn);
             db.close().await;
             return;
         }
