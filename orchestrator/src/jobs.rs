@@ -524,6 +524,13 @@ impl Jobs {
                 | Effect::ScheduleNextRun => {}
             }
         }
+        // timers live only in the states they belong to
+        if !matches!(next.phase, Phase::Paused) {
+            new.pause_until = None;
+        }
+        if !matches!(next.phase, Phase::Completed { .. } | Phase::ClearFailed { .. }) {
+            new.rollback_at = None;
+        }
         if matches!(next.phase, Phase::Completed { .. })
             && !matches!(state.phase, Phase::Completed { .. })
         {
