@@ -15,6 +15,7 @@ mod materialiser;
 #[path = "../recovery/support.rs"]
 mod support;
 
+mod access;
 mod flows;
 mod harness;
 mod operations;
