@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod clusters;
+pub mod jobs;
 pub mod output;
 pub mod profile;
 
@@ -103,6 +104,12 @@ pub enum Command {
     /// OpenStack clusters and their synced resources.
     #[command(subcommand)]
     Cluster(clusters::ClusterCmd),
+    /// Recovery jobs: create, operate, monitor.
+    #[command(subcommand)]
+    Job(jobs::JobCmd),
+    /// Recovery reports.
+    #[command(subcommand)]
+    Report(jobs::ReportCmd),
     /// Node agents: registration, health, replication.
     #[command(subcommand, alias = "agent")]
     Agents(AgentsCmd),
@@ -601,6 +608,8 @@ pub async fn execute(
         Command::User(cmd) => user(client()?, cmd, fmt).await,
         Command::Group(cmd) => group(client()?, cmd, fmt).await,
         Command::Cluster(cmd) => clusters::run(client()?, cmd, fmt, env, stdin).await,
+        Command::Job(cmd) => jobs::run(client()?, cmd, fmt).await,
+        Command::Report(cmd) => jobs::report(client()?, cmd, fmt).await,
         Command::License(cmd) => license(client, cmd, fmt, stdin).await,
         Command::Event(EventCmd::List {
             severity,

@@ -16,6 +16,7 @@ mod materialiser;
 mod support;
 
 mod access;
+mod cli;
 mod flows;
 mod harness;
 mod operations;
