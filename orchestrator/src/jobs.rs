@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
-use crate::db::job_engine::{self as rows, JobRow};
 use crate::db::DbError;
+use crate::db::job_engine::{self as rows, JobRow};
 use crate::domain::schedule::{self, Recurrence, Schedule, ScheduleError};
 use crate::dr::ids::{GroupId, JobId, PlanId};
 use crate::dr::job::{JobType, RecoveryPoint, RunType};
@@ -310,9 +310,10 @@ impl Jobs {
                 (Some(at), None, Some(at))
             }
             RunType::Schedule => {
-                let s = req.schedule.clone().ok_or_else(|| {
-                    JobError::Invalid("a 'schedule' job needs 'schedule'".into())
-                })?;
+                let s = req
+                    .schedule
+                    .clone()
+                    .ok_or_else(|| JobError::Invalid("a 'schedule' job needs 'schedule'".into()))?;
                 let first = s.next_after(now, now - 1)?;
                 let json =
                     serde_json::to_string(&s).map_err(|e| JobError::Invalid(e.to_string()))?;
@@ -528,7 +529,10 @@ impl Jobs {
         if !matches!(next.phase, Phase::Paused) {
             new.pause_until = None;
         }
-        if !matches!(next.phase, Phase::Completed { .. } | Phase::ClearFailed { .. }) {
+        if !matches!(
+            next.phase,
+            Phase::Completed { .. } | Phase::ClearFailed { .. }
+        ) {
             new.rollback_at = None;
         }
         if matches!(next.phase, Phase::Completed { .. })
@@ -737,7 +741,8 @@ impl Jobs {
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "job driver failed; it is tried again");
                     let jobs = &app2.jobs;
-                    lock(&jobs.backoff).insert(id.clone(), Instant::now() + jobs.options.retry_after);
+                    lock(&jobs.backoff)
+                        .insert(id.clone(), Instant::now() + jobs.options.retry_after);
                     jobs.note(&app2, &id, &e).await;
                 }
             },
@@ -811,7 +816,10 @@ fn queued_jobs(all: &[JobRow]) -> Result<Vec<QueuedJob>, JobError> {
                 id: JobId::new(&r.id),
                 group: GroupId::new(&r.group_id),
                 state: record::parse_state(&r.state_json)?.phase.name(),
-                queued: r.queue_seq.and_then(|q| u64::try_from(q).ok()).unwrap_or(u64::MAX),
+                queued: r
+                    .queue_seq
+                    .and_then(|q| u64::try_from(q).ok())
+                    .unwrap_or(u64::MAX),
                 scheduled_slot: r
                     .scheduled_slot
                     .and_then(|s| jiff::Timestamp::from_millisecond(s).ok()),
@@ -842,7 +850,9 @@ pub async fn run(app: AppState) {
         }
         if !app.leader.is_leader() {
             if leading {
-                tracing::warn!("lost the leader lease; job drivers stop (the new leader resumes them)");
+                tracing::warn!(
+                    "lost the leader lease; job drivers stop (the new leader resumes them)"
+                );
                 app.jobs.stop_drivers();
                 leading = false;
             }

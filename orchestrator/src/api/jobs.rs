@@ -178,12 +178,7 @@ fn view(r: &JobRow) -> ApiResult<JobView> {
 }
 
 /// Loads a job the actor may act on with `action`.
-async fn authorised(
-    state: &AppState,
-    auth: &Auth,
-    id: &str,
-    action: Action,
-) -> ApiResult<JobRow> {
+async fn authorised(state: &AppState, auth: &Auth, id: &str, action: Action) -> ApiResult<JobRow> {
     rbac::decide(&auth.actor, Menu::RecoveryJobs, action, Owner::System)?;
     let row = {
         let mut conn = state.db.conn().await?;
@@ -209,7 +204,12 @@ pub async fn create(
     auth: Auth,
     Body(req): Body<NewJobBody>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
-    rbac::decide(&auth.actor, Menu::RecoveryJobs, Action::Create, Owner::System)?;
+    rbac::decide(
+        &auth.actor,
+        Menu::RecoveryJobs,
+        Action::Create,
+        Owner::System,
+    )?;
     let job_type = parse_type(&req.job_type)?;
     let run_type = parse_run(&req.run_type)?;
     let point = parse_point(&req.recovery_point, req.snapshot_id.as_deref())?;
@@ -218,7 +218,9 @@ pub async fn create(
         return Err(ApiError::invalid("'at' is only for run_type 'at'"));
     }
     if run_type != RunType::Schedule && req.schedule.is_some() {
-        return Err(ApiError::invalid("'schedule' is only for run_type 'schedule'"));
+        return Err(ApiError::invalid(
+            "'schedule' is only for run_type 'schedule'",
+        ));
     }
     let name = req
         .name
@@ -401,7 +403,11 @@ pub async fn operate(
         OperationBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("operation body: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("operation body: {e}"),
+            )
         })?
     };
     let op = operation(&op, body)?;
@@ -475,7 +481,10 @@ pub async fn stream(
                             .data(serde_json::to_string(&v).unwrap_or_default()),
                         false,
                     ),
-                    Err(e) => (SseEvent::default().event("error").data(e.to_string()), false),
+                    Err(e) => (
+                        SseEvent::default().event("error").data(e.to_string()),
+                        false,
+                    ),
                 },
             };
             Some((Ok(item), (state, rx, id, false, done)))

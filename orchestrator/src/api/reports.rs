@@ -93,7 +93,12 @@ pub async fn list(
     auth: Auth,
     Params(q): Params<ReportQuery>,
 ) -> ApiResult<Json<Page<ReportItem>>> {
-    rbac::decide(&auth.actor, Menu::RecoveryResults, Action::Read, Owner::System)?;
+    rbac::decide(
+        &auth.actor,
+        Menu::RecoveryResults,
+        Action::Read,
+        Owner::System,
+    )?;
     let page = PageRequest::new(q.limit, q.offset)?;
     let filter = ReportFilter {
         visible_to: visible_to(&auth),
@@ -107,7 +112,11 @@ pub async fn list(
         let mut conn = state.db.conn().await?;
         job_reports::list(&mut conn, &filter).await?
     };
-    Ok(Json(Page::new(found.iter().map(item).collect(), total, page)))
+    Ok(Json(Page::new(
+        found.iter().map(item).collect(),
+        total,
+        page,
+    )))
 }
 
 async fn authorised(
@@ -192,7 +201,8 @@ fn html(r: &Report) -> String {
     use maud::{DOCTYPE, html};
     let s = &r.summary;
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
-    let ms = |v: Option<i64>| v.map_or_else(|| "–".into(), |m| format!("{:.1} s", m as f64 / 1000.0));
+    let ms =
+        |v: Option<i64>| v.map_or_else(|| "–".into(), |m| format!("{:.1} s", m as f64 / 1000.0));
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -293,7 +303,12 @@ pub async fn history(
     Path(id): Path<String>,
     Params(q): Params<HistoryQuery>,
 ) -> ApiResult<Json<GroupHistory>> {
-    rbac::decide(&auth.actor, Menu::RecoveryResults, Action::Read, Owner::System)?;
+    rbac::decide(
+        &auth.actor,
+        Menu::RecoveryResults,
+        Action::Read,
+        Owner::System,
+    )?;
     let page = PageRequest::new(q.limit, q.offset)?;
     let mut conn = state.db.conn().await?;
     let (current, _) = jobs::list(

@@ -243,7 +243,8 @@ pub async fn run(c: Client, cmd: JobCmd, fmt: Format) -> Result<String, CliError
             if let Some(p) = &schedule_file {
                 body["schedule"] = read_json(p)?;
             }
-            c.send(Method::POST, "/api/v1/jobs", &[], Some(&body)).await?
+            c.send(Method::POST, "/api/v1/jobs", &[], Some(&body))
+                .await?
         }
         JobCmd::List {
             group,
@@ -278,8 +279,13 @@ pub async fn run(c: Client, cmd: JobCmd, fmt: Format) -> Result<String, CliError
                     ));
                 }
             };
-            c.send(Method::PATCH, &format!("/api/v1/jobs/{id}"), &[], Some(&body))
-                .await?
+            c.send(
+                Method::PATCH,
+                &format!("/api/v1/jobs/{id}"),
+                &[],
+                Some(&body),
+            )
+            .await?
         }
         JobCmd::Delete { id } => {
             c.send(Method::DELETE, &format!("/api/v1/jobs/{id}"), &[], None)
@@ -320,8 +326,13 @@ pub async fn run(c: Client, cmd: JobCmd, fmt: Format) -> Result<String, CliError
             .await?
         }
         JobCmd::Monitor { id } => {
-            c.send(Method::GET, &format!("/api/v1/jobs/{id}/monitor"), &[], None)
-                .await?
+            c.send(
+                Method::GET,
+                &format!("/api/v1/jobs/{id}/monitor"),
+                &[],
+                None,
+            )
+            .await?
         }
         JobCmd::Watch {
             id,
@@ -343,7 +354,12 @@ async fn watch(
     let mut last = String::new();
     loop {
         let m = match c
-            .send(Method::GET, &format!("/api/v1/jobs/{id}/monitor"), &[], None)
+            .send(
+                Method::GET,
+                &format!("/api/v1/jobs/{id}/monitor"),
+                &[],
+                None,
+            )
             .await
         {
             Ok(m) => m,
@@ -412,9 +428,8 @@ pub async fn report(c: Client, cmd: ReportCmd, fmt: Format) -> Result<String, Cl
                 Value::String(s) => s,
                 other => serde_json::to_string_pretty(&other).unwrap_or_default(),
             };
-            std::fs::write(&output, text).map_err(|e| {
-                CliError::Usage(format!("cannot write {}: {e}", output.display()))
-            })?;
+            std::fs::write(&output, text)
+                .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", output.display())))?;
             return Ok(format!("report {id} written to {}\n", output.display()));
         }
         ReportCmd::Delete { id } => {

@@ -115,15 +115,14 @@ pub async fn list(
     conn: &mut AnyConnection,
     f: &ReportFilter,
 ) -> Result<(Vec<ReportRow>, i64), DbError> {
-    let (total,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM job_reports WHERE {FILTER}"
-    ))
-    .bind(&f.visible_to)
-    .bind(&f.group_id)
-    .bind(&f.job_type)
-    .bind(&f.result)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (total,): (i64,) =
+        sqlx::query_as(&format!("SELECT COUNT(*) FROM job_reports WHERE {FILTER}"))
+            .bind(&f.visible_to)
+            .bind(&f.group_id)
+            .bind(&f.job_type)
+            .bind(&f.result)
+            .fetch_one(&mut *conn)
+            .await?;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM job_reports WHERE {FILTER} \
          ORDER BY finished_at DESC, id LIMIT $5 OFFSET $6"

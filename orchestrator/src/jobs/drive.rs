@@ -42,7 +42,9 @@ async fn ensure_run(
 ) -> Result<(), JobError> {
     let exists = {
         let mut conn = app.db.conn().await?;
-        crate::db::jobs::get(&mut conn, run.as_str()).await?.is_some()
+        crate::db::jobs::get(&mut conn, run.as_str())
+            .await?
+            .is_some()
     };
     if !exists {
         let job_type = record::parse_type(&row.job_type)

@@ -140,8 +140,8 @@ pub(crate) async fn write(jobs: &Jobs, app: &AppState, row: JobRow) -> Result<()
         },
         detail,
     };
-    let json = serde_json::to_string(&report)
-        .map_err(|e| record::CorruptJob(format!("report: {e}")))?;
+    let json =
+        serde_json::to_string(&report).map_err(|e| record::CorruptJob(format!("report: {e}")))?;
     {
         let mut conn = app.db.conn().await?;
         job_reports::insert_once(

@@ -95,8 +95,10 @@ pub enum JobSourceError {
 /// What the job engine asks of protection groups and plans.
 pub trait JobSource: Send + Sync + Debug {
     /// The plan's facts for the creation rules.
-    fn plan_facts<'a>(&'a self, plan: &'a PlanId)
-    -> BoxFuture<'a, Result<PlanFacts, JobSourceError>>;
+    fn plan_facts<'a>(
+        &'a self,
+        plan: &'a PlanId,
+    ) -> BoxFuture<'a, Result<PlanFacts, JobSourceError>>;
 
     /// The frozen copy of the plan at the trigger, with the recovery point resolved.
     fn freeze<'a>(
@@ -126,10 +128,7 @@ pub trait JobSource: Send + Sync + Debug {
 pub struct NoPlans;
 
 impl JobSource for NoPlans {
-    fn plan_facts<'a>(
-        &'a self,
-        _: &'a PlanId,
-    ) -> BoxFuture<'a, Result<PlanFacts, JobSourceError>> {
+    fn plan_facts<'a>(&'a self, _: &'a PlanId) -> BoxFuture<'a, Result<PlanFacts, JobSourceError>> {
         Box::pin(async { Err(JobSourceError::Unavailable) })
     }
 

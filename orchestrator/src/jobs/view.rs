@@ -76,7 +76,9 @@ impl JobView {
         let (result, operation) = match serde_json::from_str::<serde_json::Value>(&r.state_json) {
             Ok(v) => (
                 v.get("result").and_then(|x| x.as_str()).map(str::to_owned),
-                v.get("operation").and_then(|x| x.as_str()).map(str::to_owned),
+                v.get("operation")
+                    .and_then(|x| x.as_str())
+                    .map(str::to_owned),
             ),
             Err(_) => (None, None),
         };
@@ -255,8 +257,9 @@ fn statuses(graph: &TaskGraph, tasks: &[TaskRecord]) -> (Vec<ItemStatus>, Vec<It
             error: failed,
         });
     }
-    let mut volumes: BTreeMap<String, (Option<&str>, Option<&str>, Option<String>)> =
-        BTreeMap::new();
+    // per volume: (export state, manage state, first error)
+    type VolumeTasks<'a> = (Option<&'a str>, Option<&'a str>, Option<String>);
+    let mut volumes: BTreeMap<String, VolumeTasks<'_>> = BTreeMap::new();
     for (n, t) in graph.tasks().iter().enumerate() {
         let (s, err) = state_of(n);
         match &t.kind {
@@ -320,11 +323,9 @@ pub async fn monitor(db: &Db, row: &JobRow) -> Result<MonitorView, JobError> {
         .unwrap_or_default();
     let total = graph.as_ref().map_or(recovery.len(), |g| g.tasks().len());
     let done = recovery.iter().filter(|t| ended(&t.state)).count();
-    let percent = if total == 0 {
-        0
-    } else {
-        u32::try_from(done * 100 / total).unwrap_or(100)
-    };
+    let percent = (done * 100)
+        .checked_div(total)
+        .map_or(0, |p| u32::try_from(p).unwrap_or(100));
     Ok(MonitorView {
         job,
         progress: Progress {

@@ -14,8 +14,8 @@ use super::cloud::TargetCloud;
 use super::journal::Write;
 use super::ledger::{Checkpoint, Clock, Ledger};
 use super::{
-    Executor, LoadedJob, RECOVERY, RecoveryError, RecoveryReport, RunControl, now_ms,
-    outcome_text, tasks,
+    Executor, LoadedJob, RECOVERY, RecoveryError, RecoveryReport, RunControl, now_ms, outcome_text,
+    tasks,
 };
 use crate::db::{Db, jobs};
 use crate::dr::recovery_graph::{Next, TaskId, TaskStatus};

@@ -15,30 +15,49 @@ async fn roles_and_groups_decide() {
     let owner = w.source.owner_group.lock().unwrap().clone();
     let other = ctx.app.create_group(&ctx.admin, "elsewhere").await;
     let app = &ctx.app;
-    let (_, p) = app.create_user(&ctx.admin, "viewer1", "viewer", &[&owner]).await;
+    let (_, p) = app
+        .create_user(&ctx.admin, "viewer1", "viewer", &[&owner])
+        .await;
     let viewer = app.login("viewer1", &p).await;
-    let (_, p) = app.create_user(&ctx.admin, "operator1", "operator", &[&owner]).await;
+    let (_, p) = app
+        .create_user(&ctx.admin, "operator1", "operator", &[&owner])
+        .await;
     let operator = app.login("operator1", &p).await;
-    let (_, p) = app.create_user(&ctx.admin, "stranger", "manager", &[&other]).await;
+    let (_, p) = app
+        .create_user(&ctx.admin, "stranger", "manager", &[&other])
+        .await;
     let stranger = app.login("stranger", &p).await;
     let body = json!({"plan_id": "plan-a", "type": "drill", "run_type": "now",
         "recovery_point": "latest-snapshot"});
 
     // a Viewer reads but does not create; a Manager of another group does not create
-    let (s, b) = app.call("POST", "/api/v1/jobs", Some(&viewer), Some(body.clone())).await;
+    let (s, b) = app
+        .call("POST", "/api/v1/jobs", Some(&viewer), Some(body.clone()))
+        .await;
     assert_eq!((s, error_code(&b).as_str()), (403, "forbidden"));
-    let (s, b) = app.call("POST", "/api/v1/jobs", Some(&stranger), Some(body.clone())).await;
+    let (s, b) = app
+        .call("POST", "/api/v1/jobs", Some(&stranger), Some(body.clone()))
+        .await;
     assert_eq!((s, error_code(&b).as_str()), (403, "forbidden"), "{b}");
     // an Operator of the owner group creates and operates
-    let (s, b) = app.call("POST", "/api/v1/jobs", Some(&operator), Some(body)).await;
+    let (s, b) = app
+        .call("POST", "/api/v1/jobs", Some(&operator), Some(body))
+        .await;
     assert_eq!(s, 201, "{b}");
     let id = b["id"].as_str().unwrap().to_owned();
     ctx.wait_state(&id, "completed").await;
     for (token, want) in [(&viewer, 200), (&operator, 200), (&stranger, 403)] {
-        let (s, _) = app.call("GET", &format!("/api/v1/jobs/{id}"), Some(token), None).await;
+        let (s, _) = app
+            .call("GET", &format!("/api/v1/jobs/{id}"), Some(token), None)
+            .await;
         assert_eq!(s, want);
         let (s, _) = app
-            .call("GET", &format!("/api/v1/jobs/{id}/monitor"), Some(token), None)
+            .call(
+                "GET",
+                &format!("/api/v1/jobs/{id}/monitor"),
+                Some(token),
+                None,
+            )
             .await;
         assert_eq!(s, want);
     }
@@ -61,7 +80,9 @@ async fn roles_and_groups_decide() {
     assert_eq!(s, 200);
     let (s, _) = app.call("GET", &rpath, Some(&stranger), None).await;
     assert_eq!(s, 403);
-    let (_, l) = app.call("GET", "/api/v1/reports", Some(&stranger), None).await;
+    let (_, l) = app
+        .call("GET", "/api/v1/reports", Some(&stranger), None)
+        .await;
     assert_eq!(l["total"], 0);
     let (s, _) = app.call("DELETE", &rpath, Some(&viewer), None).await;
     assert_eq!(s, 403);

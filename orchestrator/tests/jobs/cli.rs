@@ -33,17 +33,43 @@ async fn job_and_report_commands() {
     let p = dir.path().join("profiles.toml");
     sh(
         &p,
-        &["login", "--url", &ctx.app.base, "--user", "admin", "--password-stdin"],
+        &[
+            "login",
+            "--url",
+            &ctx.app.base,
+            "--user",
+            "admin",
+            "--password-stdin",
+        ],
         &format!("{ADMIN_PASSWORD}\n"),
     )
     .await
     .unwrap();
-    let job = json(&p, &["job", "create", "--plan", "plan-a", "--type", "drill"]).await;
+    let job = json(
+        &p,
+        &["job", "create", "--plan", "plan-a", "--type", "drill"],
+    )
+    .await;
     let id = job["id"].as_str().unwrap().to_owned();
-    let watched = sh(&p, &["job", "watch", &id, "--until", "completed", "--interval-ms", "100"], "")
-        .await
-        .unwrap();
-    assert!(watched.lines().last().unwrap().starts_with("completed"), "{watched}");
+    let watched = sh(
+        &p,
+        &[
+            "job",
+            "watch",
+            &id,
+            "--until",
+            "completed",
+            "--interval-ms",
+            "100",
+        ],
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(
+        watched.lines().last().unwrap().starts_with("completed"),
+        "{watched}"
+    );
     let listed = json(&p, &["job", "list", "--state", "completed"]).await;
     assert_eq!(listed["total"], 1);
     let e = sh(&p, &["job", "pause", &id], "").await.unwrap_err();
@@ -54,16 +80,34 @@ async fn job_and_report_commands() {
     let extended = json(&p, &["job", "extend", &id, "--minutes", "15"]).await;
     assert!(extended["job"]["cleanup_at"].is_string());
     json(&p, &["job", "rollback", &id]).await;
-    let done = sh(&p, &["job", "watch", &id, "--interval-ms", "100"], "").await.unwrap();
+    let done = sh(&p, &["job", "watch", &id, "--interval-ms", "100"], "")
+        .await
+        .unwrap();
     assert!(done.contains("finished"), "{done}");
     let reports = json(&p, &["report", "list", "--type", "drill"]).await;
     assert_eq!(reports["total"], 1);
     let rid = reports["items"][0]["id"].as_str().unwrap().to_owned();
     let file = dir.path().join("report.html");
-    sh(&p, &["report", "export", &rid, "--as", "html", "-o", file.to_str().unwrap()], "")
-        .await
-        .unwrap();
-    assert!(std::fs::read_to_string(&file).unwrap().contains("Recovery report"));
+    sh(
+        &p,
+        &[
+            "report",
+            "export",
+            &rid,
+            "--as",
+            "html",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("Recovery report")
+    );
     sh(&p, &["report", "delete", &rid], "").await.unwrap();
     ctx.app.stop().await;
 }

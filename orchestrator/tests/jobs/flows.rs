@@ -25,8 +25,18 @@ async fn drill_rollback_report(backend: Backend) {
     assert!(volumes.iter().all(|v| v["status"] == "recovered"), "{m}");
     assert_eq!(m["progress"]["percent"], 100);
     assert!(!m["log"].as_array().unwrap().is_empty());
-    assert!(m["tasks"].as_array().unwrap().iter().all(|t| t["state"] == "succeeded"));
-    assert_ne!(listing(&w.clouds).await, w.before, "the drill built nothing");
+    assert!(
+        m["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["state"] == "succeeded")
+    );
+    assert_ne!(
+        listing(&w.clouds).await,
+        w.before,
+        "the drill built nothing"
+    );
 
     let (s, b) = ctx.op(&id, "rollback", None).await;
     assert_eq!(s, 200, "{b}");
@@ -56,7 +66,10 @@ async fn drill_rollback_report(backend: Backend) {
     let html = ctx
         .app
         .client
-        .get(ctx.app.url(&format!("/api/v1/reports/{rid}/export?format=html")))
+        .get(
+            ctx.app
+                .url(&format!("/api/v1/reports/{rid}/export?format=html")),
+        )
         .bearer_auth(&ctx.admin)
         .send()
         .await
@@ -64,12 +77,20 @@ async fn drill_rollback_report(backend: Backend) {
     assert_eq!(html.status(), 200);
     assert!(html.text().await.unwrap().contains("Recovery report"));
     let (s, json_export) = ctx
-        .call("GET", &format!("/api/v1/reports/{rid}/export?format=json"), None)
+        .call(
+            "GET",
+            &format!("/api/v1/reports/{rid}/export?format=json"),
+            None,
+        )
         .await;
     assert_eq!(s, 200);
     assert_eq!(json_export["id"], rid);
     let (s, b) = ctx
-        .call("GET", &format!("/api/v1/reports/{rid}/export?format=pdf"), None)
+        .call(
+            "GET",
+            &format!("/api/v1/reports/{rid}/export?format=pdf"),
+            None,
+        )
         .await;
     assert_eq!((s, error_code(&b).as_str()), (422, "invalid_field"));
     // the group's history and the events
@@ -79,7 +100,11 @@ async fn drill_rollback_report(backend: Backend) {
     assert_eq!(s, 200, "{h}");
     assert_eq!(h["finished"]["total"], 1, "{h}");
     let (_, ev) = ctx
-        .call("GET", &format!("/api/v1/events?object={id}&limit=500"), None)
+        .call(
+            "GET",
+            &format!("/api/v1/events?object={id}&limit=500"),
+            None,
+        )
         .await;
     let codes: Vec<&str> = ev["items"]
         .as_array()
@@ -87,13 +112,23 @@ async fn drill_rollback_report(backend: Backend) {
         .iter()
         .map(|e| e["code"].as_str().unwrap())
         .collect();
-    for code in ["job.created", "job.started", "job.completed", "job.clearing", "job.finished"] {
+    for code in [
+        "job.created",
+        "job.started",
+        "job.completed",
+        "job.clearing",
+        "job.finished",
+    ] {
         assert!(codes.contains(&code), "{code} in {codes:?}");
     }
     // a drill report can be deleted
-    let (s, _) = ctx.call("DELETE", &format!("/api/v1/reports/{rid}"), None).await;
+    let (s, _) = ctx
+        .call("DELETE", &format!("/api/v1/reports/{rid}"), None)
+        .await;
     assert_eq!(s, 204);
-    let (s, _) = ctx.call("GET", &format!("/api/v1/reports/{rid}"), None).await;
+    let (s, _) = ctx
+        .call("GET", &format!("/api/v1/reports/{rid}"), None)
+        .await;
     assert_eq!(s, 404);
     ctx.app.stop().await;
 }
@@ -112,7 +147,10 @@ async fn dr_partial_confirm(backend: Backend) {
         )
         .await;
     assert_eq!((s, error_code(&b).as_str()), (409, "plan_not_ready"), "{b}");
-    assert!(b["error"]["message"].as_str().unwrap().contains("Prepare"), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("Prepare"),
+        "{b}"
+    );
     *w.source.plan_state.lock().unwrap() = PlanState::Emergency;
     let (s, b) = ctx
         .call(
@@ -123,7 +161,11 @@ async fn dr_partial_confirm(backend: Backend) {
                 "schedule": {"recurrence": {"kind": "daily", "every_days": 1, "at": {"hour": 2, "minute": 0}}}})),
         )
         .await;
-    assert_eq!((s, error_code(&b).as_str()), (422, "invalid_combination"), "{b}");
+    assert_eq!(
+        (s, error_code(&b).as_str()),
+        (422, "invalid_combination"),
+        "{b}"
+    );
 
     // the db server's data volume fails
     let db = w
@@ -143,10 +185,17 @@ async fn dr_partial_confirm(backend: Backend) {
         .await;
     let done = ctx.wait_state(&id, "completed").await;
     assert_eq!(done["result"], "partial_success", "{done}");
-    assert!(done["cleanup_at"].is_null(), "a DR job has no automatic cleanup");
+    assert!(
+        done["cleanup_at"].is_null(),
+        "a DR job has no automatic cleanup"
+    );
     let m = ctx.monitor(&id).await;
     for i in m["instances"].as_array().unwrap() {
-        let want = if i["id"] == db.id.as_str() { "failed" } else { "success" };
+        let want = if i["id"] == db.id.as_str() {
+            "failed"
+        } else {
+            "success"
+        };
         assert_eq!(i["status"], want, "{i}");
     }
     let failed: Vec<_> = m["volumes"]
@@ -162,8 +211,10 @@ async fn dr_partial_confirm(backend: Backend) {
         .call(
             "POST",
             "/api/v1/jobs",
-            Some(json!({"plan_id": "plan-a", "type": "drill", "run_type": "now",
-                "recovery_point": "latest-snapshot"})),
+            Some(
+                json!({"plan_id": "plan-a", "type": "drill", "run_type": "now",
+                "recovery_point": "latest-snapshot"}),
+            ),
         )
         .await;
     assert_eq!((s, error_code(&b).as_str()), (409, "dr_in_progress"), "{b}");
@@ -179,7 +230,9 @@ async fn dr_partial_confirm(backend: Backend) {
     assert_eq!(r["summary"]["result"], "partial_success");
     assert_eq!(r["summary"]["ending"], "confirmed");
     let rid = r["id"].as_str().unwrap();
-    let (s, b) = ctx.call("DELETE", &format!("/api/v1/reports/{rid}"), None).await;
+    let (s, b) = ctx
+        .call("DELETE", &format!("/api/v1/reports/{rid}"), None)
+        .await;
     assert_eq!((s, error_code(&b).as_str()), (409, "report_permanent"));
     ctx.app.stop().await;
 }
@@ -218,7 +271,11 @@ async fn without_plans_job_creation_is_refused() {
                 "recovery_point": "latest-snapshot"})),
         )
         .await;
-    assert_eq!((s, error_code(&b).as_str()), (409, "plans_unavailable"), "{b}");
+    assert_eq!(
+        (s, error_code(&b).as_str()),
+        (409, "plans_unavailable"),
+        "{b}"
+    );
     assert!(
         b["error"]["message"]
             .as_str()

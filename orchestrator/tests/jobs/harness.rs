@@ -138,12 +138,8 @@ impl Ctx {
     }
 
     pub(crate) async fn op(&self, id: &str, op: &str, body: Option<Value>) -> (u16, Value) {
-        self.call(
-            "POST",
-            &format!("/api/v1/jobs/{id}/operations/{op}"),
-            body,
-        )
-        .await
+        self.call("POST", &format!("/api/v1/jobs/{id}/operations/{op}"), body)
+            .await
     }
 
     /// Waits until the job is in `state` (panics on a deadline or if it leaves).
@@ -186,7 +182,9 @@ impl Ctx {
             .collect();
         assert_eq!(items.len(), 1, "one report of job {job}: {b}");
         let id = items[0]["id"].as_str().unwrap();
-        let (s, r) = self.call("GET", &format!("/api/v1/reports/{id}"), None).await;
+        let (s, r) = self
+            .call("GET", &format!("/api/v1/reports/{id}"), None)
+            .await;
         assert_eq!(s, 200, "{r}");
         r
     }

@@ -18,10 +18,18 @@ async fn assert_paused_still(ctx: &Ctx, id: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let m = ctx.monitor(id).await;
-        if m["tasks"].as_array().unwrap().iter().all(|t| t["state"] != "running") {
+        if m["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["state"] != "running")
+        {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "tasks still running: {m}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tasks still running: {m}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let before = done_tasks(&ctx.monitor(id).await);
@@ -65,7 +73,10 @@ async fn pause_resume_cancel(backend: Backend) {
         // no operation: the pause timeout resumes it (it may complete at once)
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while ctx.job(&id).await.unwrap()["state"] == "paused" {
-            assert!(std::time::Instant::now() < deadline, "the pause never timed out");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the pause never timed out"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     } else {
@@ -142,30 +153,52 @@ async fn refusals_and_automatic_rollback(backend: Backend) {
     // a waiting `at` job: only extend-less things... nothing applies
     let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string();
     let waiting = ctx
-        .create(json!({"plan_id": "plan-b", "type": "drill", "run_type": "at",
-            "recovery_point": "latest-snapshot", "at": at}))
+        .create(
+            json!({"plan_id": "plan-b", "type": "drill", "run_type": "at",
+            "recovery_point": "latest-snapshot", "at": at}),
+        )
         .await;
     assert_eq!(ctx.job(&waiting).await.unwrap()["state"], "waiting");
     assert_refused(&ctx, &waiting, "waiting", &[]).await;
     // its time can change; unknown operations are 404
     let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48)).to_string();
     let (s, b) = ctx
-        .call("PATCH", &format!("/api/v1/jobs/{waiting}"), Some(json!({"at": later})))
+        .call(
+            "PATCH",
+            &format!("/api/v1/jobs/{waiting}"),
+            Some(json!({"at": later})),
+        )
         .await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = ctx.op(&waiting, "explode", None).await;
     assert_eq!((s, error_code(&b).as_str()), (404, "unknown_operation"));
-    let (s, _) = ctx.call("DELETE", &format!("/api/v1/jobs/{waiting}"), None).await;
+    let (s, _) = ctx
+        .call("DELETE", &format!("/api/v1/jobs/{waiting}"), None)
+        .await;
     assert_eq!(s, 200);
 
     // a completed drill
     let id = ctx.drill_now("plan-a").await;
     let done = ctx.wait_state(&id, "completed").await;
-    assert_refused(&ctx, &id, "completed", &["rollback", "extend-rollback-wait"]).await;
+    assert_refused(
+        &ctx,
+        &id,
+        "completed",
+        &["rollback", "extend-rollback-wait"],
+    )
+    .await;
     let (s, b) = ctx
-        .call("PATCH", &format!("/api/v1/jobs/{id}"), Some(json!({"at": later})))
+        .call(
+            "PATCH",
+            &format!("/api/v1/jobs/{id}"),
+            Some(json!({"at": later})),
+        )
         .await;
-    assert_eq!((s, error_code(&b).as_str()), (409, "job_not_updatable"), "{b}");
+    assert_eq!(
+        (s, error_code(&b).as_str()),
+        (409, "job_not_updatable"),
+        "{b}"
+    );
     // extend the wait: the cleanup time moves by 30 minutes
     let cleanup = |j: &Value| {
         j["cleanup_at"]
@@ -175,11 +208,18 @@ async fn refusals_and_automatic_rollback(backend: Backend) {
             .unwrap()
     };
     let first = cleanup(&done);
-    let (s, b) = ctx.op(&id, "extend-rollback-wait", Some(json!({"minutes": 30}))).await;
+    let (s, b) = ctx
+        .op(&id, "extend-rollback-wait", Some(json!({"minutes": 30})))
+        .await;
     assert_eq!(s, 200, "{b}");
     let moved = cleanup(&b["job"]);
-    assert_eq!(moved.duration_since(first), jiff::SignedDuration::from_mins(30));
-    let (s, b) = ctx.op(&id, "extend-rollback-wait", Some(json!({"minutes": 0}))).await;
+    assert_eq!(
+        moved.duration_since(first),
+        jiff::SignedDuration::from_mins(30)
+    );
+    let (s, b) = ctx
+        .op(&id, "extend-rollback-wait", Some(json!({"minutes": 0})))
+        .await;
     assert_eq!((s, error_code(&b).as_str()), (422, "invalid_field"), "{b}");
     // the cleanup time comes: the drill rolls back by itself
     make_due(&ctx, &id, "rollback_at").await;

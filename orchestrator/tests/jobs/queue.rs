@@ -8,7 +8,8 @@ use crate::helpers::{Backend, error_code};
 use crate::support::listing;
 
 fn state(j: &Option<Value>) -> String {
-    j.as_ref().map_or("gone".into(), |j| j["state"].as_str().unwrap().to_owned())
+    j.as_ref()
+        .map_or("gone".into(), |j| j["state"].as_str().unwrap().to_owned())
 }
 
 async fn serial_per_group_parallel_across(backend: Backend) {
@@ -26,7 +27,10 @@ async fn serial_per_group_parallel_across(backend: Backend) {
             state(&ctx.job(&a2).await),
             state(&ctx.job(&b1).await),
         );
-        assert_eq!(sa2, "pending", "a2 waits while a1 occupies the group ({sa1})");
+        assert_eq!(
+            sa2, "pending",
+            "a2 waits while a1 occupies the group ({sa1})"
+        );
         saw_parallel |= sa1 == "running" && sb1 == "running";
         if sa1 == "completed" && sb1 == "completed" {
             break;
@@ -37,7 +41,11 @@ async fn serial_per_group_parallel_across(backend: Backend) {
     assert!(saw_parallel, "jobs of two groups ran at the same time");
     // a2 cannot be started by hand while a1 occupies the group
     let (s, b) = ctx.op(&a2, "run", None).await;
-    assert_eq!((s, error_code(&b).as_str()), (409, "invalid_transition"), "{b}");
+    assert_eq!(
+        (s, error_code(&b).as_str()),
+        (409, "invalid_transition"),
+        "{b}"
+    );
     assert!(b["error"]["message"].as_str().unwrap().contains(&a1), "{b}");
     // a completed job still occupies its group until it has finished
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

@@ -20,7 +20,10 @@ async fn leader_of(a: &Ctx, b: &Ctx) -> (bool, bool) {
         if la != lb {
             return (la, lb);
         }
-        assert!(Instant::now() < deadline, "never exactly one leader: {ra} {rb}");
+        assert!(
+            Instant::now() < deadline,
+            "never exactly one leader: {ra} {rb}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -81,7 +84,11 @@ async fn scheduled_drill_fires_once_with_two_replicas() {
     assert_eq!(done["result"], "success");
     assert_eq!(w.source.freezes.lock().unwrap().values().sum::<usize>(), 1);
     let (_, ev) = one
-        .call("GET", &format!("/api/v1/events?object={id}&code=job.pending"), None)
+        .call(
+            "GET",
+            &format!("/api/v1/events?object={id}&code=job.pending"),
+            None,
+        )
         .await;
     assert_eq!(ev["total"], 1, "the slot fired once: {ev}");
     // rolled back, the scheduled drill waits for its next run; its report stays
@@ -89,7 +96,10 @@ async fn scheduled_drill_fires_once_with_two_replicas() {
     assert_eq!(s, 200, "{b}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let j = one.job(&id).await.expect("a scheduled drill stays in the list");
+        let j = one
+            .job(&id)
+            .await
+            .expect("a scheduled drill stays in the list");
         if j["state"] == "waiting" {
             assert!(j["run_id"].is_null(), "{j}");
             let next: jiff::Timestamp = j["next_run_at"].as_str().unwrap().parse().unwrap();

@@ -84,7 +84,12 @@ impl JobSource for TestSource {
     ) -> BoxFuture<'a, Result<FrozenJob, JobSourceError>> {
         Box::pin(async move {
             let group = Self::group_of(plan)?;
-            *self.freezes.lock().unwrap().entry(plan.clone()).or_default() += 1;
+            *self
+                .freezes
+                .lock()
+                .unwrap()
+                .entry(plan.clone())
+                .or_default() += 1;
             let snaps = self.snapshots.lock().unwrap().clone();
             let (point, at) = match point {
                 RecoveryPoint::LatestSnapshot => {
