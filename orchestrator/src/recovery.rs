@@ -414,6 +414,25 @@ impl Executor {
         rollback::run(self, &job).await
     }
 
+    /// Rolls back only what serves nothing but `instances` (the confirm of a partial
+    /// success); the job stays recovered.
+    #[tracing::instrument(skip_all, fields(job_id = %id))]
+    pub async fn rollback_instances(
+        &self,
+        id: &JobId,
+        instances: &std::collections::BTreeSet<InstanceId>,
+    ) -> Result<RollbackReport, RecoveryError> {
+        let job = self.load(id).await?;
+        if job.phase != "recovered" {
+            return Err(RecoveryError::Phase {
+                job: id.to_string(),
+                phase: job.phase.clone(),
+                operation: "roll back failed instances",
+            });
+        }
+        rollback::run_for_instances(self, &job, instances).await
+    }
+
     /// The resources the job created (and not yet deleted), as the domain's record.
     pub async fn created(&self, id: &JobId) -> Result<CreatedResources, RecoveryError> {
         created_resources(&self.db, id).await
