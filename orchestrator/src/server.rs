@@ -77,7 +77,10 @@ pub async fn run(
     // protection groups and plans are not built yet: job creation is refused
     let jobs = crate::jobs::Jobs::new(
         Arc::new(crate::jobs::NoPlans),
-        crate::jobs::EngineOptions::default(),
+        crate::jobs::EngineOptions {
+            pause_timeout: Duration::from_secs(config.job_pause_timeout_secs),
+            ..crate::jobs::EngineOptions::default()
+        },
     );
     run_with_jobs(config, listener, shutdown, jobs).await
 }

@@ -226,7 +226,10 @@ async fn dr_partial_confirm(backend: Backend) {
     let project = crate::support::project_id(&w.clouds.dst, "shop").await;
     let counts = crate::support::project_counts(&w.clouds, &project).await;
     assert_eq!(counts["servers"], 2, "{counts:?}");
-    assert_eq!(counts["volumes"], 3, "app1 root + data, web1 root: {counts:?}");
+    assert_eq!(
+        counts["volumes"], 3,
+        "app1 root + data, web1 root: {counts:?}"
+    );
     let confirmed = w.source.confirmed.lock().unwrap().clone();
     assert_eq!(confirmed.len(), 1);
     assert_eq!(confirmed[0].0.as_str(), "plan-a");
