@@ -65,6 +65,77 @@ async fn serial_per_group_parallel_across(backend: Backend) {
     ctx.app.stop().await;
 }
 
+/// A scheduled drill whose slot passed more than 10 minutes ago while another job of
+/// its group was active is canceled with the reason, and waits for its next run.
+async fn late_scheduled_drill_is_canceled(backend: Backend) {
+    let w = world(1, 1, crate::support::timing()).await;
+    let ctx = start(backend, &w, engine_options()).await;
+    let busy = ctx.drill_now("plan-a").await;
+    ctx.wait_state(&busy, "completed").await;
+    let id = ctx
+        .create(
+            serde_json::json!({"plan_id": "plan-a", "type": "drill", "run_type": "schedule",
+            "recovery_point": "latest-snapshot",
+            "schedule": {"recurrence": {"kind": "weekly", "every_weeks": 1, "weekday": "monday",
+                "at": {"hour": 1, "minute": 0}}}}),
+        )
+        .await;
+    make_due_by(&ctx, &id, "fire_at", 11 * 60 * 1000).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let report = loop {
+        let (_, b) = ctx.call("GET", "/api/v1/reports?limit=500", None).await;
+        if let Some(r) = b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["job_id"] == id)
+        {
+            break r.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no report of the late drill"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(report["result"], "canceled");
+    let r = ctx.report_of(&id).await;
+    assert_eq!(r["summary"]["ending"], "not_started");
+    assert!(
+        r["summary"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("10 minutes"),
+        "{r}"
+    );
+    let j = ctx.wait_state(&id, "waiting").await;
+    assert!(j["next_run_at"].is_string(), "{j}");
+    assert_eq!(
+        state(&ctx.job(&busy).await),
+        "completed",
+        "the active job is untouched"
+    );
+    let (s, _) = ctx.op(&busy, "rollback", None).await;
+    assert_eq!(s, 200);
+    ctx.wait_gone(&busy).await;
+    let (s, _) = ctx
+        .call("DELETE", &format!("/api/v1/jobs/{id}"), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(listing(&w.clouds).await, w.before);
+    ctx.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn late_scheduled_drill_is_canceled_sqlite() {
+    late_scheduled_drill_is_canceled(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn late_scheduled_drill_is_canceled_postgres() {
+    late_scheduled_drill_is_canceled(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn serial_per_group_parallel_across_sqlite() {
     serial_per_group_parallel_across(Backend::Sqlite).await;
