@@ -16,6 +16,7 @@ mod materialiser;
 mod support;
 
 mod access;
+mod clearing;
 mod cli;
 mod flows;
 mod harness;
