@@ -397,7 +397,7 @@ impl Jobs {
                 row.fire_at = Some(at);
             }
             JobUpdate::Schedule(s) => {
-                let next = s.next_after(now, now - 1)?;
+                let next = s.next_after(row.created_at, now - 1)?;
                 row.schedule_json =
                     Some(serde_json::to_string(&s).map_err(|e| JobError::Invalid(e.to_string()))?);
                 if state.phase.name() == StateName::Waiting {
@@ -419,18 +419,32 @@ impl Jobs {
 
     /// Deletes a job that is not running (its target leftovers stay; see the cleanup
     /// script).
-    pub async fn delete(&self, app: &App, id: &str) -> Result<job_rules::DeleteOutcome, JobError> {
+    /// Returns the cleanup script of what the job leaves on the target, if anything.
+    pub async fn delete(&self, app: &App, id: &str) -> Result<Option<String>, JobError> {
         let row = self.load(app, id).await?;
         let state = record::parse_state(&row.state_json)?;
         let outcome = job_rules::check_delete(&state)?;
+        let script = match outcome {
+            job_rules::DeleteOutcome::LeavesResources => {
+                Some(self.cleanup_script(app, &row).await?)
+            }
+            job_rules::DeleteOutcome::Clean => None,
+        };
         let mut conn = app.db.conn().await?;
         if !rows::delete(&mut conn, id, row.version).await? {
             return Err(JobError::Changed(row.id));
         }
         drop(conn);
-        self.announce(app, &row, "job.deleted", Severity::Info, "deleted")
+        let (severity, what) = match &script {
+            Some(_) => (
+                Severity::Warning,
+                "deleted; its resources stay on the target (cleanup script returned)",
+            ),
+            None => (Severity::Info, "deleted"),
+        };
+        self.announce(app, &row, "job.deleted", severity, what)
             .await;
-        Ok(outcome)
+        Ok(script)
     }
 
     async fn load(&self, app: &App, id: &str) -> Result<JobRow, JobError> {

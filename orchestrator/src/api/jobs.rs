@@ -19,7 +19,7 @@ use crate::db::job_engine::{self as rows, JobFilter, JobRow};
 use crate::domain::rbac::{self, Action, Menu, Owner, Role};
 use crate::dr::ids::{InstanceId, PlanId, SnapshotId};
 use crate::dr::job::{JobType, RecoveryPoint, RunType};
-use crate::dr::job_rules::{CreateJobError, DeleteOutcome};
+use crate::dr::job_rules::CreateJobError;
 use crate::dr::job_state::{Operation, RetryPoint, RollbackExtension, StartGate};
 use crate::jobs::view::{JobView, MonitorView, monitor};
 use crate::jobs::{CreateJob, JobError, JobSchedule, JobSourceError, JobUpdate};
@@ -142,8 +142,8 @@ pub struct OperationResult {
 pub struct DeletedJob {
     /// Whether resources the job created were left on the target.
     pub left_resources: bool,
-    /// How to clean them up.
-    pub hint: Option<String>,
+    /// The script that deletes them (OpenStack CLI commands in dependency order).
+    pub cleanup_script: Option<String>,
 }
 
 fn parse_type(s: &str) -> Result<JobType, ApiError> {
@@ -335,13 +335,10 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeletedJob>> {
     authorised(&state, &auth, &id, Action::Delete).await?;
-    let outcome = state.jobs.delete(&state, &id).await?;
-    let left = outcome == DeleteOutcome::LeavesResources;
+    let script = state.jobs.delete(&state, &id).await?;
     Ok(Json(DeletedJob {
-        left_resources: left,
-        hint: left.then(|| {
-            "the job's target resources were not cleaned up: run its 'ignore-rollback' before deleting to get the cleanup script, or delete them on the target".to_owned()
-        }),
+        left_resources: script.is_some(),
+        cleanup_script: script,
     }))
 }
 

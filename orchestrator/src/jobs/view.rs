@@ -347,3 +347,105 @@ pub async fn monitor(db: &Db, row: &JobRow) -> Result<MonitorView, JobError> {
             .collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dr::job::JobType;
+    use crate::dr::recovery_graph::TaskStatus;
+    use crate::dr::recovery_graph::fixture::{run, shop};
+
+    fn records(g: &TaskGraph, state: impl Fn(usize) -> &'static str) -> Vec<TaskRecord> {
+        (0..g.tasks().len())
+            .map(|n| TaskRecord {
+                stage: "recovery".into(),
+                task_index: n as i64,
+                description: g.tasks()[n].kind.to_string(),
+                state: state(n).into(),
+                attempts: 1,
+                started_at: None,
+                finished_at: None,
+                cloud_ms: 0,
+                error: (state(n) == "failed").then(|| "boom".into()),
+            })
+            .collect()
+    }
+
+    fn find<'a>(items: &'a [ItemStatus], id: &str) -> &'a str {
+        &items.iter().find(|i| i.id == id).unwrap().status
+    }
+
+    #[test]
+    fn nothing_started_everything_pending() {
+        let g = TaskGraph::build(&shop(), JobType::Dr, &Scope::All).unwrap();
+        let (inst, vols) = statuses(&g, &[]);
+        assert_eq!(inst.len(), 5);
+        assert!(inst.iter().all(|i| i.status == "preparing"));
+        assert_eq!(vols.len(), 10);
+        assert!(vols.iter().all(|v| v.status == "pending"));
+    }
+
+    #[test]
+    fn a_failed_volume_fails_its_instance_only() {
+        let g = TaskGraph::build(&shop(), JobType::Dr, &Scope::All).unwrap();
+        let bad = g
+            .tasks()
+            .iter()
+            .position(|t| {
+                t.kind == TaskKind::ManageVolume(crate::dr::ids::VolumeId::new("db-data"))
+            })
+            .unwrap();
+        let (status, _) = run(&g, |t| t.0 == bad);
+        let recs = records(&g, |n| {
+            match status[&crate::dr::recovery_graph::TaskId(n)] {
+                TaskStatus::Succeeded => "succeeded",
+                TaskStatus::Failed => "failed",
+                TaskStatus::Skipped => "skipped",
+            }
+        });
+        let (inst, vols) = statuses(&g, &recs);
+        assert_eq!(find(&inst, "db"), "failed");
+        assert_eq!(
+            inst.iter().find(|i| i.id == "db").unwrap().error.as_deref(),
+            Some("boom")
+        );
+        assert!(
+            inst.iter()
+                .filter(|i| i.id != "db")
+                .all(|i| i.status == "success")
+        );
+        assert_eq!(find(&vols, "db-data"), "failed");
+        assert_eq!(find(&vols, "db-root"), "recovered");
+    }
+
+    #[test]
+    fn instance_and_volume_progress() {
+        let g = TaskGraph::build(&shop(), JobType::Dr, &Scope::All).unwrap();
+        let idx = |k: TaskKind| g.tasks().iter().position(|t| t.kind == k).unwrap();
+        let db = crate::dr::ids::InstanceId::new("db");
+        let create = idx(TaskKind::CreateInstance(db.clone()));
+        let start = idx(TaskKind::StartInstance(db));
+        let export = idx(TaskKind::ExportVolume(crate::dr::ids::VolumeId::new(
+            "app1-root",
+        )));
+        let manage = idx(TaskKind::ManageVolume(crate::dr::ids::VolumeId::new(
+            "app1-root",
+        )));
+        let booting = records(&g, |n| {
+            if n == start || n == export {
+                "running"
+            } else if n == manage {
+                "pending"
+            } else {
+                "succeeded"
+            }
+        });
+        let (inst, vols) = statuses(&g, &booting);
+        assert_eq!(find(&inst, "db"), "booting");
+        assert_eq!(find(&vols, "app1-root"), "materialising");
+        let created = records(&g, |n| if n == start { "pending" } else { "succeeded" });
+        let (inst, vols) = statuses(&g, &created);
+        assert_eq!(find(&vols, "app1-root"), "recovered");
+        assert_eq!(find(&inst, "db"), "recovered");
+    }
+}

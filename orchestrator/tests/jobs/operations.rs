@@ -221,12 +221,32 @@ async fn refusals_and_automatic_rollback(backend: Backend) {
         .op(&id, "extend-rollback-wait", Some(json!({"minutes": 0})))
         .await;
     assert_eq!((s, error_code(&b).as_str()), (422, "invalid_field"), "{b}");
+    // a completed job can be deleted: its resources stay, with the cleanup script
+    let other = ctx.drill_now("plan-b").await;
+    ctx.wait_state(&other, "completed").await;
+    let (s, b) = ctx
+        .call("DELETE", &format!("/api/v1/jobs/{other}"), None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["left_resources"], true);
+    assert!(
+        b["cleanup_script"]
+            .as_str()
+            .unwrap()
+            .contains("openstack server delete"),
+        "{b}"
+    );
+    assert!(ctx.job(&other).await.is_none());
     // the cleanup time comes: the drill rolls back by itself
     make_due(&ctx, &id, "rollback_at").await;
     ctx.wait_gone(&id).await;
     let r = ctx.report_of(&id).await;
     assert_eq!(r["summary"]["ending"], "rolled_back");
-    assert_eq!(listing(&w.clouds).await, w.before);
+    assert_ne!(
+        listing(&w.clouds).await,
+        w.before,
+        "the deleted job's resources stay"
+    );
     ctx.app.stop().await;
 }
 
