@@ -423,7 +423,6 @@ mod tests {
         let g = TaskGraph::build(&shop(), JobType::Dr, &Scope::All).unwrap();
         let idx = |k: TaskKind| g.tasks().iter().position(|t| t.kind == k).unwrap();
         let db = crate::dr::ids::InstanceId::new("db");
-        let create = idx(TaskKind::CreateInstance(db.clone()));
         let start = idx(TaskKind::StartInstance(db));
         let export = idx(TaskKind::ExportVolume(crate::dr::ids::VolumeId::new(
             "app1-root",
