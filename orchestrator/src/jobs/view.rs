@@ -191,6 +191,57 @@ pub struct MonitorView {
     pub log: Vec<LogView>,
 }
 
+/// What changed from one monitor view to the next (the live stream sends the full
+/// view first, then these): the job and progress always, then only the tasks,
+/// instances and volumes whose status changed and the new log lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MonitorChange {
+    /// The job.
+    pub job: JobView,
+    /// Recovery progress.
+    pub progress: Progress,
+    /// Tasks that are new or changed.
+    pub tasks: Vec<TaskView>,
+    /// Instances whose status changed.
+    pub instances: Vec<ItemStatus>,
+    /// Volumes whose status changed.
+    pub volumes: Vec<ItemStatus>,
+    /// Log lines added.
+    pub log: Vec<LogView>,
+}
+
+impl MonitorChange {
+    /// The change from `before` to `after`.
+    pub fn between(before: &MonitorView, after: &MonitorView) -> MonitorChange {
+        let changed = |old: &[ItemStatus], new: &[ItemStatus]| -> Vec<ItemStatus> {
+            new.iter().filter(|n| !old.contains(n)).cloned().collect()
+        };
+        let log = if after.log.starts_with(&before.log) {
+            after.log[before.log.len()..].to_vec()
+        } else {
+            after
+                .log
+                .iter()
+                .filter(|l| !before.log.contains(l))
+                .cloned()
+                .collect()
+        };
+        MonitorChange {
+            job: after.job.clone(),
+            progress: after.progress.clone(),
+            tasks: after
+                .tasks
+                .iter()
+                .filter(|t| !before.tasks.contains(t))
+                .cloned()
+                .collect(),
+            instances: changed(&before.instances, &after.instances),
+            volumes: changed(&before.volumes, &after.volumes),
+            log,
+        }
+    }
+}
+
 fn task_view(t: &TaskRecord) -> TaskView {
     TaskView {
         stage: t.stage.clone(),
@@ -373,6 +424,73 @@ mod tests {
 
     fn find<'a>(items: &'a [ItemStatus], id: &str) -> &'a str {
         &items.iter().find(|i| i.id == id).unwrap().status
+    }
+
+    #[test]
+    fn a_change_holds_only_what_changed() {
+        let item = |id: &str, status: &str| ItemStatus {
+            id: id.into(),
+            status: status.into(),
+            error: None,
+        };
+        let line = |m: &str| LogView {
+            at: "t".into(),
+            stage: "recovery".into(),
+            level: "info".into(),
+            message: m.into(),
+        };
+        let job = JobView::of(&crate::db::job_engine::JobRow {
+            id: "j".into(),
+            name: "n".into(),
+            plan_id: "p".into(),
+            group_id: "g".into(),
+            owner_group_id: "o".into(),
+            job_type: "drill".into(),
+            run_type: "now".into(),
+            recovery_point: "latest-snapshot".into(),
+            at_time: None,
+            schedule_json: None,
+            state: "running".into(),
+            state_json: r#"{"kind":"one_time_drill","state":"running"}"#.into(),
+            version: 1,
+            queue_seq: None,
+            scheduled_slot: None,
+            fire_at: None,
+            run_id: None,
+            frozen_json: None,
+            triggered_at: None,
+            started_at: None,
+            completed_at: None,
+            pause_until: None,
+            rollback_at: None,
+            reason: None,
+            cleanup_script: None,
+            created_by: "u".into(),
+            created_at: 0,
+            updated_at: 0,
+        })
+        .unwrap();
+        let progress = Progress {
+            done: 1,
+            total: 2,
+            percent: 50,
+        };
+        let before = MonitorView {
+            job: job.clone(),
+            progress: progress.clone(),
+            tasks: vec![],
+            instances: vec![item("a", "preparing"), item("b", "preparing")],
+            volumes: vec![item("v", "pending")],
+            log: vec![line("one")],
+        };
+        let mut after = before.clone();
+        after.instances[1] = item("b", "booting");
+        after.log.push(line("two"));
+        let c = MonitorChange::between(&before, &after);
+        assert_eq!(c.instances, vec![item("b", "booting")]);
+        assert!(c.volumes.is_empty() && c.tasks.is_empty());
+        assert_eq!(c.log, vec![line("two")]);
+        assert_eq!(MonitorChange::between(&after, &after).log, vec![]);
     }
 
     #[test]

@@ -108,6 +108,7 @@ async fn the_stream_sends_the_monitor_then_changes() {
     let mut resp = resp;
     let mut text = String::new();
     let mut states = Vec::new();
+    let mut log_lines = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !states.iter().any(|s: &String| s == "completed") {
         let chunk = tokio::time::timeout_at(deadline, resp.chunk())
@@ -118,9 +119,22 @@ async fn the_stream_sends_the_monitor_then_changes() {
         text.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = text.find("\n\n") {
             let event: String = text.drain(..end + 2).collect();
+            let kind = event.lines().find_map(|l| l.strip_prefix("event: "));
             if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
                 let v: serde_json::Value = serde_json::from_str(data).unwrap();
                 assert!(v["tasks"].is_array() && v["instances"].is_array(), "{v}");
+                // the full view first, then changes only
+                let want = if states.is_empty() {
+                    "monitor"
+                } else {
+                    "change"
+                };
+                assert_eq!(kind, Some(want), "{event}");
+                if want == "monitor" {
+                    assert_eq!(v["instances"].as_array().unwrap().len(), 3, "{v}");
+                } else {
+                    log_lines += v["log"].as_array().unwrap().len();
+                }
                 states.push(v["job"]["state"].as_str().unwrap().to_owned());
             }
         }
@@ -128,6 +142,7 @@ async fn the_stream_sends_the_monitor_then_changes() {
     // the first event is the full view of a job that has not completed yet
     assert_ne!(states[0], "completed", "{states:?}");
     assert!(states.len() >= 2, "{states:?}");
+    assert!(log_lines > 0, "the changes carry the new log lines");
     let (s, _) = ctx.op(&id, "rollback", None).await;
     assert_eq!(s, 200);
     ctx.wait_gone(&id).await;
