@@ -586,14 +586,17 @@ impl Jobs {
         new.state_json = record::state_json(&next);
         new.updated_at = now;
         {
-            let mut conn = app.db.conn().await?;
-            if !rows::update(&mut conn, &new).await? {
+            // the last state and the removal from the list commit together
+            let mut tx = app.db.begin().await?;
+            if !rows::update(&mut tx, &new).await? {
+                tx.rollback().await.map_err(DbError::from)?;
                 return Err(JobError::Changed(row.id));
             }
             new.version += 1;
-            if removed && !rows::delete(&mut conn, &new.id, new.version).await? {
+            if removed && !rows::delete(&mut tx, &new.id, new.version).await? {
                 removed = false;
             }
+            tx.commit().await.map_err(DbError::from)?;
         }
         let (code, severity) = event_code(&next);
         self.announce(app, &new, code, severity, &new.state.clone())
