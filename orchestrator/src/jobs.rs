@@ -37,7 +37,8 @@ use crate::dr::job_rules::{
     UpdateJobError,
 };
 use crate::dr::job_state::{
-    self, Effect, Event, InvalidTransition, JobState, Operation, Phase, StartGate, StateName,
+    self, Effect, Event, InvalidTransition, JobState, Operation, Phase, RetryPoint, StartGate,
+    StateName,
 };
 use crate::dr::queue::{self, QueueDecision, QueuedJob};
 use crate::events::Severity;
@@ -145,6 +146,9 @@ pub enum JobError {
     /// The job changed while the request was handled; try again.
     #[error("job {0} changed while this request was handled; look at it again and retry")]
     Changed(String),
+    /// The chosen instances cannot be recovered again.
+    #[error("{0}")]
+    RetryRefused(String),
     /// This operation cannot be done by this version of the engine.
     #[error("{0}")]
     Unsupported(String),
@@ -489,6 +493,7 @@ impl Jobs {
         let now = now_ms();
         let mut new = row.clone();
         let mut script = None;
+        let mut retry = None;
         for e in &effects {
             match e {
                 Effect::FreezeCopy => {
@@ -520,10 +525,20 @@ impl Jobs {
                     new.cleanup_script = Some(s.clone());
                     script = Some(s);
                 }
-                Effect::StartRetry { .. } => {
-                    return Err(JobError::Unsupported(
-                        "re-recovering chosen instances of a completed DR job is not available yet: roll the job back and run a new one, or confirm it".into(),
-                    ));
+                Effect::StartRetry { instances, point } => {
+                    if *point != RetryPoint::JobPoint {
+                        return Err(JobError::Unsupported(
+                            "re-recovering from another recovery point is not available yet: retry from the job's own point, or roll the job back and create a new one".into(),
+                        ));
+                    }
+                    let run = JobId::new(row.run_id.clone().ok_or_else(|| {
+                        CorruptJob(format!("job {} has no run", row.id))
+                    })?);
+                    let chosen: std::collections::BTreeSet<_> = instances.iter().cloned().collect();
+                    let tasks = crate::recovery::retry_tasks(&app.db, &run, &chosen)
+                        .await?
+                        .map_err(|r| JobError::RetryRefused(r.to_string()))?;
+                    retry = Some((run, tasks, chosen.len()));
                 }
                 // performed by the engine loop from the stored state (drivers, report)
                 Effect::StartRollback
@@ -595,6 +610,9 @@ impl Jobs {
             new.version += 1;
             if removed && !rows::delete(&mut tx, &new.id, new.version).await? {
                 removed = false;
+            }
+            if let Some((run, tasks, n)) = &retry {
+                crate::recovery::start_retry(&mut tx, run, tasks, *n).await?;
             }
             tx.commit().await.map_err(DbError::from)?;
         }

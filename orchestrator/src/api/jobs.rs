@@ -55,6 +55,7 @@ impl From<JobError> for ApiError {
             JobError::Invalid(m) => ApiError::invalid(m.clone()),
             JobError::Changed(_) => conflict("job_changed", &e),
             JobError::Unsupported(_) => conflict("not_supported", &e),
+            JobError::RetryRefused(_) => conflict("retry_refused", &e),
             JobError::Db(_) | JobError::Recovery(_) | JobError::Corrupt(_) => {
                 ApiError::internal(&e)
             }
