@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod clusters;
+pub mod jobs;
 pub mod output;
 pub mod plans;
 pub mod profile;
@@ -112,6 +113,12 @@ pub enum Command {
     /// Recovery plans and their states.
     #[command(subcommand)]
     Plan(plans::PlanCmd),
+    /// Recovery jobs: create, operate, monitor.
+    #[command(subcommand)]
+    Job(jobs::JobCmd),
+    /// Recovery reports.
+    #[command(subcommand)]
+    Report(jobs::ReportCmd),
     /// Node agents: registration, health, replication.
     #[command(subcommand, alias = "agent")]
     Agents(AgentsCmd),
@@ -612,6 +619,8 @@ pub async fn execute(
         Command::Cluster(cmd) => clusters::run(client()?, cmd, fmt, env, stdin).await,
         Command::ProtectionGroup(cmd) => protection_groups::run(client()?, cmd, fmt).await,
         Command::Plan(cmd) => plans::run(client()?, cmd, fmt).await,
+        Command::Job(cmd) => jobs::run(client()?, cmd, fmt).await,
+        Command::Report(cmd) => jobs::report(client()?, cmd, fmt).await,
         Command::License(cmd) => license(client, cmd, fmt, stdin).await,
         Command::Event(EventCmd::List {
             severity,

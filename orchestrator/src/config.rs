@@ -108,6 +108,8 @@ pub struct Config {
     pub agent_missed_heartbeats: u32,
     /// Lifetime of the leader lease without renewal (ms).
     pub lease_ttl_ms: u64,
+    /// A paused recovery job resumes by itself after this many seconds.
+    pub job_pause_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -131,6 +133,7 @@ impl Default for Config {
             agent_heartbeat_interval_ms: 10_000,
             agent_missed_heartbeats: 3,
             lease_ttl_ms: 15_000,
+            job_pause_timeout_secs: 30 * 60,
         }
     }
 }
@@ -260,6 +263,10 @@ impl Config {
                 &mut self.agent_heartbeat_interval_ms,
             ),
             ("HOLDFAST_LEASE_TTL_MS", &mut self.lease_ttl_ms),
+            (
+                "HOLDFAST_JOB_PAUSE_TIMEOUT_SECS",
+                &mut self.job_pause_timeout_secs,
+            ),
         ] {
             if let Some(v) = env(name) {
                 *field = v
@@ -299,6 +306,11 @@ impl Config {
         if self.lease_ttl_ms < 500 {
             return Err(ConfigError::Invalid(
                 "lease_ttl_ms must be at least 500 (15000 is the default)".to_owned(),
+            ));
+        }
+        if self.job_pause_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "job_pause_timeout_secs must be at least 1 (1800 is the default)".to_owned(),
             ));
         }
         holdfast_protocol::NodeId::parse(self.bus_namespace.clone()).map_err(|_| {

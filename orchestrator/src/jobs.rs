@@ -37,7 +37,8 @@ use crate::dr::job_rules::{
     UpdateJobError,
 };
 use crate::dr::job_state::{
-    self, Effect, Event, InvalidTransition, JobState, Operation, Phase, StartGate, StateName,
+    self, Effect, Event, InvalidTransition, JobState, Operation, Phase, RetryPoint, StartGate,
+    StateName,
 };
 use crate::dr::queue::{self, QueueDecision, QueuedJob};
 use crate::events::Severity;
@@ -145,6 +146,9 @@ pub enum JobError {
     /// The job changed while the request was handled; try again.
     #[error("job {0} changed while this request was handled; look at it again and retry")]
     Changed(String),
+    /// The chosen instances cannot be recovered again.
+    #[error("{0}")]
+    RetryRefused(String),
     /// This operation cannot be done by this version of the engine.
     #[error("{0}")]
     Unsupported(String),
@@ -371,7 +375,9 @@ impl Jobs {
             .freeze(&PlanId::new(&row.plan_id), &point)
             .await?;
         row.frozen_json = Some(record::frozen_json(&frozen));
-        row.run_id = Some(uuid::Uuid::now_v7().to_string());
+        // random, not time-ordered: a drill's project name takes the run id's first
+        // characters, which must differ between runs
+        row.run_id = Some(uuid::Uuid::new_v4().to_string());
         row.triggered_at = Some(now);
         row.queue_seq = Some(now);
         Ok(())
@@ -395,7 +401,7 @@ impl Jobs {
                 row.fire_at = Some(at);
             }
             JobUpdate::Schedule(s) => {
-                let next = s.next_after(now, now - 1)?;
+                let next = s.next_after(row.created_at, now - 1)?;
                 row.schedule_json =
                     Some(serde_json::to_string(&s).map_err(|e| JobError::Invalid(e.to_string()))?);
                 if state.phase.name() == StateName::Waiting {
@@ -417,18 +423,32 @@ impl Jobs {
 
     /// Deletes a job that is not running (its target leftovers stay; see the cleanup
     /// script).
-    pub async fn delete(&self, app: &App, id: &str) -> Result<job_rules::DeleteOutcome, JobError> {
+    /// Returns the cleanup script of what the job leaves on the target, if anything.
+    pub async fn delete(&self, app: &App, id: &str) -> Result<Option<String>, JobError> {
         let row = self.load(app, id).await?;
         let state = record::parse_state(&row.state_json)?;
         let outcome = job_rules::check_delete(&state)?;
+        let script = match outcome {
+            job_rules::DeleteOutcome::LeavesResources => {
+                Some(self.cleanup_script(app, &row).await?)
+            }
+            job_rules::DeleteOutcome::Clean => None,
+        };
         let mut conn = app.db.conn().await?;
         if !rows::delete(&mut conn, id, row.version).await? {
             return Err(JobError::Changed(row.id));
         }
         drop(conn);
-        self.announce(app, &row, "job.deleted", Severity::Info, "deleted")
+        let (severity, what) = match &script {
+            Some(_) => (
+                Severity::Warning,
+                "deleted; its resources stay on the target (cleanup script returned)",
+            ),
+            None => (Severity::Info, "deleted"),
+        };
+        self.announce(app, &row, "job.deleted", severity, what)
             .await;
-        Ok(outcome)
+        Ok(script)
     }
 
     async fn load(&self, app: &App, id: &str) -> Result<JobRow, JobError> {
@@ -473,6 +493,7 @@ impl Jobs {
         let now = now_ms();
         let mut new = row.clone();
         let mut script = None;
+        let mut retry = None;
         for e in &effects {
             match e {
                 Effect::FreezeCopy => {
@@ -504,10 +525,20 @@ impl Jobs {
                     new.cleanup_script = Some(s.clone());
                     script = Some(s);
                 }
-                Effect::StartRetry { .. } => {
-                    return Err(JobError::Unsupported(
-                        "re-recovering chosen instances of a completed DR job is not available yet: roll the job back and run a new one, or confirm it".into(),
-                    ));
+                Effect::StartRetry { instances, point } => {
+                    if *point != RetryPoint::JobPoint {
+                        return Err(JobError::Unsupported(
+                            "re-recovering from another recovery point is not available yet: retry from the job's own point, or roll the job back and create a new one".into(),
+                        ));
+                    }
+                    let run = JobId::new(row.run_id.clone().ok_or_else(|| {
+                        CorruptJob(format!("job {} has no run", row.id))
+                    })?);
+                    let chosen: std::collections::BTreeSet<_> = instances.iter().cloned().collect();
+                    let tasks = crate::recovery::retry_tasks(&app.db, &run, &chosen)
+                        .await?
+                        .map_err(|r| JobError::RetryRefused(r.to_string()))?;
+                    retry = Some((run, tasks, chosen.len()));
                 }
                 // performed by the engine loop from the stored state (drivers, report)
                 Effect::StartRollback
@@ -522,6 +553,16 @@ impl Jobs {
                 | Effect::RemoveFromJobList
                 | Effect::ScheduleNextRun => {}
             }
+        }
+        // timers live only in the states they belong to
+        if !matches!(next.phase, Phase::Paused) {
+            new.pause_until = None;
+        }
+        if !matches!(
+            next.phase,
+            Phase::Completed { .. } | Phase::ClearFailed { .. }
+        ) {
+            new.rollback_at = None;
         }
         if matches!(next.phase, Phase::Completed { .. })
             && !matches!(state.phase, Phase::Completed { .. })
@@ -560,14 +601,20 @@ impl Jobs {
         new.state_json = record::state_json(&next);
         new.updated_at = now;
         {
-            let mut conn = app.db.conn().await?;
-            if !rows::update(&mut conn, &new).await? {
+            // the last state and the removal from the list commit together
+            let mut tx = app.db.begin().await?;
+            if !rows::update(&mut tx, &new).await? {
+                tx.rollback().await.map_err(DbError::from)?;
                 return Err(JobError::Changed(row.id));
             }
             new.version += 1;
-            if removed && !rows::delete(&mut conn, &new.id, new.version).await? {
+            if removed && !rows::delete(&mut tx, &new.id, new.version).await? {
                 removed = false;
             }
+            if let Some((run, tasks, n)) = &retry {
+                crate::recovery::start_retry(&mut tx, run, tasks, *n).await?;
+            }
+            tx.commit().await.map_err(DbError::from)?;
         }
         let (code, severity) = event_code(&next);
         self.announce(app, &new, code, severity, &new.state.clone())

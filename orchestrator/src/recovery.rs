@@ -384,7 +384,7 @@ impl Executor {
     ) -> Result<RecoveryReport, RecoveryError> {
         let job = self.load(id).await?;
         match job.phase.as_str() {
-            "created" | "recovering" => {}
+            "created" | "recovering" | "retrying" => {}
             "recovered" => return run::report(&self.db, &job).await,
             other => {
                 return Err(RecoveryError::Phase {
@@ -414,6 +414,25 @@ impl Executor {
         rollback::run(self, &job).await
     }
 
+    /// Rolls back only what serves nothing but `instances` (the confirm of a partial
+    /// success); the job stays recovered.
+    #[tracing::instrument(skip_all, fields(job_id = %id))]
+    pub async fn rollback_instances(
+        &self,
+        id: &JobId,
+        instances: &std::collections::BTreeSet<InstanceId>,
+    ) -> Result<RollbackReport, RecoveryError> {
+        let job = self.load(id).await?;
+        if job.phase != "recovered" {
+            return Err(RecoveryError::Phase {
+                job: id.to_string(),
+                phase: job.phase.clone(),
+                operation: "roll back failed instances",
+            });
+        }
+        rollback::run_for_instances(self, &job, instances).await
+    }
+
     /// The resources the job created (and not yet deleted), as the domain's record.
     pub async fn created(&self, id: &JobId) -> Result<CreatedResources, RecoveryError> {
         created_resources(&self.db, id).await
@@ -425,4 +444,103 @@ impl Executor {
 pub async fn created_resources(db: &Db, id: &JobId) -> Result<CreatedResources, RecoveryError> {
     let ledger = ledger::Ledger::load(db.clone(), id.as_str(), None).await?;
     Ok(rollback::created_resources(&ledger.entries()).0)
+}
+
+/// Why chosen instances cannot be recovered again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RetryRefusal {
+    /// Not an instance of the job.
+    #[error("instance {0} is not part of this job")]
+    Unknown(InstanceId),
+    /// Already recovered.
+    #[error(
+        "instance {0} was recovered; only instances that failed can be recovered again (roll the job back to start over)"
+    )]
+    Recovered(InstanceId),
+    /// The run is not in a state to retry.
+    #[error("the job's recovery run is {0}; a retry needs a finished recovery")]
+    Phase(String),
+}
+
+/// The recovery tasks a retry of `instances` runs again: every failed or skipped task
+/// that serves only chosen instances (shared resources that exist stay). Read-only;
+/// [`start_retry`] applies it.
+pub async fn retry_tasks(
+    db: &Db,
+    id: &JobId,
+    instances: &std::collections::BTreeSet<InstanceId>,
+) -> Result<Result<Vec<i64>, RetryRefusal>, RecoveryError> {
+    use crate::dr::recovery_graph::{TaskId, TaskStatus};
+    let mut conn = db.conn().await?;
+    let j = jobs::get(&mut conn, id.as_str())
+        .await?
+        .ok_or_else(|| RecoveryError::NoJob(id.to_string()))?;
+    if j.phase != "recovered" {
+        return Ok(Err(RetryRefusal::Phase(j.phase)));
+    }
+    let spec: JobSpec = serde_json::from_str(&j.spec_json)
+        .map_err(|e| RecoveryError::Corrupt(format!("job spec: {e}")))?;
+    let graph = TaskGraph::build(&spec.topology, parse_type(&j.job_type)?, &Scope::All)?;
+    let status: BTreeMap<TaskId, TaskStatus> = jobs::tasks(&mut conn, id.as_str(), RECOVERY)
+        .await?
+        .iter()
+        .filter_map(|r| {
+            let s = match r.state.as_str() {
+                "succeeded" => TaskStatus::Succeeded,
+                "failed" => TaskStatus::Failed,
+                "skipped" => TaskStatus::Skipped,
+                _ => return None,
+            };
+            Some((TaskId(usize::try_from(r.task_index).ok()?), s))
+        })
+        .collect();
+    let outcomes = graph.instance_outcomes(&status).ok_or_else(|| {
+        RecoveryError::Corrupt(format!("job {id} is recovered but has unfinished tasks"))
+    })?;
+    for i in instances {
+        match outcomes.get(i) {
+            None => return Ok(Err(RetryRefusal::Unknown(i.clone()))),
+            Some(true) => return Ok(Err(RetryRefusal::Recovered(i.clone()))),
+            Some(false) => {}
+        }
+    }
+    Ok(Ok(graph
+        .tasks()
+        .iter()
+        .enumerate()
+        .filter(|(n, t)| {
+            !t.serves.is_empty()
+                && t.serves.is_subset(instances)
+                && status.get(&TaskId(*n)) != Some(&TaskStatus::Succeeded)
+        })
+        .filter_map(|(n, _)| i64::try_from(n).ok())
+        .collect()))
+}
+
+/// Puts the run in phase `retrying` with `tasks` pending, in the caller's transaction
+/// (the job engine commits it with the job's own state change).
+pub async fn start_retry(
+    conn: &mut sqlx::AnyConnection,
+    id: &JobId,
+    tasks: &[i64],
+    instances: usize,
+) -> Result<(), RecoveryError> {
+    jobs::reset_tasks(conn, id.as_str(), RECOVERY, tasks).await?;
+    jobs::set_phase(conn, id.as_str(), "retrying", None, now_ms()).await?;
+    jobs::log(
+        conn,
+        id.as_str(),
+        &jobs::LogLine {
+            stage: RECOVERY.into(),
+            task_index: None,
+            at: now_ms(),
+            level: "info".into(),
+            message: format!(
+                "retry: {} task(s) of {instances} instance(s) run again",
+                tasks.len()
+            ),
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -78,7 +78,13 @@ pub async fn run(
     // the job engine reaches protection groups and plans through this source, which
     // needs the running orchestrator: bound once it exists
     let source = crate::protection::job_source::PlansJobSource::new();
-    let jobs = crate::jobs::Jobs::new(source.clone(), crate::jobs::EngineOptions::default());
+    let jobs = crate::jobs::Jobs::new(
+        source.clone(),
+        crate::jobs::EngineOptions {
+            pause_timeout: Duration::from_secs(config.job_pause_timeout_secs),
+            ..crate::jobs::EngineOptions::default()
+        },
+    );
     let state = prepare(config, jobs).await?;
     source.bind(&state.app);
     serve_prepared(state, listener, shutdown, started).await

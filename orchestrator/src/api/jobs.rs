@@ -19,9 +19,9 @@ use crate::db::job_engine::{self as rows, JobFilter, JobRow};
 use crate::domain::rbac::{self, Action, Menu, Owner, Role};
 use crate::dr::ids::{InstanceId, PlanId, SnapshotId};
 use crate::dr::job::{JobType, RecoveryPoint, RunType};
-use crate::dr::job_rules::{CreateJobError, DeleteOutcome};
+use crate::dr::job_rules::CreateJobError;
 use crate::dr::job_state::{Operation, RetryPoint, RollbackExtension, StartGate};
-use crate::jobs::view::{JobView, MonitorView, monitor};
+use crate::jobs::view::{JobView, MonitorChange, MonitorView, monitor};
 use crate::jobs::{CreateJob, JobError, JobSchedule, JobSourceError, JobUpdate};
 use crate::state::AppState;
 
@@ -55,6 +55,7 @@ impl From<JobError> for ApiError {
             JobError::Invalid(m) => ApiError::invalid(m.clone()),
             JobError::Changed(_) => conflict("job_changed", &e),
             JobError::Unsupported(_) => conflict("not_supported", &e),
+            JobError::RetryRefused(_) => conflict("retry_refused", &e),
             JobError::Db(_) | JobError::Recovery(_) | JobError::Corrupt(_) => {
                 ApiError::internal(&e)
             }
@@ -142,8 +143,8 @@ pub struct OperationResult {
 pub struct DeletedJob {
     /// Whether resources the job created were left on the target.
     pub left_resources: bool,
-    /// How to clean them up.
-    pub hint: Option<String>,
+    /// The script that deletes them (OpenStack CLI commands in dependency order).
+    pub cleanup_script: Option<String>,
 }
 
 fn parse_type(s: &str) -> Result<JobType, ApiError> {
@@ -335,13 +336,10 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeletedJob>> {
     authorised(&state, &auth, &id, Action::Delete).await?;
-    let outcome = state.jobs.delete(&state, &id).await?;
-    let left = outcome == DeleteOutcome::LeavesResources;
+    let script = state.jobs.delete(&state, &id).await?;
     Ok(Json(DeletedJob {
-        left_resources: left,
-        hint: left.then(|| {
-            "the job's target resources were not cleaned up: run its 'ignore-rollback' before deleting to get the cleanup script, or delete them on the target".to_owned()
-        }),
+        left_resources: script.is_some(),
+        cleanup_script: script,
     }))
 }
 
@@ -434,11 +432,12 @@ pub async fn monitor_view(
 }
 
 /// The monitor live (`text/event-stream`): first a `monitor` event with the full
-/// view, then a `monitor` event after every change of the job, and `removed` when the
-/// job leaves the list (its report stays).
+/// view, then a `change` event after every change of the job (the job, its progress,
+/// and only the tasks, instances and volumes that changed and the new log lines), and
+/// `removed` when the job leaves the list (its report stays).
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/stream", tag = "jobs",
     params(("id" = String, Path, description = "job id")),
-    responses((status = 200, description = "Server-Sent Events stream of MonitorView objects",
+    responses((status = 200, description = "Server-Sent Events: `monitor` (MonitorView), then `change` (MonitorChange), `removed`",
                content_type = "text/event-stream"),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn stream(
@@ -449,13 +448,13 @@ pub async fn stream(
     authorised(&state, &auth, &id, Action::Read).await?;
     let rx = state.jobs.subscribe();
     let s = futures_util::stream::unfold(
-        (state, rx, id, true, false),
-        |(state, mut rx, id, first, done)| async move {
+        (state, rx, id, None::<MonitorView>, false),
+        |(state, mut rx, id, last, done)| async move {
             if done {
                 return None;
             }
             let mut shutdown = state.shutdown.clone();
-            if !first {
+            if last.is_some() {
                 loop {
                     tokio::select! {
                         _ = shutdown.changed() => return None,
@@ -472,22 +471,27 @@ pub async fn stream(
                 Ok(mut conn) => rows::get(&mut conn, &id).await.ok().flatten(),
                 Err(_) => None,
             };
-            let (item, done) = match row {
-                None => (SseEvent::default().event("removed").data(id.clone()), true),
-                Some(r) => match monitor(&state.db, &r).await {
-                    Ok(v) => (
-                        SseEvent::default()
-                            .event("monitor")
-                            .data(serde_json::to_string(&v).unwrap_or_default()),
-                        false,
-                    ),
-                    Err(e) => (
-                        SseEvent::default().event("error").data(e.to_string()),
-                        false,
-                    ),
-                },
+            let Some(row) = row else {
+                let item = SseEvent::default().event("removed").data(id.clone());
+                return Some((Ok(item), (state, rx, id, last, true)));
             };
-            Some((Ok(item), (state, rx, id, false, done)))
+            let (item, next) = match (monitor(&state.db, &row).await, last) {
+                (Ok(view), None) => (
+                    SseEvent::default()
+                        .event("monitor")
+                        .data(serde_json::to_string(&view).unwrap_or_default()),
+                    Some(view),
+                ),
+                (Ok(view), Some(before)) => (
+                    SseEvent::default().event("change").data(
+                        serde_json::to_string(&MonitorChange::between(&before, &view))
+                            .unwrap_or_default(),
+                    ),
+                    Some(view),
+                ),
+                (Err(e), last) => (SseEvent::default().event("error").data(e.to_string()), last),
+            };
+            Some((Ok(item), (state, rx, id, next, false)))
         },
     );
     Ok(Sse::new(s).keep_alive(KeepAlive::default()))

@@ -36,7 +36,10 @@ use super::{
         jobs::monitor_view, jobs::stream,
         reports::list, reports::get, reports::export, reports::delete, reports::history,
     ),
-    components(schemas(error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>)),
+    components(schemas(
+        error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>,
+        crate::jobs::view::MonitorChange,
+    )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]

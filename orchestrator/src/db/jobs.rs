@@ -233,6 +233,27 @@ pub async fn ensure_tasks(
     Ok(())
 }
 
+/// Puts tasks of a stage back to `pending` (a retry runs them again).
+pub async fn reset_tasks(
+    conn: &mut AnyConnection,
+    job_id: &str,
+    stage: &str,
+    indexes: &[i64],
+) -> Result<(), DbError> {
+    for i in indexes {
+        sqlx::query(
+            "UPDATE recovery_tasks SET state = 'pending', error = NULL, finished_at = NULL \
+             WHERE job_id = $1 AND stage = $2 AND task_index = $3",
+        )
+        .bind(job_id)
+        .bind(stage)
+        .bind(*i)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Adds one task row (rollback tasks are numbered by the record they delete).
 pub async fn insert_task(
     conn: &mut AnyConnection,

@@ -264,7 +264,7 @@ impl CreatedResources {
 
     /// The rollback order of the records selected by `keep`, closed under dependants
     /// (a selected resource's dependants are deleted too, first).
-    fn rollback_of(&self, selected: impl Fn(&Created) -> bool) -> Vec<RecordId> {
+    pub fn rollback_of(&self, selected: impl Fn(&Created) -> bool) -> Vec<RecordId> {
         let mut chosen: Vec<bool> = self.records.iter().map(&selected).collect();
         // dependants of chosen records must go first: forward pass (deps are earlier)
         for n in 0..self.records.len() {

@@ -161,11 +161,33 @@ pub(super) async fn clear(app: &AppState, row: JobRow) -> Result<(), JobError> {
         ClearOperation::Confirm => {
             let report = ex.recover(&run).await?;
             let failed = failed_instances(&report);
-            app.jobs
-                .source
-                .confirmed(&f, &failed)
-                .await
-                .map_err(|e| e.to_string())
+            let set = failed.iter().cloned().collect();
+            let split = if failed.is_empty() {
+                Ok(())
+            } else {
+                match ex.rollback_instances(&run, &set).await {
+                    Ok(r) if r.failed.is_empty() => Ok(()),
+                    Ok(r) => Err(format!(
+                        "{} resource(s) of the failed instances could not be deleted: {}",
+                        r.failed.len(),
+                        r.failed
+                            .iter()
+                            .map(|(what, why)| format!("{what}: {why}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )),
+                    Err(e) => Err(e.to_string()),
+                }
+            };
+            match split {
+                Ok(()) => app
+                    .jobs
+                    .source
+                    .confirmed(&f, &failed)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            }
         }
     };
     let succeeded = outcome.is_ok();

@@ -191,6 +191,57 @@ pub struct MonitorView {
     pub log: Vec<LogView>,
 }
 
+/// What changed from one monitor view to the next (the live stream sends the full
+/// view first, then these): the job and progress always, then only the tasks,
+/// instances and volumes whose status changed and the new log lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MonitorChange {
+    /// The job.
+    pub job: JobView,
+    /// Recovery progress.
+    pub progress: Progress,
+    /// Tasks that are new or changed.
+    pub tasks: Vec<TaskView>,
+    /// Instances whose status changed.
+    pub instances: Vec<ItemStatus>,
+    /// Volumes whose status changed.
+    pub volumes: Vec<ItemStatus>,
+    /// Log lines added.
+    pub log: Vec<LogView>,
+}
+
+impl MonitorChange {
+    /// The change from `before` to `after`.
+    pub fn between(before: &MonitorView, after: &MonitorView) -> MonitorChange {
+        let changed = |old: &[ItemStatus], new: &[ItemStatus]| -> Vec<ItemStatus> {
+            new.iter().filter(|n| !old.contains(n)).cloned().collect()
+        };
+        let log = if after.log.starts_with(&before.log) {
+            after.log[before.log.len()..].to_vec()
+        } else {
+            after
+                .log
+                .iter()
+                .filter(|l| !before.log.contains(l))
+                .cloned()
+                .collect()
+        };
+        MonitorChange {
+            job: after.job.clone(),
+            progress: after.progress.clone(),
+            tasks: after
+                .tasks
+                .iter()
+                .filter(|t| !before.tasks.contains(t))
+                .cloned()
+                .collect(),
+            instances: changed(&before.instances, &after.instances),
+            volumes: changed(&before.volumes, &after.volumes),
+            log,
+        }
+    }
+}
+
 fn task_view(t: &TaskRecord) -> TaskView {
     TaskView {
         stage: t.stage.clone(),
@@ -257,8 +308,9 @@ fn statuses(graph: &TaskGraph, tasks: &[TaskRecord]) -> (Vec<ItemStatus>, Vec<It
             error: failed,
         });
     }
-    let mut volumes: BTreeMap<String, (Option<&str>, Option<&str>, Option<String>)> =
-        BTreeMap::new();
+    // per volume: (export state, manage state, first error)
+    type VolumeTasks<'a> = (Option<&'a str>, Option<&'a str>, Option<String>);
+    let mut volumes: BTreeMap<String, VolumeTasks<'_>> = BTreeMap::new();
     for (n, t) in graph.tasks().iter().enumerate() {
         let (s, err) = state_of(n);
         match &t.kind {
@@ -322,11 +374,9 @@ pub async fn monitor(db: &Db, row: &JobRow) -> Result<MonitorView, JobError> {
         .unwrap_or_default();
     let total = graph.as_ref().map_or(recovery.len(), |g| g.tasks().len());
     let done = recovery.iter().filter(|t| ended(&t.state)).count();
-    let percent = if total == 0 {
-        0
-    } else {
-        u32::try_from(done * 100 / total).unwrap_or(100)
-    };
+    let percent = (done * 100)
+        .checked_div(total)
+        .map_or(0, |p| u32::try_from(p).unwrap_or(100));
     Ok(MonitorView {
         job,
         progress: Progress {
@@ -347,4 +397,172 @@ pub async fn monitor(db: &Db, row: &JobRow) -> Result<MonitorView, JobError> {
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dr::job::JobType;
+    use crate::dr::recovery_graph::TaskStatus;
+    use crate::dr::recovery_graph::fixture::{run, shop};
+
+    fn records(g: &TaskGraph, state: impl Fn(usize) -> &'static str) -> Vec<TaskRecord> {
+        (0..g.tasks().len())
+            .map(|n| TaskRecord {
+                stage: "recovery".into(),
+                task_index: n as i64,
+                description: g.tasks()[n].kind.to_string(),
+                state: state(n).into(),
+                attempts: 1,
+                started_at: None,
+                finished_at: None,
+                cloud_ms: 0,
+                error: (state(n) == "failed").then(|| "boom".into()),
+            })
+            .collect()
+    }
+
+    fn find<'a>(items: &'a [ItemStatus], id: &str) -> &'a str {
+        &items.iter().find(|i| i.id == id).unwrap().status
+    }
+
+    #[test]
+    fn a_change_holds_only_what_changed() {
+        let item = |id: &str, status: &str| ItemStatus {
+            id: id.into(),
+            status: status.into(),
+            error: None,
+        };
+        let line = |m: &str| LogView {
+            at: "t".into(),
+            stage: "recovery".into(),
+            level: "info".into(),
+            message: m.into(),
+        };
+        let job = JobView::of(&crate::db::job_engine::JobRow {
+            id: "j".into(),
+            name: "n".into(),
+            plan_id: "p".into(),
+            group_id: "g".into(),
+            owner_group_id: "o".into(),
+            job_type: "drill".into(),
+            run_type: "now".into(),
+            recovery_point: "latest-snapshot".into(),
+            at_time: None,
+            schedule_json: None,
+            state: "running".into(),
+            state_json: r#"{"kind":"one_time_drill","state":"running"}"#.into(),
+            version: 1,
+            queue_seq: None,
+            scheduled_slot: None,
+            fire_at: None,
+            run_id: None,
+            frozen_json: None,
+            triggered_at: None,
+            started_at: None,
+            completed_at: None,
+            pause_until: None,
+            rollback_at: None,
+            reason: None,
+            cleanup_script: None,
+            created_by: "u".into(),
+            created_at: 0,
+            updated_at: 0,
+        })
+        .unwrap();
+        let progress = Progress {
+            done: 1,
+            total: 2,
+            percent: 50,
+        };
+        let before = MonitorView {
+            job: job.clone(),
+            progress: progress.clone(),
+            tasks: vec![],
+            instances: vec![item("a", "preparing"), item("b", "preparing")],
+            volumes: vec![item("v", "pending")],
+            log: vec![line("one")],
+        };
+        let mut after = before.clone();
+        after.instances[1] = item("b", "booting");
+        after.log.push(line("two"));
+        let c = MonitorChange::between(&before, &after);
+        assert_eq!(c.instances, vec![item("b", "booting")]);
+        assert!(c.volumes.is_empty() && c.tasks.is_empty());
+        assert_eq!(c.log, vec![line("two")]);
+        assert_eq!(MonitorChange::between(&after, &after).log, vec![]);
+    }
+
+    #[test]
+    fn nothing_started_everything_pending() {
+        let g = TaskGraph::build(&shop(), JobType::Dr, &Scope::All).unwrap();
+        let (inst, vols) = statuses(&g, &[]);
+        assert_eq!(inst.len(), 5);
+        assert!(inst.iter().all(|i| i.status == "preparing"));
+        assert_eq!(vols.len(), 10);
+        assert!(vols.iter().all(|v| v.status == "pending"));
+    }
+
+    #[test]
+    fn a_failed_volume_fails_its_instance_only() {
+        let g = TaskGraph::build(&shop(), JobType::Dr, &Scope::All).unwrap();
+        let bad = g
+            .tasks()
+            .iter()
+            .position(|t| {
+                t.kind == TaskKind::ManageVolume(crate::dr::ids::VolumeId::new("db-data"))
+            })
+            .unwrap();
+        let (status, _) = run(&g, |t| t.0 == bad);
+        let recs = records(&g, |n| {
+            match status[&crate::dr::recovery_graph::TaskId(n)] {
+                TaskStatus::Succeeded => "succeeded",
+                TaskStatus::Failed => "failed",
+                TaskStatus::Skipped => "skipped",
+            }
+        });
+        let (inst, vols) = statuses(&g, &recs);
+        assert_eq!(find(&inst, "db"), "failed");
+        assert_eq!(
+            inst.iter().find(|i| i.id == "db").unwrap().error.as_deref(),
+            Some("boom")
+        );
+        assert!(
+            inst.iter()
+                .filter(|i| i.id != "db")
+                .all(|i| i.status == "success")
+        );
+        assert_eq!(find(&vols, "db-data"), "failed");
+        assert_eq!(find(&vols, "db-root"), "recovered");
+    }
+
+    #[test]
+    fn instance_and_volume_progress() {
+        let g = TaskGraph::build(&shop(), JobType::Dr, &Scope::All).unwrap();
+        let idx = |k: TaskKind| g.tasks().iter().position(|t| t.kind == k).unwrap();
+        let db = crate::dr::ids::InstanceId::new("db");
+        let start = idx(TaskKind::StartInstance(db));
+        let export = idx(TaskKind::ExportVolume(crate::dr::ids::VolumeId::new(
+            "app1-root",
+        )));
+        let manage = idx(TaskKind::ManageVolume(crate::dr::ids::VolumeId::new(
+            "app1-root",
+        )));
+        let booting = records(&g, |n| {
+            if n == start || n == export {
+                "running"
+            } else if n == manage {
+                "pending"
+            } else {
+                "succeeded"
+            }
+        });
+        let (inst, vols) = statuses(&g, &booting);
+        assert_eq!(find(&inst, "db"), "booting");
+        assert_eq!(find(&vols, "app1-root"), "materialising");
+        let created = records(&g, |n| if n == start { "pending" } else { "succeeded" });
+        let (inst, vols) = statuses(&g, &created);
+        assert_eq!(find(&vols, "app1-root"), "recovered");
+        assert_eq!(find(&inst, "db"), "recovered");
+    }
 }

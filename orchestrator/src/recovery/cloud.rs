@@ -24,7 +24,7 @@ struct Inner {
     admin: Session,
     credentials: Credentials,
     session_options: Options,
-    project: Mutex<Option<(String, Session)>>,
+    project: Mutex<Option<(String, String, Session)>>,
     materialiser: Arc<dyn VolumeMaterialiser>,
     options: ExecutorOptions,
 }
@@ -55,19 +55,21 @@ impl TargetCloud {
         &self.inner.admin
     }
 
-    /// A session of the same user scoped to `project` (a name in the admin's project
-    /// domain); the user needs a role on it (the job's admin membership).
-    pub async fn project(&self, project: &str) -> Result<Session, RecoveryError> {
+    /// A session scoped to the project `project` whose id is `project_id` (Nova and
+    /// Cinder create in the token's project), cached per project: a project deleted
+    /// by a rollback and created again under the same name gets a new session.
+    pub async fn project(&self, project: &str, project_id: &str) -> Result<Session, RecoveryError> {
         let mut slot = self.inner.project.lock().await;
-        if let Some((name, s)) = slot.as_ref()
+        if let Some((name, id, s)) = slot.as_ref()
             && name == project
+            && id == project_id
         {
             return Ok(s.clone());
         }
         let mut c = self.inner.credentials.clone();
         c.project = project.to_owned();
         let s = Session::connect(c, self.inner.session_options.clone()).await?;
-        *slot = Some((project.to_owned(), s.clone()));
+        *slot = Some((project.to_owned(), project_id.to_owned(), s.clone()));
         Ok(s)
     }
 

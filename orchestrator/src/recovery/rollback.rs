@@ -14,6 +14,7 @@ use super::ledger::{Checkpoint, Clock, Ledger, LedgerEntry};
 use super::lookup::{delete, find};
 use super::{Executor, LoadedJob, ROLLBACK, RecoveryError, RollbackReport, now_ms};
 use crate::db::jobs;
+use crate::dr::ids::InstanceId;
 use crate::dr::recovery_graph::TaskGraph;
 use crate::dr::rollback::{Created, CreatedResources, RecordId};
 
@@ -79,6 +80,96 @@ async fn log(
     Ok(())
 }
 
+/// Intents: created (record it) or never created (nothing to delete).
+async fn resolve_intents(
+    ex: &Executor,
+    ledger: &Ledger,
+    clock: &Clock,
+) -> Result<(), RecoveryError> {
+    for e in ledger.entries() {
+        if e.resource.is_none() && !e.deleted {
+            match find(&ex.cloud, &e.lookup, &e.tag).await? {
+                Some(r) => ledger.resolve(clock, &e.tag, &r).await?,
+                None => ledger.mark_deleted(clock, &e.tag).await?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes only the resources that serve nothing but `instances` (the confirm of a
+/// partial success: the failed instances go back to the source side), one by one in
+/// rollback order; the rest of the job stays. Resumable like [`run`].
+pub(super) async fn run_for_instances(
+    ex: &Executor,
+    job: &LoadedJob,
+    instances: &BTreeSet<InstanceId>,
+) -> Result<RollbackReport, RecoveryError> {
+    let id = job.id.as_str();
+    log(
+        ex,
+        job,
+        None,
+        "info",
+        format!(
+            "rolling back what only the {} failed instance(s) use",
+            instances.len()
+        ),
+    )
+    .await?;
+    let ledger = Ledger::load(ex.db.clone(), id, ex.hook.clone()).await?;
+    let clock = Clock::new();
+    resolve_intents(ex, &ledger, &clock).await?;
+    let (created, live) = created_with(&ledger.entries(), Some(&job.graph));
+    let order = created.rollback_of(|c| !c.serves.is_empty() && c.serves.is_subset(instances));
+    {
+        let mut conn = ex.db.conn().await?;
+        for rid in &order {
+            if let (Some(e), Some(r)) = (live.get(rid.0), created.get(*rid)) {
+                let d = format!("delete {}", r.resource.delete_command());
+                jobs::insert_task(&mut conn, id, ROLLBACK, e.seq, &d).await?;
+            }
+        }
+    }
+    let (mut deleted, mut failed) = (0usize, Vec::new());
+    for rid in order {
+        let Some(e) = live.get(rid.0) else { continue };
+        let r = delete_one(ex, &ledger, &clock, e).await;
+        let error = r.as_ref().err().map(ToString::to_string);
+        ledger
+            .journal()
+            .write(Write::TaskFinished {
+                stage: ROLLBACK,
+                index: e.seq,
+                state: if error.is_none() {
+                    "succeeded"
+                } else {
+                    "failed"
+                },
+                cloud_ms: 0,
+                error: error.clone(),
+            })
+            .await?;
+        match error {
+            None => deleted += 1,
+            Some(msg) => failed.push((e.tag.clone(), msg)),
+        }
+    }
+    ledger.journal().flush().await?;
+    log(
+        ex,
+        job,
+        None,
+        if failed.is_empty() { "info" } else { "error" },
+        format!(
+            "failed instances rolled back: {deleted} resources deleted, {} not",
+            failed.len()
+        ),
+    )
+    .await?;
+    Ok(RollbackReport { deleted, failed })
+}
+
 /// Runs (or resumes) the rollback.
 pub(super) async fn run(ex: &Executor, job: &LoadedJob) -> Result<RollbackReport, RecoveryError> {
     let id = job.id.as_str();
@@ -89,15 +180,7 @@ pub(super) async fn run(ex: &Executor, job: &LoadedJob) -> Result<RollbackReport
     log(ex, job, None, "info", "rollback started".into()).await?;
     let ledger = Ledger::load(ex.db.clone(), id, ex.hook.clone()).await?;
     let clock = Clock::new();
-    // resolve intents: created (record it) or never created (nothing to delete)
-    for e in ledger.entries() {
-        if e.resource.is_none() && !e.deleted {
-            match find(&ex.cloud, &e.lookup, &e.tag).await? {
-                Some(r) => ledger.resolve(&clock, &e.tag, &r).await?,
-                None => ledger.mark_deleted(&clock, &e.tag).await?,
-            }
-        }
-    }
+    resolve_intents(ex, &ledger, &clock).await?;
     let (created, live) = created_with(&ledger.entries(), Some(&job.graph));
     let descriptions: BTreeMap<i64, String> = live
         .iter()

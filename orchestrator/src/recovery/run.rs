@@ -173,19 +173,13 @@ pub(super) async fn run(
         jobs::mark_started(&mut conn, id, now_ms()).await?;
         jobs::set_phase(&mut conn, id, "recovering", None, now_ms()).await?;
     }
-    let resumed = job.phase == "recovering";
-    log(
-        db,
-        &job,
-        None,
-        "info",
-        if resumed {
-            "recovery resumed after a restart".into()
-        } else {
-            format!("recovery started: {} tasks", descriptions.len())
-        },
-    )
-    .await?;
+    let message = match job.phase.as_str() {
+        "recovering" => "recovery resumed after a restart".to_owned(),
+        // the retry itself was logged when it was started
+        "retrying" => "retry started".to_owned(),
+        _ => format!("recovery started: {} tasks", descriptions.len()),
+    };
+    log(db, &job, None, "info", message).await?;
     let ledger = Arc::new(Ledger::load(db.clone(), id, ex.hook.clone()).await?);
     let mut status = statuses(db, &job).await?;
     let mut running: BTreeSet<TaskId> = BTreeSet::new();

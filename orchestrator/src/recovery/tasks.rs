@@ -102,7 +102,9 @@ impl Ctx<'_> {
     }
 
     async fn project_session(&self) -> Result<Session, RecoveryError> {
-        self.cloud.project(&self.job.project_name()).await
+        self.cloud
+            .project(&self.job.project_name(), &self.project()?)
+            .await
     }
 
     async fn ensure<F, Fut>(

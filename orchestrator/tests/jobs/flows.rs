@@ -222,6 +222,14 @@ async fn dr_partial_confirm(backend: Backend) {
     let (s, b) = ctx.op(&id, "confirm", None).await;
     assert_eq!(s, 200, "{b}");
     ctx.wait_gone(&id).await;
+    // the failed db server's own resources were rolled back; the rest stays
+    let project = crate::support::project_id(&w.clouds.dst, "shop").await;
+    let counts = crate::support::project_counts(&w.clouds, &project).await;
+    assert_eq!(counts["servers"], 2, "{counts:?}");
+    assert_eq!(
+        counts["volumes"], 3,
+        "app1 root + data, web1 root: {counts:?}"
+    );
     let confirmed = w.source.confirmed.lock().unwrap().clone();
     assert_eq!(confirmed.len(), 1);
     assert_eq!(confirmed[0].0.as_str(), "plan-a");
@@ -280,4 +288,100 @@ async fn job_for_an_unknown_plan_is_refused() {
             .contains("no-such-plan")
     );
     app.stop().await;
+}
+
+/// A DR job's failed instance recovered again (jobs.md, "Retry"), then confirmed.
+async fn dr_retry_failed_instance(backend: Backend) {
+    let w = world(1, 1, crate::support::timing()).await;
+    let ctx = start(backend, &w, engine_options()).await;
+    let topo = &w.source.spec.topology;
+    let db = topo
+        .instances
+        .iter()
+        .find(|i| i.name == "db")
+        .unwrap()
+        .clone();
+    let app1 = topo
+        .instances
+        .iter()
+        .find(|i| i.name == "app1")
+        .unwrap()
+        .id
+        .clone();
+    let data = db.volumes.iter().find(|v| !v.boot).unwrap().id.clone();
+    w.materialiser.failing.lock().unwrap().push(data);
+    let id = ctx
+        .create(json!({"plan_id": "plan-a", "type": "dr", "run_type": "now",
+            "recovery_point": "latest-snapshot"}))
+        .await;
+    assert_eq!(
+        ctx.wait_state(&id, "completed").await["result"],
+        "partial_success"
+    );
+    // refused: a recovered instance, another point, no instance
+    let (s, b) = ctx
+        .op(&id, "retry", Some(json!({"instances": [app1.as_str()]})))
+        .await;
+    assert_eq!((s, error_code(&b).as_str()), (409, "retry_refused"), "{b}");
+    let (s, b) = ctx
+        .op(
+            &id,
+            "retry",
+            Some(json!({"instances": [db.id.as_str()], "snapshot_id": "gs-1"})),
+        )
+        .await;
+    assert_eq!((s, error_code(&b).as_str()), (409, "not_supported"), "{b}");
+    let (s, b) = ctx.op(&id, "retry", Some(json!({"instances": []}))).await;
+    assert_eq!(
+        (s, error_code(&b).as_str()),
+        (409, "invalid_transition"),
+        "{b}"
+    );
+    assert_eq!(ctx.job(&id).await.unwrap()["state"], "completed");
+    // the volume can be read now: the retry recovers the db server
+    w.materialiser.failing.lock().unwrap().clear();
+    let (s, b) = ctx
+        .op(&id, "retry", Some(json!({"instances": [db.id.as_str()]})))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["job"]["state"], "running");
+    let done = ctx.wait_state(&id, "completed").await;
+    assert_eq!(done["result"], "success", "{}", ctx.monitor(&id).await);
+    let m = ctx.monitor(&id).await;
+    assert!(
+        m["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] == "success"),
+        "{m}"
+    );
+    assert!(
+        m["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["message"].as_str().unwrap().starts_with("retry: ")),
+        "{m}"
+    );
+    let (s, _) = ctx.op(&id, "confirm", None).await;
+    assert_eq!(s, 200);
+    ctx.wait_gone(&id).await;
+    assert_eq!(w.source.confirmed.lock().unwrap()[0].1, vec![]);
+    let project = crate::support::project_id(&w.clouds.dst, "shop").await;
+    let counts = crate::support::project_counts(&w.clouds, &project).await;
+    assert_eq!(counts["servers"], 3, "{counts:?}");
+    assert_eq!(counts["volumes"], 5, "{counts:?}");
+    assert_eq!(ctx.report_of(&id).await["summary"]["result"], "success");
+    ctx.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dr_retry_failed_instance_sqlite() {
+    dr_retry_failed_instance(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dr_retry_failed_instance_postgres() {
+    dr_retry_failed_instance(Backend::Postgres).await;
 }

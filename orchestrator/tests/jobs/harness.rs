@@ -199,18 +199,24 @@ impl Ctx {
 
 /// Moves a job's clock-driven field into the past: `rollback_at` or `fire_at`.
 pub(crate) async fn make_due(ctx: &Ctx, id: &str, field: &str) {
+    make_due_by(ctx, id, field, 1_000).await;
+}
+
+/// [`make_due`], `ago_ms` before now.
+pub(crate) async fn make_due_by(ctx: &Ctx, id: &str, field: &str, ago_ms: i64) {
     use holdfast_orchestrator::db::job_engine;
     let db = ctx.db().await;
     for _ in 0..20 {
         let mut conn = db.conn().await.unwrap();
         let mut row = job_engine::get(&mut conn, id).await.unwrap().unwrap();
-        let past = Some(jiff::Timestamp::now().as_millisecond() - 1_000);
+        let past = Some(jiff::Timestamp::now().as_millisecond() - ago_ms);
         match field {
             "rollback_at" => row.rollback_at = past,
             "fire_at" => row.fire_at = past,
             other => panic!("{other}"),
         }
         if job_engine::update(&mut conn, &row).await.unwrap() {
+            drop(conn);
             db.close().await;
             return;
         }

@@ -15,6 +15,9 @@ mod materialiser;
 #[path = "../recovery/support.rs"]
 mod support;
 
+mod access;
+mod clearing;
+mod cli;
 mod flows;
 mod harness;
 mod operations;

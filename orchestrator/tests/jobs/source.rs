@@ -24,6 +24,8 @@ pub(crate) struct TestSource {
     /// (plan, failed instances) per confirm.
     pub(crate) confirmed: Mutex<Vec<(PlanId, Vec<InstanceId>)>>,
     pub(crate) freezes: Mutex<BTreeMap<PlanId, usize>>,
+    /// Refuse confirmations (injected failure).
+    pub(crate) refuse_confirm: Mutex<bool>,
 }
 
 impl TestSource {
@@ -39,6 +41,7 @@ impl TestSource {
             target,
             confirmed: Mutex::new(Vec::new()),
             freezes: Mutex::new(BTreeMap::new()),
+            refuse_confirm: Mutex::new(false),
         })
     }
 
@@ -136,6 +139,11 @@ impl JobSource for TestSource {
         failed: &'a [InstanceId],
     ) -> BoxFuture<'a, Result<(), JobSourceError>> {
         Box::pin(async move {
+            if *self.refuse_confirm.lock().unwrap() {
+                return Err(JobSourceError::Failed(
+                    "the protection group could not be removed (injected)".into(),
+                ));
+            }
             self.confirmed
                 .lock()
                 .unwrap()
