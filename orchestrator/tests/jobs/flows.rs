@@ -276,8 +276,10 @@ async fn job_for_an_unknown_plan_is_refused() {
             "POST",
             "/api/v1/jobs",
             Some(&admin),
-            Some(json!({"plan_id": "no-such-plan", "type": "drill", "run_type": "now",
-                "recovery_point": "latest-snapshot"})),
+            Some(
+                json!({"plan_id": "no-such-plan", "type": "drill", "run_type": "now",
+                "recovery_point": "latest-snapshot"}),
+            ),
         )
         .await;
     assert_eq!((s, error_code(&b).as_str()), (404, "not_found"), "{b}");
