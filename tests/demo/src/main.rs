@@ -80,6 +80,22 @@ async fn main() -> anyhow::Result<()> {
     }
     if !args.exit {
         println!();
+        if let Ok(plan) = &story {
+            println!(
+                "next, with the CLI (cargo run -p holdfast-orchestrator -- …, or target/*/holdfast):"
+            );
+            println!(
+                "  holdfast login --url {} --user admin --password-stdin",
+                stack.base
+            );
+            println!("  holdfast plan show {plan}");
+            println!(
+                "  holdfast job create --plan {plan} --type drill --run now --point latest-snapshot"
+            );
+            println!("  holdfast job watch <job id>      # then: holdfast job rollback <job id>");
+            println!("  holdfast report list");
+            println!();
+        }
         println!(
             "console: {}/console/  (user admin, password {})",
             stack.base, stack.admin_password
@@ -89,5 +105,5 @@ async fn main() -> anyhow::Result<()> {
         tokio::signal::ctrl_c().await?;
     }
     stack.stop().await?;
-    story
+    story.map(drop)
 }

@@ -345,7 +345,7 @@ pub(crate) async fn run(
     stack: &Stack,
     bus_url: &str,
     n: &Narrator,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let p = protect(api, stack, bus_url, n).await?;
     let db_data = p
         .volumes
@@ -477,7 +477,7 @@ pub(crate) async fn run(
         "report as HTML: {}/api/v1/reports/{rid}/export?format=html",
         stack.base
     ));
-    Ok(())
+    Ok(p.plan)
 }
 
 fn progress_line(m: &Value) -> String {
