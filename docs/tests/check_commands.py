@@ -2,8 +2,9 @@
 """Keeps docs/ true to the code.
 
 - Every `holdfast ...` and `holdfast-agent ...` command line in the docs (code blocks and
-  inline code) names a subcommand that the binary's --help lists, and every option on
-  it appears in that subcommand's --help. A line that says the command is "planned" or
+  inline code) names subcommands that the binary's --help lists (nested ones too, e.g.
+  `holdfast job create`), and every option on it appears in the --help of the deepest
+  subcommand named. A line that says the command is "planned" or
   "not built" is skipped (that is how the docs mention what does not exist yet).
 - Every repository path the docs mention (`systemd/...`, `ansible/...`, ...) exists.
 - Every relative Markdown link points at an existing file (and #anchor, if given).
@@ -29,7 +30,8 @@ checked = 0
 
 
 def help_of(bin_dir, binary, sub=None):
-    cmd = [str(bin_dir / binary)] + ([sub] if sub else []) + ["--help"]
+    """--help of `binary`, or of its subcommand path `sub` (a tuple, e.g. ("job", "create"))."""
+    cmd = [str(bin_dir / binary)] + list(sub or ()) + ["--help"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     return r.stdout if r.returncode == 0 else None
 
@@ -125,17 +127,30 @@ def main():
                     continue
                 checked += 1
                 where = f"{rel}:{n}: `{code.strip()}`"
-                sub = rest[0] if rest and not rest[0].startswith("-") else None
-                if sub is not None and sub not in subcommands(helps[(name, None)]):
-                    failures.append(f"{where}: `{name} {sub}` is not a subcommand of {name}")
+                # Descend through nested subcommands (`job create`, `protection-group
+                # snapshot list`): the first word is a subcommand when the binary has
+                # any; deeper words are when the level above lists subcommands.
+                path, key, bad = (), (name, None), False
+                for word in rest:
+                    if word.startswith("-"):
+                        break
+                    subs = subcommands(helps[key])
+                    if not subs:
+                        break
+                    if word not in subs:
+                        failures.append(f"{where}: `{' '.join((name,) + path + (word,))}` is not a subcommand of {' '.join((name,) + path)}")
+                        bad = True
+                        break
+                    path += (word,)
+                    key = (name, path)
+                    if key not in helps:
+                        helps[key] = help_of(args.bin_dir, name, path) or ""
+                if bad:
                     continue
-                key = (name, sub)
-                if key not in helps:
-                    helps[key] = help_of(args.bin_dir, name, sub) or ""
                 for opt in (t for t in rest if t.startswith("-")):
                     flag = opt.split("=", 1)[0]
                     if not re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=<]|$)", helps[key], re.M):
-                        failures.append(f"{where}: option {flag} is not in `{name} {sub or ''} --help`")
+                        failures.append(f"{where}: option {flag} is not in `{' '.join((name,) + path)} --help`")
             for path in re.findall(r"(?<![\w/.-])((?:%s)[\w./-]*)" % "|".join(map(re.escape, ROOTS)), code):
                 path = path.rstrip(".,:")
                 if "<" in path or "*" in path:
