@@ -324,7 +324,8 @@ const REPLICATION_COLUMNS: &str = "node_id, volume_id, state, acked_epoch, size_
     initial_copy_bytes, bytes_sent_total, last_cycle_bytes, throughput_bps, lag_ms, \
     last_synced_at, last_error, rpo_ms, updated_at";
 
-/// Stores a replication status (keeping the RPO); returns the previous state, if any.
+/// Stores a replication status with the RPO of the plan replicating the volume (or the
+/// one set before); returns the previous state, if any.
 pub async fn upsert_replication(
     conn: &mut AnyConnection,
     r: &ReplicationRecord,
@@ -338,8 +339,10 @@ pub async fn upsert_replication(
     .await?;
     sqlx::query(&format!(
         "INSERT INTO agent_replications ({REPLICATION_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         (SELECT rpo_ms FROM replication_volumes WHERE volume_id = $2), $13) \
          ON CONFLICT (node_id, volume_id) DO UPDATE SET state = excluded.state, \
+         rpo_ms = COALESCE(excluded.rpo_ms, agent_replications.rpo_ms), \
          acked_epoch = excluded.acked_epoch, size_bytes = excluded.size_bytes, \
          initial_copy_bytes = excluded.initial_copy_bytes, \
          bytes_sent_total = excluded.bytes_sent_total, \

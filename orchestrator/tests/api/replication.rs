@@ -248,6 +248,14 @@ async fn replicate_snapshot_materialise_stop(backend: Backend) {
     let facts = r.facts(&owner).await.unwrap();
     assert_eq!(facts.volumes.len(), 2);
     assert!(facts.broken().is_empty());
+    // the agents' status rows carry the plan's RPO (the agent pages and `holdfast
+    // status` compare lag with it)
+    {
+        let mut c = rig.app.db.conn().await.unwrap();
+        let rows = db::agents::replications(&mut c, None).await.unwrap();
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|row| row.rpo_ms == Some(1_000)), "{rows:?}");
+    }
     let mirror1 = rig.vol("node-b", "holdfast-mirror-vol-1");
     assert!(
         eventually(Duration::from_secs(30), || async {
