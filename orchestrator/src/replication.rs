@@ -171,6 +171,10 @@ pub struct Replication {
     options: ReplicationOptions,
     /// Agent statuses older than this are not trusted (ms).
     stale_after_ms: i64,
+    /// Starts and stops one at a time in this process: a plan's creation and the
+    /// leader's runner may start the same volume at once, and two concurrent starts
+    /// would give its two agents different session secrets.
+    changes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 fn node(s: &str) -> Result<NodeId, ReplicationError> {
@@ -206,6 +210,7 @@ impl Replication {
             link,
             options,
             stale_after_ms: 60_000,
+            changes: std::sync::Arc::default(),
         }
     }
 
@@ -264,6 +269,7 @@ impl Replication {
         owner: &PlanId,
         volumes: &[VolumeToReplicate],
     ) -> Result<(), ReplicationError> {
+        let _one_at_a_time = self.changes.lock().await;
         let agents = {
             let mut c = self.db.conn().await?;
             agent_views(&db::agents::list(&mut c).await?)
@@ -422,6 +428,7 @@ impl Replication {
     /// volume whose agents do not answer keeps its row (stop again).
     #[tracing::instrument(skip_all, fields(plan_id = %owner))]
     pub async fn stop(&self, owner: &PlanId) -> Result<(), ReplicationError> {
+        let _one_at_a_time = self.changes.lock().await;
         let volumes = {
             let mut c = self.db.conn().await?;
             db::replication::volumes(&mut c, owner.as_str()).await?
@@ -459,6 +466,7 @@ impl Replication {
         owner: &PlanId,
         keep: &[VolumeId],
     ) -> Result<Vec<VolumeId>, ReplicationError> {
+        let _one_at_a_time = self.changes.lock().await;
         let volumes = {
             let mut c = self.db.conn().await?;
             db::replication::volumes(&mut c, owner.as_str()).await?
