@@ -68,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "job_engine",
         include_str!("../migrations/0007_job_engine.sql"),
     ),
+    (
+        10,
+        "recovery_run_epoch",
+        include_str!("../migrations/0010_recovery_run_epoch.sql"),
+    ),
 ];
 
 fn migrator() -> sqlx::migrate::Migrator {

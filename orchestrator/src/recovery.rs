@@ -442,8 +442,8 @@ impl Executor {
 /// The resources a run created (and not yet deleted), read from the database alone
 /// (for the cleanup script of an ignored rollback; no cloud needed).
 pub async fn created_resources(db: &Db, id: &JobId) -> Result<CreatedResources, RecoveryError> {
-    let ledger = ledger::Ledger::load(db.clone(), id.as_str(), None).await?;
-    Ok(rollback::created_resources(&ledger.entries()).0)
+    let entries = ledger::stored(db, id.as_str()).await?;
+    Ok(rollback::created_resources(&entries).0)
 }
 
 /// Why chosen instances cannot be recovered again.

@@ -328,6 +328,36 @@ pub async fn task_running(
     Ok(())
 }
 
+/// Claims a new run of a job and returns its number: the writes of every earlier run
+/// are refused from now on (see [`holds_run`]).
+pub async fn claim_run(conn: &mut AnyConnection, id: &str) -> Result<i64, DbError> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query("UPDATE recovery_jobs SET run_epoch = run_epoch + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let (run,): (i64,) = sqlx::query_as("SELECT run_epoch FROM recovery_jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// Inside a transaction: holds the job's row for run `run` until the commit, or says
+/// that a newer run claimed the job (the caller then writes nothing). A claim waits
+/// for the holder's commit, so no write of an older run lands after a newer claim.
+pub async fn holds_run(conn: &mut AnyConnection, id: &str, run: i64) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE recovery_jobs SET run_epoch = run_epoch WHERE id = $1 AND run_epoch = $2",
+    )
+    .bind(id)
+    .bind(run)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Marks a task finished (`succeeded`, `failed` or `skipped`), adding its cloud time.
 #[allow(clippy::too_many_arguments)]
 pub async fn task_finished(

@@ -133,45 +133,85 @@ fn corrupt(reason: impl std::fmt::Display) -> RecoveryError {
     RecoveryError::Corrupt(reason.to_string())
 }
 
+/// The records of a job as stored, by tag, with the next free sequence number.
+async fn stored_entries(
+    db: &Db,
+    job: &str,
+) -> Result<(BTreeMap<String, Entry>, i64), RecoveryError> {
+    let mut conn = db.conn().await?;
+    let records = rows::all(&mut conn, job).await?;
+    drop(conn);
+    let mut entries = BTreeMap::new();
+    let mut next = 0;
+    for r in records {
+        next = next.max(r.seq + 1);
+        let lookup: Lookup = serde_json::from_str(&r.lookup_json).map_err(corrupt)?;
+        let resource = match &r.resource_json {
+            Some(j) => Some(serde_json::from_str::<Resource>(j).map_err(corrupt)?),
+            None => None,
+        };
+        entries.insert(
+            r.tag.clone(),
+            Entry {
+                seq: r.seq,
+                task: usize::try_from(r.task_index).map_err(corrupt)?,
+                lookup,
+                resource,
+                deleted: r.state == "deleted",
+                depends_on: serde_json::from_str(&r.depends_on_json).map_err(corrupt)?,
+                serves: serde_json::from_str(&r.serves_json).map_err(corrupt)?,
+            },
+        );
+    }
+    Ok((entries, next))
+}
+
+/// Every record of `entries`, in recording order.
+fn in_order(entries: &BTreeMap<String, Entry>) -> Vec<LedgerEntry> {
+    let mut v: Vec<LedgerEntry> = entries
+        .iter()
+        .map(|(tag, e)| LedgerEntry {
+            tag: tag.clone(),
+            seq: e.seq,
+            task: e.task,
+            lookup: e.lookup.clone(),
+            resource: e.resource.clone(),
+            deleted: e.deleted,
+            depends_on: e.depends_on.clone(),
+            serves: e.serves.clone(),
+        })
+        .collect();
+    v.sort_by_key(|e| e.seq);
+    v
+}
+
+/// A job's records as they are in the database, without opening a run (nothing is
+/// written; a run in progress is not disturbed).
+pub async fn stored(db: &Db, job: &str) -> Result<Vec<LedgerEntry>, RecoveryError> {
+    Ok(in_order(&stored_entries(db, job).await?.0))
+}
+
 impl Ledger {
-    /// Loads the job's records.
+    /// Opens a run of the job: claims it — from now on the writes of any earlier run
+    /// of this job (one still committing after its process lost the job, or a task
+    /// aborted in a crash test) are refused — and loads its records.
     pub async fn load(
         db: Db,
         job: &str,
         hook: Option<std::sync::Arc<dyn CheckpointHook>>,
     ) -> Result<Ledger, RecoveryError> {
-        let mut conn = db.conn().await?;
-        let records = rows::all(&mut conn, job).await?;
-        drop(conn);
-        let mut entries = BTreeMap::new();
-        let mut next = 0;
-        for r in records {
-            next = next.max(r.seq + 1);
-            let lookup: Lookup = serde_json::from_str(&r.lookup_json).map_err(corrupt)?;
-            let resource = match &r.resource_json {
-                Some(j) => Some(serde_json::from_str::<Resource>(j).map_err(corrupt)?),
-                None => None,
-            };
-            entries.insert(
-                r.tag.clone(),
-                Entry {
-                    seq: r.seq,
-                    task: usize::try_from(r.task_index).map_err(corrupt)?,
-                    lookup,
-                    resource,
-                    deleted: r.state == "deleted",
-                    depends_on: serde_json::from_str(&r.depends_on_json).map_err(corrupt)?,
-                    serves: serde_json::from_str(&r.serves_json).map_err(corrupt)?,
-                },
-            );
-        }
+        let run = {
+            let mut conn = db.conn().await?;
+            crate::db::jobs::claim_run(&mut conn, job).await?
+        };
+        let (entries, next) = stored_entries(&db, job).await?;
         let mut by_task: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
         for e in entries.values() {
             by_task.entry(e.task).or_default().push(e.seq);
         }
         Ok(Ledger {
             by_task: Mutex::new(by_task),
-            journal: Journal::start(db, job.to_owned()),
+            journal: Journal::start(db, job.to_owned(), run),
             next_seq: AtomicI64::new(next),
             entries: Mutex::new(entries),
             hook,
@@ -219,22 +259,7 @@ impl Ledger {
 
     /// Every record, in recording order.
     pub fn entries(&self) -> Vec<LedgerEntry> {
-        let mut v: Vec<LedgerEntry> = self
-            .lock()
-            .iter()
-            .map(|(tag, e)| LedgerEntry {
-                tag: tag.clone(),
-                seq: e.seq,
-                task: e.task,
-                lookup: e.lookup.clone(),
-                resource: e.resource.clone(),
-                deleted: e.deleted,
-                depends_on: e.depends_on.clone(),
-                serves: e.serves.clone(),
-            })
-            .collect();
-        v.sort_by_key(|e| e.seq);
-        v
+        in_order(&self.lock())
     }
 
     async fn record_intent(

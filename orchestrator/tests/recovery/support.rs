@@ -19,8 +19,9 @@ use holdfast_orchestrator::dr::target_details::*;
 use holdfast_orchestrator::dr::topology::*;
 use holdfast_orchestrator::recovery::{Executor, ExecutorOptions, JobSpec, NewJob, TargetCloud};
 use holdfast_testcloud::config::Timing;
+use holdfast_testcloud::fixture::Fixture;
+use holdfast_testcloud::fixture::shop::Shop;
 use holdfast_testcloud::{Config, TestCloud};
-use serde_json::{Value, json};
 
 use crate::materialiser::FileMaterialiser;
 
@@ -96,79 +97,10 @@ pub(crate) fn timing() -> Timing {
     }
 }
 
-fn write_fixture(dir: &Path, name: &str, fx: &Value) -> PathBuf {
+fn write_fixture(dir: &Path, name: &str, fx: &Fixture) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, serde_json::to_vec_pretty(fx).unwrap()).unwrap();
     p
-}
-
-/// The shop: db ×1 (root + data), app ×2 (root + data), web ×2 (root), two
-/// networks behind a router with an external gateway, two security groups, a keypair.
-/// The shop with `web` web servers (each with a data volume when `web_data`), `app`
-/// app servers and the db.
-pub(crate) fn sized_fixture(web: usize, app: usize, web_data: bool) -> Value {
-    let mut volumes = vec![];
-    let mut servers = vec![];
-    let mut add = |name: &str, net: &str, data: bool, volumes: &mut Vec<Value>| {
-        volumes.push(
-            json!({"name": format!("{name}-root"), "project": "shop", "size_gb": 1,
-            "bootable": true, "content": format!("root disk of {name}")}),
-        );
-        let mut extra = vec![];
-        if data {
-            volumes.push(
-                json!({"name": format!("{name}-data"), "project": "shop", "size_gb": 1,
-                "content": format!("data disk of {name}")}),
-            );
-            extra.push(format!("{name}-data"));
-        }
-        servers.push(
-            json!({"name": name, "project": "shop", "flavor": "m1.small",
-            "networks": [net], "boot_volume": format!("{name}-root"), "volumes": extra,
-            "key_name": "ops"}),
-        );
-    };
-    add("db", "back", true, &mut volumes);
-    for n in 1..=app {
-        add(&format!("app{n}"), "back", true, &mut volumes);
-    }
-    for n in 1..=web {
-        add(&format!("web{n}"), "front", web_data, &mut volumes);
-    }
-    json!({
-        "hypervisors": [{"hostname": "compute-1", "vcpus": 4096, "memory_mb": 4194304, "local_gb": 100000}],
-        "flavors": [{"id": "f-small", "name": "m1.small", "vcpus": 1, "ram": 512, "disk": 0}],
-        "projects": [{"name": "shop"}],
-        "quotas": {"shop": {"instances": -1, "cores": -1, "ram": -1, "volumes": -1, "gigabytes": -1, "ports": -1}},
-        "networks": [
-            {"name": "public", "external": true, "shared": true,
-             "subnets": [{"name": "public-sub", "cidr": "203.0.113.0/24"}]},
-            {"name": "front", "project": "shop", "subnets": [{"name": "front-sub", "cidr": "10.0.1.0/24"}]},
-            {"name": "back", "project": "shop", "subnets": [{"name": "back-sub", "cidr": "10.0.2.0/24"}]}
-        ],
-        "routers": [{"name": "edge", "project": "shop", "external_network": "public",
-                     "subnets": ["front-sub", "back-sub"]}],
-        "security_groups": [
-            {"name": "web", "project": "shop", "rules": [
-                {"protocol": "tcp", "port_min": 80, "port_max": 80, "remote_ip_prefix": "0.0.0.0/0"},
-                {"protocol": "tcp", "port_min": 443, "port_max": 443, "remote_ip_prefix": "0.0.0.0/0"}]},
-            {"name": "db", "project": "shop", "rules": [
-                {"protocol": "tcp", "port_min": 5432, "port_max": 5432, "remote_ip_prefix": "10.0.2.0/24"}]}
-        ],
-        "keypairs": [{"name": "ops", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f ops@shop"}],
-        "volumes": volumes,
-        "servers": servers
-    })
-}
-
-pub(crate) fn target_fixture() -> Value {
-    json!({
-        "hypervisors": [{"hostname": "target-1", "vcpus": 4096, "memory_mb": 4194304, "local_gb": 100000},
-                        {"hostname": "target-2", "vcpus": 4096, "memory_mb": 4194304, "local_gb": 100000}],
-        "flavors": [{"id": "t-small", "name": "m1.small", "vcpus": 1, "ram": 512, "disk": 0}],
-        "networks": [{"name": "public", "external": true, "shared": true,
-                      "subnets": [{"name": "public-sub", "cidr": "203.0.113.0/24"}]}]
-    })
 }
 
 pub(crate) async fn admin_session(cloud: &TestCloud) -> Session {
@@ -203,12 +135,9 @@ pub(crate) async fn start_clouds(web: usize, app: usize, timing: Timing) -> Clou
 
 pub(crate) async fn start_sized(web: usize, app: usize, web_data: bool, timing: Timing) -> Clouds {
     let dir = tempfile::tempdir().unwrap();
-    let sfx = write_fixture(
-        dir.path(),
-        "source.json",
-        &sized_fixture(web, app, web_data),
-    );
-    let tfx = write_fixture(dir.path(), "target.json", &target_fixture());
+    let shop = Shop { app, web, web_data };
+    let sfx = write_fixture(dir.path(), "source.json", &shop.source());
+    let tfx = write_fixture(dir.path(), "target.json", &Shop::target());
     let source = TestCloud::start(Config {
         fixture: Some(sfx),
         timing: timing.clone(),

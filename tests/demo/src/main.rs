@@ -8,7 +8,6 @@
 #![forbid(unsafe_code)]
 
 mod client;
-mod fixture;
 mod scenario;
 mod stack;
 

@@ -11,7 +11,8 @@ use holdfast_testcloud::config::{Notifications, Timing};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::fixture;
+use holdfast_testcloud::fixture::Fixture;
+use holdfast_testcloud::fixture::shop::Shop;
 
 /// The Cinder backend (and pool) of both test clouds: volumes live in
 /// `<storage>/file/file/volume-<id>`.
@@ -76,7 +77,7 @@ async fn start_cloud(
     opts: &Options,
     name: &str,
     node: &str,
-    fixture: serde_json::Value,
+    fixture: Fixture,
 ) -> anyhow::Result<Cloud> {
     let dir = opts.data_dir.join(format!("{name}-cloud"));
     std::fs::create_dir_all(&dir)?;
@@ -164,10 +165,10 @@ pub(crate) fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
 impl Stack {
     /// Starts the clouds, the orchestrator and the agents in the (fresh) data dir.
     pub(crate) async fn start(opts: &Options) -> anyhow::Result<Stack> {
-        let source = start_cloud(opts, "source", "demo-source-node", fixture::source()).await?;
+        let source = start_cloud(opts, "source", "demo-source-node", Shop::DEMO.source()).await?;
         // the target agent's node id is the target cloud's Cinder host name, so that
         // volumes it exports are adopted at `testcloud@file#file`
-        let target = start_cloud(opts, "target", "testcloud", fixture::target()).await?;
+        let target = start_cloud(opts, "target", "testcloud", Shop::target()).await?;
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         let admin_password = random_password();

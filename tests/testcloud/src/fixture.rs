@@ -14,6 +14,7 @@ use crate::model::network::{NetworkSpec, RuleSpec, SubnetSpec};
 use crate::model::{Cloud, CloudError, Effect};
 
 pub mod generate;
+pub mod shop;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
