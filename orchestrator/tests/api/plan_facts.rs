@@ -192,20 +192,12 @@ async fn events(app: &TestApp, token: &str, code: &str) -> Vec<String> {
         .collect()
 }
 
-async fn wait_for_event(app: &TestApp, token: &str, code: &str, needle: &str) -> String {
-    let mut found = String::new();
+async fn wait_for_event(app: &TestApp, token: &str, code: &str, needle: &str) {
     let ok = eventually(WAIT, || async {
-        match events(app, token, code)
+        events(app, token, code)
             .await
-            .into_iter()
-            .find(|m| m.contains(needle))
-        {
-            Some(m) => {
-                found = m;
-                true
-            }
-            None => false,
-        }
+            .iter()
+            .any(|m| m.contains(needle))
     })
     .await;
     assert!(
@@ -213,7 +205,6 @@ async fn wait_for_event(app: &TestApp, token: &str, code: &str, needle: &str) ->
         "no {code} event containing {needle:?}: {:?}",
         events(app, token, code).await
     );
-    found
 }
 
 async fn admin_membership_is_asked_of_the_cloud(app: &TestApp) {
