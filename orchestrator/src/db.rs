@@ -14,6 +14,7 @@ pub mod job_engine;
 pub mod job_reports;
 pub mod jobs;
 pub mod licence;
+pub mod plan_sync_warnings;
 pub mod plans;
 pub mod protection_groups;
 
@@ -67,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "job_engine",
         include_str!("../migrations/0007_job_engine.sql"),
+    ),
+    (
+        9,
+        "plan_facts",
+        include_str!("../migrations/0009_plan_facts.sql"),
     ),
     (
         10,

@@ -15,6 +15,7 @@
 //! | [`queue`] | which pending job may start, the 10-minute rule for scheduled drills |
 //! | [`frozen`] | the frozen copy of plan, group and clusters a triggered job works from |
 //! | [`plan_state`] | plan-state evaluation with every reason, and its precedence |
+//! | [`capacity`] | the capacity check: flavors (vCPU, RAM, local disk) against the mapped target nodes' free capacity |
 //! | [`plan_sync`] | mapping validation against the synced target; the plan sync reactions |
 //! | [`plan_rules`] | plan create / update / delete rules |
 //! | [`group_rules`] | protection-group create / update / delete rules and the manual's constraints |
@@ -62,6 +63,7 @@
 //!   the same group (a consistent cut), refused otherwise; volumes created from a
 //!   snapshot are refused at protection time.
 
+pub mod capacity;
 pub mod frozen;
 pub mod group_rules;
 pub mod ids;

@@ -4,29 +4,39 @@
 //!
 //! | module | holds |
 //! | --- | --- |
+//! | [`admin_membership`] | the source project's admin membership, asked of the cloud at group creation |
 //! | [`inventory`] | a cluster's synced documents, typed; the group rules' inventory |
 //! | [`mapping`] | the plan's resource mapping and boot plan (stored as JSON) |
 //! | [`topology_builder`] | pure: documents + mapping → the executor's `JobSpec` and the protected volumes |
 //! | [`groups`] | protection-group create / update / delete |
 //! | [`plans`] | plan create / update / delete |
+//! | [`capacity_facts`] | the capacity check's facts: flavor needs, target nodes' free capacity |
 //! | [`evaluate`] | plan-state evaluation (facts → state + reasons, stored, event on change) |
 //! | [`replication`] | the [`PlanReplication`] seam and its "not connected" default |
 //! | [`agent_replication`] | [`PlanReplication`] over the agents (`crate::replication`) |
 //! | [`snapshots`] | a plan's group snapshots: take (with the plan snapshot), retention, delete, events |
+//! | [`sync_changes`] | pure: a written resource's documents before/after → the plan sync changes |
+//! | [`plan_view`] | pure: a plan as the sync reactions see it |
+//! | [`sync_reactions`] | the plan sync reactions: mapping updates, kept warnings, events |
 //! | [`runner`] | the leader's loop: replication in step with plans, first and scheduled snapshots, lag events |
 //!
 //! [`freeze_plan`] is what the job engine calls when a job is triggered.
 
+pub mod admin_membership;
 pub mod agent_replication;
+pub mod capacity_facts;
 pub mod evaluate;
 pub mod groups;
 pub mod inventory;
 pub mod job_source;
 pub mod mapping;
+pub mod plan_view;
 pub mod plans;
 pub mod replication;
 pub mod runner;
 pub mod snapshots;
+pub mod sync_changes;
+pub mod sync_reactions;
 pub mod topology_builder;
 
 use crate::db::{self, Db, DbError};
@@ -91,6 +101,16 @@ pub enum ProtectionError {
     /// The plan rules refuse.
     #[error("{}", join(.0))]
     Plan(Vec<PlanRefusal>),
+    /// A cluster could not be asked what an operation needs to know now.
+    #[error(
+        "cannot reach cluster {cluster_id} to check it: {reason}; check the cluster's status and credential, then try again"
+    )]
+    ClusterUnreachable {
+        /// The cluster.
+        cluster_id: String,
+        /// What failed.
+        reason: String,
+    },
     /// The plan cannot be frozen (its recovery cannot be built from the synced copies).
     #[error("the plan cannot be recovered as it is: {}", join(.0))]
     NotReady(Vec<BuildError>),
@@ -114,7 +134,7 @@ fn group_code(r: &GroupRefusal) -> (&'static str, ErrorKind) {
         GroupRefusal::SharedVolume { .. } => ("shared_volume", Invalid),
         GroupRefusal::VolumeGroupSplit { .. } => ("volume_group_split", Invalid),
         GroupRefusal::FromSnapshot { .. } => ("volume_from_snapshot", Invalid),
-        GroupRefusal::NoAdminMembership(_) => ("no_admin_membership", Invalid),
+        GroupRefusal::NoAdminMembership { .. } => ("no_admin_membership", Invalid),
         GroupRefusal::LicenceMissing
         | GroupRefusal::LicenceExpired
         | GroupRefusal::LicenceLimit { .. } => ("licence_refused", Licence),
@@ -153,6 +173,9 @@ impl ProtectionError {
                 .first()
                 .map_or(("conflict", ErrorKind::Conflict), plan_code),
             ProtectionError::NotReady(_) => ("plan_not_ready", ErrorKind::Conflict),
+            ProtectionError::ClusterUnreachable { .. } => {
+                ("cluster_unreachable", ErrorKind::Conflict)
+            }
         }
     }
 }

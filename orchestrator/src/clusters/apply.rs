@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use futures_util::StreamExt as _;
 
 use super::fetch::{self, FetchError, Refreshed};
-use crate::db::{DbError, resources};
+use crate::db::{self, DbError, resources};
 use crate::domain::cluster::ResourceKind;
 use crate::domain::cluster_events::{self, Change};
+use crate::protection::sync_changes::ResourceDelta;
 use crate::state::{App, now_ms};
 
 /// Concurrent reads from the cloud while applying a batch.
@@ -105,8 +106,17 @@ pub async fn apply_batch(
     };
     let now = now_ms();
     let mut tx = app.db.begin().await?;
+    // the plan sync reactions need each change with its document before, only when
+    // a plan uses the cluster
+    let track = !db::plans::ids_using_cluster(&mut tx, cluster_id)
+        .await?
+        .is_empty();
+    let mut deltas = Vec::new();
     let mut upserts = Vec::new();
     for (key, change) in &latest {
+        if track && let Some(d) = delta(&mut tx, cluster_id, key, change, &fetched).await? {
+            deltas.push(d);
+        }
         match change {
             Change::Delete(k, id) => {
                 resources::mark_deleted(&mut tx, cluster_id, k.as_str(), id, now).await?;
@@ -162,6 +172,39 @@ pub async fn apply_batch(
         }
     }
     let changed: Vec<Change> = latest.into_values().collect();
-    super::plan_hooks::reevaluate_plans_after_resource_changes(app, cluster_id, &changed).await;
+    super::plan_hooks::reevaluate_plans_after_resource_changes(app, cluster_id, &changed, &deltas)
+        .await;
     Ok(counts)
+}
+
+/// The change of one resource with its stored document before; `None` when nothing is
+/// written for it (the read from the cloud failed) or the document is unchanged.
+async fn delta(
+    conn: &mut sqlx::AnyConnection,
+    cluster_id: &str,
+    (kind, id): &(ResourceKind, String),
+    change: &Change,
+    fetched: &HashMap<(ResourceKind, String), Outcome>,
+) -> Result<Option<ResourceDelta>, DbError> {
+    let after = match change {
+        Change::Delete(..) => None,
+        Change::Refresh(..) => match fetched.get(&(*kind, id.clone())) {
+            Some(Outcome::Row(Some(r))) => Some(r.row.doc_json.clone()),
+            Some(Outcome::Row(None)) => None,
+            Some(Outcome::Failed(_)) | None => return Ok(None),
+        },
+    };
+    let before = resources::get(conn, cluster_id, kind.as_str(), id)
+        .await?
+        .filter(|r| r.deleted_at.is_none())
+        .map(|r| r.row.doc_json);
+    if before == after {
+        return Ok(None);
+    }
+    Ok(Some(ResourceDelta {
+        kind: *kind,
+        id: id.clone(),
+        before,
+        after,
+    }))
 }

@@ -12,6 +12,7 @@ use crate::db::resources::{self, ResourceRow};
 use crate::db::{self, Db, DbError};
 use crate::domain::cluster::ResourceKind;
 use crate::events::{Event, Severity};
+use crate::protection::sync_changes::ResourceDelta;
 use crate::state::{App, now_ms};
 
 /// Rows written per transaction.
@@ -71,6 +72,9 @@ pub struct SyncReport {
     pub fetch_secs: f64,
     /// Seconds spent writing the database.
     pub write_secs: f64,
+    /// The rows written, with their documents before (only when a plan uses the
+    /// cluster: the plan sync reactions read them).
+    pub deltas: Vec<ResourceDelta>,
 }
 
 impl SyncReport {
@@ -184,12 +188,14 @@ pub async fn fetch_all(s: &Session) -> Result<Vec<(ResourceKind, Vec<ResourceRow
     .map_err(|e| SyncError::Internal(e.to_string()))
 }
 
-/// Makes the stored rows of one kind equal `fetched`.
+/// Makes the stored rows of one kind equal `fetched`. With `deltas`, every row written
+/// is also recorded with its stored document before (for the plan sync reactions).
 pub async fn reconcile(
     db: &Db,
     cluster_id: &str,
     kind: ResourceKind,
     fetched: Vec<ResourceRow>,
+    mut deltas: Option<&mut Vec<ResourceDelta>>,
 ) -> Result<KindCounts, DbError> {
     let stored = {
         let mut conn = db.conn().await?;
@@ -223,6 +229,17 @@ pub async fn reconcile(
         .collect();
     for chunk in write.chunks(BATCH) {
         let mut tx = db.begin().await?;
+        if let Some(d) = deltas.as_deref_mut() {
+            for r in chunk {
+                let before = stored_doc(&mut tx, cluster_id, kind, &r.id).await?;
+                d.push(ResourceDelta {
+                    kind,
+                    id: r.id.clone(),
+                    before,
+                    after: Some(r.doc_json.clone()),
+                });
+            }
+        }
         resources::upsert(&mut tx, cluster_id, chunk, now_ms()).await?;
         tx.commit().await?;
         tokio::task::yield_now().await;
@@ -231,14 +248,39 @@ pub async fn reconcile(
         let mut tx = db.begin().await?;
         let now = now_ms();
         for id in chunk {
+            let before = match deltas {
+                Some(_) => stored_doc(&mut tx, cluster_id, kind, id).await?,
+                None => None,
+            };
             if resources::mark_deleted(&mut tx, cluster_id, kind.as_str(), id, now).await? {
                 counts.deleted += 1;
+                if let Some(d) = deltas.as_deref_mut() {
+                    d.push(ResourceDelta {
+                        kind,
+                        id: (*id).clone(),
+                        before,
+                        after: None,
+                    });
+                }
             }
         }
         tx.commit().await?;
         tokio::task::yield_now().await;
     }
     Ok(counts)
+}
+
+/// The stored document of a live resource.
+async fn stored_doc(
+    conn: &mut sqlx::AnyConnection,
+    cluster_id: &str,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Option<String>, DbError> {
+    Ok(resources::get(conn, cluster_id, kind.as_str(), id)
+        .await?
+        .filter(|r| r.deleted_at.is_none())
+        .map(|r| r.row.doc_json))
 }
 
 /// Fetches and reconciles everything. The caller has claimed the sync.
@@ -254,10 +296,17 @@ pub async fn sync_all(
         fetch_secs,
         ..SyncReport::default()
     };
+    // the changes are kept for the plan sync reactions only when a plan uses the cluster
+    let plans = {
+        let mut conn = app.db.conn().await?;
+        db::plans::ids_using_cluster(&mut conn, cluster_id).await?
+    };
+    let mut deltas = (!plans.is_empty()).then(Vec::new);
     for (kind, rows) in fetched {
-        let c = reconcile(&app.db, cluster_id, kind, rows).await?;
+        let c = reconcile(&app.db, cluster_id, kind, rows, deltas.as_mut()).await?;
         report.kinds.push((kind, c));
     }
+    report.deltas = deltas.unwrap_or_default();
     if report.changed() > 0 {
         let mut conn = app.db.conn().await?;
         resources::analyze(&mut conn).await?;
@@ -344,7 +393,7 @@ pub async fn run_claimed(
                 .group(group);
                 crate::events::publish(app, e).await?;
             }
-            super::plan_hooks::reevaluate_plans_after_sync(app, cluster_id).await;
+            super::plan_hooks::reevaluate_plans_after_sync(app, cluster_id, &report.deltas).await;
         }
         Err(e) => {
             tracing::warn!(error = %e, "cluster sync failed");

@@ -233,6 +233,8 @@ pub async fn set_state(
 
 /// Deletes a plan.
 pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, DbError> {
+    // SQLite does not enforce the cascade without `PRAGMA foreign_keys`
+    super::plan_sync_warnings::clear(conn, id).await?;
     let done = sqlx::query("DELETE FROM recovery_plans WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)

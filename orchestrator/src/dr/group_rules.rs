@@ -38,8 +38,10 @@ pub struct SourceInventory {
     pub volumes: BTreeMap<VolumeId, SourceVolume>,
     /// Members of each OpenStack volume group.
     pub volume_groups: BTreeMap<VolumeGroupId, Vec<VolumeId>>,
-    /// Projects that have the admin account as a member.
+    /// Projects on which the cluster's admin account has the `admin` role.
     pub projects_with_admin: BTreeSet<ProjectId>,
+    /// The cluster's admin account (user name), for messages.
+    pub admin_user: String,
 }
 
 /// The licence as group creation needs it (platform.md, "Licence").
@@ -117,11 +119,17 @@ pub enum GroupRefusal {
         /// The snapshot.
         snapshot: String,
     },
-    /// The source project lacks the admin membership.
+    /// The cluster's admin account has no `admin` role on the source project (checked
+    /// on the cloud when the group is created).
     #[error(
-        "project {0} on the source has no member with the admin role: add the admin account to the project (openstack role add --project <project> --user admin admin)"
+        "the cluster's admin account {user} has no admin role on project {project}, so Holdfast cannot read and protect its resources: grant it (openstack role add --user {user} --project {project} admin) and create the group again"
     )]
-    NoAdminMembership(ProjectId),
+    NoAdminMembership {
+        /// The project.
+        project: ProjectId,
+        /// The cluster's admin account (user name).
+        user: String,
+    },
     /// No licence.
     #[error("no licence is registered: register a licence key first")]
     LicenceMissing,
@@ -221,7 +229,10 @@ fn check_selection(
     }
     for p in &projects {
         if !inv.projects_with_admin.contains(p) {
-            out.push(GroupRefusal::NoAdminMembership(p.clone()));
+            out.push(GroupRefusal::NoAdminMembership {
+                project: p.clone(),
+                user: inv.admin_user.clone(),
+            });
         }
     }
 }

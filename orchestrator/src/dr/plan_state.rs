@@ -16,12 +16,14 @@
 //!
 //! Every reason found is returned, not only the one that decided the state.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use super::ids::{InstanceId, JobId, NodeId, VolumeId};
+use super::capacity::{self, CapacityIssue};
+use super::ids::{JobId, VolumeId};
 use super::plan_sync::MappingIssue;
 use super::retention::Retention;
+
+pub use super::capacity::{InstanceNeeds, NodeFacts, NodeMapping};
 
 /// The plan states of protection.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -100,43 +102,6 @@ pub struct VolumeFacts {
     pub name: String,
     /// Its replication.
     pub replication: Replication,
-}
-
-/// Where a recovered instance is placed on the target (the compute-node mapping).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum NodeMapping {
-    /// A chosen compute node.
-    Node(NodeId),
-    /// Any node of the availability zone.
-    AnyInZone(String),
-}
-
-/// One instance's needs and placement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceNeeds {
-    /// Its id.
-    pub id: InstanceId,
-    /// Its name, for messages.
-    pub name: String,
-    /// vCPUs of its flavor.
-    pub vcpus: u64,
-    /// RAM of its flavor, MiB.
-    pub ram_mb: u64,
-    /// Where it goes.
-    pub placement: NodeMapping,
-}
-
-/// A target compute node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeFacts {
-    /// Its id.
-    pub id: NodeId,
-    /// Its availability zone.
-    pub zone: String,
-    /// vCPUs free (capacity − usage, from the last sync).
-    pub free_vcpus: u64,
-    /// RAM free, MiB.
-    pub free_ram_mb: u64,
 }
 
 /// Everything plan-state evaluation looks at.
@@ -221,62 +186,9 @@ pub enum Reason {
     /// A mapping problem.
     #[error("{0}")]
     Mapping(MappingIssue),
-    /// A node cannot host what is mapped to it.
-    #[error(
-        "compute node {node} cannot host the instances mapped to it: they need {need_vcpus} vCPUs and {need_ram_mb} MiB RAM, it has {free_vcpus} vCPUs and {free_ram_mb} MiB free; map some instances elsewhere"
-    )]
-    NodeCapacity {
-        /// The node.
-        node: NodeId,
-        /// vCPUs needed.
-        need_vcpus: u64,
-        /// vCPUs free.
-        free_vcpus: u64,
-        /// RAM needed.
-        need_ram_mb: u64,
-        /// RAM free.
-        free_ram_mb: u64,
-    },
-    /// A zone cannot host what is mapped to it.
-    #[error(
-        "availability zone {zone} cannot host the instances mapped to it: they need {need_vcpus} vCPUs and {need_ram_mb} MiB RAM, it has {free_vcpus} vCPUs and {free_ram_mb} MiB free"
-    )]
-    ZoneCapacity {
-        /// The zone.
-        zone: String,
-        /// vCPUs needed.
-        need_vcpus: u64,
-        /// vCPUs free.
-        free_vcpus: u64,
-        /// RAM needed.
-        need_ram_mb: u64,
-        /// RAM free.
-        free_ram_mb: u64,
-    },
-    /// An instance fits no single node of its zone.
-    #[error(
-        "instance {name} ({vcpus} vCPUs, {ram_mb} MiB) fits on no compute node of availability zone {zone}"
-    )]
-    FitsNoNode {
-        /// The instance.
-        name: String,
-        /// Its zone.
-        zone: String,
-        /// vCPUs.
-        vcpus: u64,
-        /// RAM.
-        ram_mb: u64,
-    },
-    /// A mapped node is not on the target.
-    #[error(
-        "instance {name} is mapped to compute node {node}, which the target no longer has: choose another node"
-    )]
-    UnknownNode {
-        /// The instance.
-        name: String,
-        /// The node.
-        node: NodeId,
-    },
+    /// The mapped target nodes cannot host the recovered instances.
+    #[error("{0}")]
+    Capacity(CapacityIssue),
     /// Target storage too small.
     #[error(
         "the target storage may run out: the plan needs up to {need} bytes (source {source_bytes} × (retention {retention} + 2)) and {available} are available; add storage or lower the retention"
@@ -303,93 +215,6 @@ pub struct PlanStatus {
     pub state: PlanState,
     /// Every reason behind a non-normal state (empty for `Normal`).
     pub reasons: Vec<Reason>,
-}
-
-#[derive(Default)]
-struct Load {
-    vcpus: u64,
-    ram_mb: u64,
-}
-
-fn capacity_reasons(facts: &PlanFacts, out: &mut Vec<Reason>) {
-    let nodes: BTreeMap<&NodeId, &NodeFacts> = facts.nodes.iter().map(|n| (&n.id, n)).collect();
-    let mut on_node: BTreeMap<&NodeId, Load> = BTreeMap::new();
-    let mut in_zone: BTreeMap<&str, Load> = BTreeMap::new();
-    // zones with "any node" placements: only there can the zone total be short while
-    // every chosen node fits
-    let mut flexible: Vec<&str> = Vec::new();
-    for i in &facts.instances {
-        match &i.placement {
-            NodeMapping::Node(n) => match nodes.get(n) {
-                Some(node) => {
-                    for l in [
-                        on_node.entry(n).or_default(),
-                        in_zone.entry(node.zone.as_str()).or_default(),
-                    ] {
-                        l.vcpus = l.vcpus.saturating_add(i.vcpus);
-                        l.ram_mb = l.ram_mb.saturating_add(i.ram_mb);
-                    }
-                }
-                None => out.push(Reason::UnknownNode {
-                    name: i.name.clone(),
-                    node: n.clone(),
-                }),
-            },
-            NodeMapping::AnyInZone(z) => {
-                flexible.push(z.as_str());
-                let l = in_zone.entry(z.as_str()).or_default();
-                l.vcpus = l.vcpus.saturating_add(i.vcpus);
-                l.ram_mb = l.ram_mb.saturating_add(i.ram_mb);
-                let fits = facts
-                    .nodes
-                    .iter()
-                    .any(|n| &n.zone == z && n.free_vcpus >= i.vcpus && n.free_ram_mb >= i.ram_mb);
-                if !fits {
-                    out.push(Reason::FitsNoNode {
-                        name: i.name.clone(),
-                        zone: z.clone(),
-                        vcpus: i.vcpus,
-                        ram_mb: i.ram_mb,
-                    });
-                }
-            }
-        }
-    }
-    for (id, load) in &on_node {
-        if let Some(n) = nodes.get(id)
-            && (load.vcpus > n.free_vcpus || load.ram_mb > n.free_ram_mb)
-        {
-            out.push(Reason::NodeCapacity {
-                node: (*id).clone(),
-                need_vcpus: load.vcpus,
-                free_vcpus: n.free_vcpus,
-                need_ram_mb: load.ram_mb,
-                free_ram_mb: n.free_ram_mb,
-            });
-        }
-    }
-    for (zone, load) in in_zone.iter().filter(|(z, _)| flexible.contains(z)) {
-        let (free_vcpus, free_ram_mb) =
-            facts
-                .nodes
-                .iter()
-                .filter(|n| n.zone == *zone)
-                .fold((0u64, 0u64), |(c, r), n| {
-                    (
-                        c.saturating_add(n.free_vcpus),
-                        r.saturating_add(n.free_ram_mb),
-                    )
-                });
-        if load.vcpus > free_vcpus || load.ram_mb > free_ram_mb {
-            out.push(Reason::ZoneCapacity {
-                zone: (*zone).to_owned(),
-                need_vcpus: load.vcpus,
-                free_vcpus,
-                need_ram_mb: load.ram_mb,
-                free_ram_mb,
-            });
-        }
-    }
 }
 
 /// Evaluates a plan's state from facts (protection.md, "Plan states"), with the
@@ -439,7 +264,11 @@ pub fn evaluate(facts: &PlanFacts) -> PlanStatus {
         warnings.push(Reason::UnmappedVolume { name: name.clone() });
     }
     warnings.extend(facts.mapping_issues.iter().cloned().map(Reason::Mapping));
-    capacity_reasons(facts, &mut warnings);
+    warnings.extend(
+        capacity::check(&facts.instances, &facts.nodes)
+            .into_iter()
+            .map(Reason::Capacity),
+    );
     let need = facts.retention.storage_needed(facts.source_bytes);
     if need > u128::from(facts.target_storage_bytes) {
         warnings.push(Reason::StorageShort {

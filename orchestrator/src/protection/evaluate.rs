@@ -13,7 +13,7 @@ use super::{ProtectionError, plans};
 use crate::db::{self, DbError};
 use crate::dr::ids::{JobId, NetworkId, NodeId, PlanId};
 use crate::dr::plan_state::{
-    self, ClusterStatus, InstanceNeeds, NodeFacts, NodeMapping, PlanFacts, PlanState,
+    self, ClusterStatus, InstanceNeeds, NodeMapping, PlanFacts, PlanState,
 };
 use crate::dr::plan_sync::{self, MappingIssue, PlanView, TargetInventory};
 use crate::dr::retention::Retention;
@@ -165,20 +165,10 @@ pub fn status_of(i: &PlanInputs<'_>) -> (PlanState, Vec<String>) {
         match m.instances.get(id) {
             None => unmapped_instances.push(srv.name.clone()),
             Some(c) => {
-                let (vcpus, ram) = if srv.flavor.vcpus > 0 {
-                    (u64::from(srv.flavor.vcpus), srv.flavor.ram)
-                } else {
-                    srv.flavor
-                        .id
-                        .as_ref()
-                        .and_then(|f| src.flavors.get(f))
-                        .map_or((0, 0), |f| (u64::from(f.vcpus), f.ram))
-                };
                 needs.push(InstanceNeeds {
                     id: crate::dr::ids::InstanceId::new(id),
                     name: srv.name.clone(),
-                    vcpus,
-                    ram_mb: ram,
+                    needs: super::capacity_facts::instance_needs(srv, &src.flavors),
                     placement: c.node.as_ref().map_or_else(
                         || NodeMapping::AnyInZone(m.availability_zone.clone()),
                         |n| NodeMapping::Node(NodeId::new(n)),
@@ -189,17 +179,7 @@ pub fn status_of(i: &PlanInputs<'_>) -> (PlanState, Vec<String>) {
     }
     let mut all_issues = plan_sync::validate_mapping(&plan_view(i), &target_inventory(i.target));
     all_issues.extend(issues);
-    let nodes = i
-        .target
-        .hypervisors
-        .values()
-        .map(|h| NodeFacts {
-            id: NodeId::new(&h.hypervisor_hostname),
-            zone: i.target.zone_of(h),
-            free_vcpus: h.vcpus.saturating_sub(h.vcpus_used),
-            free_ram_mb: h.memory_mb.saturating_sub(h.memory_mb_used),
-        })
-        .collect();
+    let nodes = super::capacity_facts::target_nodes(i.target);
     let (volumes, first_snapshot_taken, free, not_connected) = match &i.replication {
         ReplicationFacts::NotConnected { reason } => (Vec::new(), true, None, Some(reason)),
         ReplicationFacts::Known {
@@ -247,6 +227,24 @@ pub fn status_of(i: &PlanInputs<'_>) -> (PlanState, Vec<String>) {
     (state, reasons)
 }
 
+/// Adds the reasons plan sync reactions raised (kept until a user saves the plan;
+/// `protection::sync_reactions`): each is a warning, shown once.
+pub fn with_sync_warnings(
+    (state, mut reasons): (PlanState, Vec<String>),
+    sync_warnings: Vec<String>,
+) -> (PlanState, Vec<String>) {
+    let mut state = state;
+    for w in sync_warnings {
+        if !reasons.contains(&w) {
+            reasons.push(w);
+        }
+        if state == PlanState::Normal {
+            state = PlanState::Warning;
+        }
+    }
+    (state, reasons)
+}
+
 fn severity(state: PlanState) -> Severity {
     match state {
         PlanState::Normal | PlanState::Prepare => Severity::Info,
@@ -285,6 +283,7 @@ pub async fn evaluate_plan(
     let source_docs = super::inventory::load(&mut tx, &g.source_cluster_id).await?;
     let target_docs = super::inventory::load(&mut tx, &p.target_cluster_id).await?;
     let jobs = db::job_engine::existing_for(&mut tx, Some(&p.id), None).await?;
+    let sync_warnings = db::plan_sync_warnings::list(&mut tx, &p.id).await?;
     tx.commit().await.map_err(DbError::from)?;
     let mapping = plans::parse_mapping(&p)?;
     let retention = Retention::parse(p.retention).map_err(|e| DbError::Corrupt {
@@ -307,7 +306,7 @@ pub async fn evaluate_plan(
             .collect(),
         replication,
     };
-    let (state, reasons) = status_of(&inputs);
+    let (state, reasons) = with_sync_warnings(status_of(&inputs), sync_warnings);
     let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".to_owned());
     let changed = p.state != state.to_string();
     if changed || p.reasons_json != reasons_json {

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::inventory::{self, ClusterDocs};
-use super::{ProtectionError, evaluate, plans};
+use super::{ProtectionError, admin_membership, evaluate, plans};
 use crate::db::protection_groups::GroupRecord;
 use crate::db::{self, DbError, Tx};
 use crate::domain::schedule::Recurrence;
@@ -114,18 +114,23 @@ fn in_other_group(e: DbError) -> ProtectionError {
     }
 }
 
-async fn source_facts(
-    tx: &mut Tx<'_>,
-    cluster_id: &str,
-) -> Result<(ClusterDocs, std::collections::BTreeMap<String, String>), ProtectionError> {
-    if db::clusters::get(tx, cluster_id).await?.is_none() {
+/// The synced source, its membership (instance → group) and the name of the account
+/// Holdfast signs in with.
+type SourceFacts = (
+    ClusterDocs,
+    std::collections::BTreeMap<String, String>,
+    String,
+);
+
+async fn source_facts(tx: &mut Tx<'_>, cluster_id: &str) -> Result<SourceFacts, ProtectionError> {
+    let Some(cluster) = db::clusters::get(tx, cluster_id).await? else {
         return Err(ProtectionError::Invalid(format!(
             "source cluster {cluster_id:?} does not exist"
         )));
-    }
+    };
     let docs = inventory::load(tx, cluster_id).await?;
     let membership = db::protection_groups::membership(tx, cluster_id).await?;
-    Ok((docs, membership))
+    Ok((docs, membership, cluster.username))
 }
 
 /// Creates a group after every creation rule passed.
@@ -138,17 +143,25 @@ pub async fn create_group(app: &App, g: NewGroup) -> Result<GroupRecord, Protect
         &g.snapshot_interval,
     )?;
     let terms = crate::licence::current(app).await?;
+    // asked of the cloud before the transaction: no network call holds the database
+    let projects = admin_membership::projects_of(app, &g.source_cluster_id, &g.instances).await?;
+    let admin = if projects.is_empty() {
+        None
+    } else {
+        Some(admin_membership::check(app, &g.source_cluster_id, &projects).await?)
+    };
     let mut tx = app.db.begin().await?;
-    let (docs, membership) = source_facts(&mut tx, &g.source_cluster_id).await?;
+    let (docs, membership, user) = source_facts(&mut tx, &g.source_cluster_id).await?;
     let licence = licence_facts(terms, &mut tx).await?;
     let selected = instance_set(&g.instances);
-    let valid = group_rules::check_create(
-        &g.name,
-        &selected,
-        &docs.source_inventory(&membership),
-        licence,
-    )
-    .map_err(ProtectionError::Group)?;
+    let mut inventory = docs.source_inventory(&membership);
+    inventory.admin_user = user;
+    if let Some(a) = admin {
+        inventory.projects_with_admin = a.projects;
+        inventory.admin_user = a.user;
+    }
+    let valid = group_rules::check_create(&g.name, &selected, &inventory, licence)
+        .map_err(ProtectionError::Group)?;
     if db::protection_groups::name_taken(&mut tx, valid.name.as_str(), None).await? {
         return Err(ProtectionError::NameTaken {
             what: "protection group",
@@ -228,7 +241,7 @@ pub async fn update_group(
     let name = patch.name.unwrap_or(g.name.clone());
     let current_ids = db::protection_groups::instances(&mut tx, id).await?;
     let wanted_ids = patch.instances.unwrap_or(current_ids.clone());
-    let (docs, membership) = source_facts(&mut tx, &g.source_cluster_id).await?;
+    let (docs, membership, user) = source_facts(&mut tx, &g.source_cluster_id).await?;
     let licence = licence_facts(terms, &mut tx).await?;
     let job = db::job_engine::existing_for(&mut tx, None, Some(id))
         .await?
@@ -238,6 +251,13 @@ pub async fn update_group(
     let plan = db::plans::of_group(&mut tx, id).await?;
     let group_id = GroupId::new(id);
     let (current, wanted) = (instance_set(&current_ids), instance_set(&wanted_ids));
+    let mut inventory = docs.source_inventory(&membership);
+    inventory.admin_user = user;
+    // the membership was checked on the cloud when the group was created; an update
+    // keeps the group's project
+    inventory
+        .projects_with_admin
+        .insert(crate::dr::ids::ProjectId::new(&g.project_id));
     let outcome = group_rules::check_update(
         &GroupChange {
             group: &group_id,
@@ -247,7 +267,7 @@ pub async fn update_group(
             job: job.as_ref(),
             has_plan: plan.is_some(),
         },
-        &docs.source_inventory(&membership),
+        &inventory,
         licence,
     )
     .map_err(ProtectionError::Group)?;

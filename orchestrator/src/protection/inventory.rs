@@ -212,10 +212,8 @@ impl ClusterDocs {
                     .push(VolumeId::new(id));
             }
         }
-        // Role assignments are not part of the synced copy: every synced project is
-        // taken as reachable by the registered admin account (its credential was
-        // checked for the admin role at registration).
-        inv.projects_with_admin = self.projects.keys().map(ProjectId::new).collect();
+        // Role assignments are not part of the synced copy: the caller fills
+        // `projects_with_admin` from the cloud (`super::admin_membership`).
         inv
     }
 }

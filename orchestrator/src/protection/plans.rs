@@ -392,6 +392,8 @@ pub async fn update_plan(
     p.mapping_json = serde_json::to_string(&mapping).unwrap_or_else(|_| "{}".into());
     p.updated_at = now_ms();
     db::plans::update(&mut tx, &p).await?;
+    // a user saved the plan: the sync reactions' warnings were seen (protection.md)
+    db::plan_sync_warnings::clear(&mut tx, &p.id).await?;
     tx.commit().await.map_err(DbError::from)?;
     start(app, &p, &protected_volumes(&source_docs, &mapping)).await?;
     evaluate::evaluate_plan(app, &p.id).await?;

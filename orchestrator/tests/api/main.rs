@@ -16,5 +16,6 @@ mod users;
 mod agents;
 mod agents_bus;
 mod lease;
+mod plan_facts;
 mod plan_snapshots;
 mod replication;

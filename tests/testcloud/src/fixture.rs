@@ -79,6 +79,11 @@ pub struct ProjectFx {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// Grant the cloud's `admin` user the `admin` role on the project (what an operator
+    /// does before protecting it); `false` makes a project without that membership, as
+    /// Keystone leaves a project created by someone else.
+    #[serde(default = "yes")]
+    pub admin_member: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -358,6 +363,12 @@ fn apply_quietly(c: &mut Cloud, fx: &Fixture) -> Result<FixtureStats, FixtureErr
         let id = c.ensure_project(&p.name, DEFAULT_DOMAIN);
         if let Some(proj) = c.identity.projects.get_mut(&id) {
             proj.description = p.description.clone();
+        }
+        if p.admin_member {
+            let admin = Names::get(&n.users, "user", "admin")?.clone();
+            let role = c.ensure_role("admin");
+            c.grant_role(Scope::Project(id.clone()), &admin, &role)
+                .map_err(rejected("project", &p.name))?;
         }
         n.projects.insert(p.name.clone(), id);
     }

@@ -44,6 +44,7 @@ fn inv() -> SourceInventory {
         .into(),
         volume_groups: BTreeMap::new(),
         projects_with_admin: [ProjectId::new("shop"), ProjectId::new("ops")].into(),
+        admin_user: "hf-admin".into(),
     }
 }
 
@@ -140,7 +141,15 @@ fn every_cannot_create_rule() {
     x.projects_with_admin.clear();
     assert_eq!(
         err("ok", &["web1"], &x, LIC),
-        vec![GroupRefusal::NoAdminMembership(ProjectId::new("shop"))]
+        vec![GroupRefusal::NoAdminMembership {
+            project: ProjectId::new("shop"),
+            user: "hf-admin".into(),
+        }]
+    );
+    assert!(
+        err("ok", &["web1"], &x, LIC)[0]
+            .to_string()
+            .contains("openstack role add --user hf-admin --project shop admin"),
     );
     // several reasons at once
     assert_eq!(

@@ -1,5 +1,15 @@
 use super::*;
+use crate::dr::capacity::{Ratios, Resources};
+use crate::dr::ids::{InstanceId, NodeId};
 use proptest::prelude::*;
+
+fn res(vcpus: u64, ram_mb: u64) -> Resources {
+    Resources {
+        vcpus,
+        ram_mb,
+        disk_gb: 0,
+    }
+}
 
 fn healthy() -> PlanFacts {
     PlanFacts {
@@ -17,15 +27,14 @@ fn healthy() -> PlanFacts {
         instances: vec![InstanceNeeds {
             id: InstanceId::new("i1"),
             name: "db".into(),
-            vcpus: 2,
-            ram_mb: 4096,
+            needs: res(2, 4096),
             placement: NodeMapping::Node(NodeId::new("n1")),
         }],
         nodes: vec![NodeFacts {
             id: NodeId::new("n1"),
             zone: "nova".into(),
-            free_vcpus: 4,
-            free_ram_mb: 8192,
+            free: res(4, 8192),
+            ratios: Ratios::Synced,
         }],
         retention: Retention::parse(2).unwrap(),
         source_bytes: 100,
@@ -106,15 +115,14 @@ fn each_condition_alone() {
             Reason::Mapping(MappingIssue::ZoneGone { zone: "az2".into() }),
         ),
         (
-            Box::new(|f| f.instances[0].vcpus = 5),
+            Box::new(|f| f.instances[0].needs.vcpus = 5),
             PlanState::Warning,
-            Reason::NodeCapacity {
+            Reason::Capacity(CapacityIssue::Node {
                 node: NodeId::new("n1"),
-                need_vcpus: 5,
-                free_vcpus: 4,
-                need_ram_mb: 4096,
-                free_ram_mb: 8192,
-            },
+                need: res(5, 4096),
+                free: res(4, 8192),
+                ratios: Ratios::Synced,
+            }),
         ),
         (
             Box::new(|f| f.target_storage_bytes = 399),
@@ -134,10 +142,10 @@ fn each_condition_alone() {
         (
             Box::new(|f| f.instances[0].placement = NodeMapping::Node(NodeId::new("gone"))),
             PlanState::Warning,
-            Reason::UnknownNode {
+            Reason::Capacity(CapacityIssue::UnknownNode {
                 name: "db".into(),
                 node: NodeId::new("gone"),
-            },
+            }),
         ),
     ];
     for (change, state, reason) in cases {
@@ -155,29 +163,28 @@ fn any_in_zone_capacity() {
     f.nodes.push(NodeFacts {
         id: NodeId::new("n2"),
         zone: "nova".into(),
-        free_vcpus: 2,
-        free_ram_mb: 2048,
+        free: res(2, 2048),
+        ratios: Ratios::Synced,
     });
     f.instances.push(InstanceNeeds {
         id: InstanceId::new("i2"),
         name: "web".into(),
-        vcpus: 3,
-        ram_mb: 1024,
+        needs: res(3, 1024),
         placement: NodeMapping::AnyInZone("nova".into()),
     });
     // zone: 6 free vCPUs, 2 + 3 needed; n1 has 4 free so web fits there
     assert_eq!(evaluate(&f).state, PlanState::Normal);
-    f.instances[1].vcpus = 5;
+    f.instances[1].needs.vcpus = 5;
     let r = evaluate(&f).reasons;
-    assert!(matches!(r[0], Reason::FitsNoNode { .. }), "{r:?}");
+    assert!(
+        matches!(r[0], Reason::Capacity(CapacityIssue::FitsNoNode { .. })),
+        "{r:?}"
+    );
     assert!(
         matches!(
-            r[1],
-            Reason::ZoneCapacity {
-                need_vcpus: 7,
-                free_vcpus: 6,
-                ..
-            }
+            &r[1],
+            Reason::Capacity(CapacityIssue::Zone { need, free, .. })
+                if need.vcpus == 7 && free.vcpus == 6
         ),
         "{r:?}"
     );
@@ -293,8 +300,7 @@ fn arb_facts() -> impl Strategy<Value = PlanFacts> {
                     .map(|(i, (c, r, n))| InstanceNeeds {
                         id: InstanceId::new(format!("i{i}")),
                         name: format!("i{i}"),
-                        vcpus: *c,
-                        ram_mb: *r,
+                        needs: res(*c, *r),
                         placement: match n {
                             Some(n) => NodeMapping::Node(NodeId::new(format!("n{n}"))),
                             None => NodeMapping::AnyInZone("nova".into()),
@@ -305,8 +311,8 @@ fn arb_facts() -> impl Strategy<Value = PlanFacts> {
                     .map(|n| NodeFacts {
                         id: NodeId::new(format!("n{n}")),
                         zone: "nova".into(),
-                        free_vcpus: 8,
-                        free_ram_mb: 8192,
+                        free: res(8, 8192),
+                        ratios: Ratios::Synced,
                     })
                     .collect(),
                 retention: Retention::parse(3).unwrap(),
