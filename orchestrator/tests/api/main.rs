@@ -18,3 +18,9 @@ mod agents_bus;
 mod lease;
 mod plan_snapshots;
 mod replication;
+
+mod certs;
+mod licence_watch;
+mod mail;
+mod schedules;
+mod smtp_server;
