@@ -52,7 +52,7 @@ pub struct ScheduleView {
     /// The object it belongs to.
     pub owner: ScheduleOwner,
     /// How it recurs (`domain::schedule::Recurrence` as JSON, e.g.
-    /// `{"every_hours": {"n": 1}}`); `null` if the stored specification is unreadable.
+    /// `{"kind": "every_hours", "n": 1}`); `null` if the stored specification is unreadable.
     #[schema(value_type = Option<Object>)]
     pub recurrence: Option<serde_json::Value>,
     /// The IANA time zone its wall-clock times are in.

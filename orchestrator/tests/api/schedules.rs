@@ -30,7 +30,8 @@ async fn schedules_are_listed_and_shown_with_their_last_result(app: &TestApp) {
     assert_eq!(b["owner"]["kind"], "system");
     assert_eq!(b["time_zone"], "UTC");
     assert_eq!(b["missed_policy"], "run_once_late");
-    assert_eq!(b["recurrence"]["every_hours"]["n"], 1, "{b}");
+    assert_eq!(b["recurrence"]["kind"], "every_hours", "{b}");
+    assert_eq!(b["recurrence"]["n"], 1, "{b}");
     assert!(
         b["next_fire_at"].as_str().is_some_and(|t| t.ends_with('Z')),
         "{b}"
