@@ -24,6 +24,7 @@ pub mod snapshots;
 pub mod users;
 
 pub mod agents;
+pub mod schedules;
 
 use std::time::Instant;
 
@@ -355,6 +356,16 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/protection-groups/{id}/history",
         Permission(Menu::RecoveryResults, Action::Read),
     ),
+    ep(
+        "GET",
+        "/api/v1/schedules",
+        Permission(Menu::Schedules, Action::Read),
+    ),
+    ep(
+        "GET",
+        "/api/v1/schedules/{id}",
+        Permission(Menu::Schedules, Action::Read),
+    ),
 ];
 
 fn v1_routes() -> Router<AppState> {
@@ -462,6 +473,8 @@ fn v1_routes() -> Router<AppState> {
             "/api/v1/protection-groups/{id}/history",
             get(reports::history),
         )
+        .route("/api/v1/schedules", get(schedules::list))
+        .route("/api/v1/schedules/{id}", get(schedules::get))
 }
 
 /// The whole HTTP application.

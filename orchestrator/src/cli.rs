@@ -13,6 +13,8 @@ pub mod snapshots;
 pub mod bundle;
 pub mod status;
 
+pub mod schedules;
+
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
@@ -132,6 +134,9 @@ pub enum Command {
     /// Write a support archive (redacted config, versions, database summary, agents,
     /// logs) from this host's configuration and database.
     SupportBundle(bundle::BundleArgs),
+    /// The scheduler's schedules: next and last slot, last result (Admin, Manager).
+    #[command(subcommand)]
+    Schedule(schedules::ScheduleCmd),
 }
 
 /// `holdfast agents ...`
@@ -372,7 +377,8 @@ pub enum EventCmd {
 pub enum SettingsCmd {
     /// Show the settings.
     Show,
-    /// Change settings: `name=value` pairs (values are JSON or plain text).
+    /// Change settings: `name=value` pairs (values are JSON or plain text);
+    /// `smtp_password=-` reads the SMTP password from stdin.
     Set {
         /// `name=value`.
         #[arg(required = true)]
@@ -621,6 +627,7 @@ pub async fn execute(
         Command::Plan(cmd) => plans::run(client()?, cmd, fmt).await,
         Command::Job(cmd) => jobs::run(client()?, cmd, fmt).await,
         Command::Report(cmd) => jobs::report(client()?, cmd, fmt).await,
+        Command::Schedule(cmd) => schedules::run(client()?, cmd, fmt).await,
         Command::License(cmd) => license(client, cmd, fmt, stdin).await,
         Command::Event(EventCmd::List {
             severity,
@@ -649,11 +656,17 @@ pub async fn execute(
             .await?),
         Command::Settings(SettingsCmd::Set { pairs }) => {
             let mut body = serde_json::Map::new();
+            let mut stdin = Some(stdin);
             for pair in pairs {
                 let (k, v) = pair
                     .split_once('=')
                     .ok_or_else(|| CliError::Usage(format!("expected name=value, got {pair:?}")))?;
-                let value = serde_json::from_str(v).unwrap_or(Value::String(v.to_owned()));
+                let value = if k == "smtp_password" && v == "-" {
+                    let read = stdin.take().map(|f| f()).unwrap_or_default();
+                    Value::String(read.trim_end_matches(['\r', '\n']).to_owned())
+                } else {
+                    serde_json::from_str(v).unwrap_or(Value::String(v.to_owned()))
+                };
                 body.insert(k.to_owned(), value);
             }
             out(client()?

@@ -110,6 +110,9 @@ pub struct Config {
     pub lease_ttl_ms: u64,
     /// A paused recovery job resumes by itself after this many seconds.
     pub job_pause_timeout_secs: u64,
+    /// PEM file of CA certificates trusted for event e-mail's TLS in addition to the
+    /// public roots (a private CA of the mail server); unset means the public roots only.
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -134,6 +137,7 @@ impl Default for Config {
             agent_missed_heartbeats: 3,
             lease_ttl_ms: 15_000,
             job_pause_timeout_secs: 30 * 60,
+            smtp_ca_file: None,
         }
     }
 }
@@ -217,6 +221,9 @@ impl Config {
         }
         if let Some(v) = env("HOLDFAST_SECRETS_KEY_FILE") {
             self.secrets_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("HOLDFAST_SMTP_CA_FILE") {
+            self.smtp_ca_file = Some(PathBuf::from(v));
         }
         if let Some(v) = env("HOLDFAST_LOG_FORMAT") {
             self.log.format = match v.as_str() {

@@ -31,6 +31,9 @@ pub mod lease;
 pub mod replication;
 pub mod summary;
 
+pub mod schedule_list;
+pub mod smtp;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -68,6 +71,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "job_engine",
         include_str!("../migrations/0007_job_engine.sql"),
+    ),
+    (
+        8,
+        "platform_gaps",
+        include_str!("../migrations/0008_platform_gaps.sql"),
     ),
     (
         9,

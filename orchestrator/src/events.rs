@@ -112,34 +112,45 @@ pub async fn publish(app: &App, event: Event) -> Result<(), DbError> {
     // No live listener is not an error.
     let _ = app.events.send(event.clone());
     let settings = crate::settings::load_from(&app.db).await?;
-    if let Some(relay) = settings.smtp_relay.clone()
-        && !settings.smtp_to.is_empty()
-    {
-        let e = event.clone();
-        let (from, to) = (settings.smtp_from.clone(), settings.smtp_to.clone());
-        tokio::spawn(async move {
-            let subject = format!("[holdfast] {} {}", e.severity.as_str(), e.code);
-            let body = format!(
-                "{}\n\ncode: {}\nseverity: {}\ntime: {}\nobjects: {}\n",
-                e.message,
-                e.code,
-                e.severity.as_str(),
-                crate::api::time_text(e.at),
-                e.objects
-                    .iter()
-                    .map(|o| format!("{} {}", o.kind, o.id))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            if let Err(err) = crate::mail::send(&relay, &from, &to, &subject, &body).await {
-                tracing::warn!(error = %err, "event e-mail not delivered");
-            }
-        });
+    match crate::mail::configured(app, &settings).await {
+        Ok(Some(server)) => {
+            let mail = crate::mail::Outgoing {
+                from: settings.smtp_from.clone(),
+                to: settings.smtp_to.clone(),
+                subject: format!("[holdfast] {} {}", event.severity.as_str(), event.code),
+                body: mail_body(&event),
+            };
+            let id = event.id.clone();
+            tokio::spawn(async move {
+                if let Err(err) = crate::mail::send(&server, &mail).await {
+                    tracing::warn!(error = %err, event_id = %id, "event e-mail not delivered");
+                }
+            });
+        }
+        Ok(None) => {}
+        Err(err) => {
+            tracing::warn!(error = %err, event_id = %event.id, "event e-mail not delivered")
+        }
     }
     if let Some(url) = settings.webhook_url {
         tokio::spawn(deliver_webhook(url, event));
     }
     Ok(())
+}
+
+fn mail_body(e: &Event) -> String {
+    format!(
+        "{}\n\ncode: {}\nseverity: {}\ntime: {}\nobjects: {}\n",
+        e.message,
+        e.code,
+        e.severity.as_str(),
+        crate::api::time_text(e.at),
+        e.objects
+            .iter()
+            .map(|o| format!("{} {}", o.kind, o.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 async fn deliver_webhook(url: String, event: Event) {

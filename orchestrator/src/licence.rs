@@ -1,6 +1,9 @@
 //! Licence keys: an Ed25519-signed statement of product UUID, dates, instance limit and
 //! platforms. Format: `HFL1.<base64url(payload JSON)>.<base64url(signature of payload)>`.
 
+pub mod alerts;
+pub mod watch;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};

@@ -170,23 +170,80 @@ pub async fn tick(db: &Db, now: i64, node: &str) -> Result<Vec<Fired>, Scheduler
     Ok(fired)
 }
 
+/// Minutes between licence checks (usage crossings are seen within this time; the
+/// near-expiry event is raised at most once a day whatever the interval).
+pub const LICENCE_CHECK_MINUTES: u32 = 5;
+
 /// Id of the built-in event-retention schedule.
 pub const RETENTION_SCHEDULE: &str = "builtin:event-retention";
 
-/// Runs what a fired slot's purpose does.
+/// Runs what a fired slot's purpose does and records its result on the slot's fire
+/// record (shown by `/api/v1/schedules`).
+#[tracing::instrument(skip_all, fields(schedule = %fired.schedule_id, slot = fired.slot))]
 pub async fn dispatch(app: &AppState, fired: &Fired) {
+    let outcome = run_purpose(app, fired).await;
+    if let Err(e) = &outcome {
+        tracing::warn!(error = %e, purpose = %fired.purpose, "scheduled task failed");
+    }
+    let (result, detail) = match outcome {
+        Ok(detail) => (FireResult::Ok, detail),
+        Err(detail) => (FireResult::Failed, detail),
+    };
+    let recorded = async {
+        let mut tx = app.db.begin().await?;
+        db::schedules::finish(
+            &mut tx,
+            &fired.schedule_id,
+            fired.slot,
+            now_ms(),
+            result.as_str(),
+            &detail,
+        )
+        .await?;
+        tx.commit().await.map_err(DbError::from)
+    };
+    if let Err(e) = recorded.await {
+        tracing::warn!(error = %e, "the result of a scheduled task could not be recorded");
+    }
+}
+
+/// How a fired slot ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FireResult {
+    /// The task did its work (or had nothing to do).
+    Ok,
+    /// The task failed; the detail says why.
+    Failed,
+}
+
+impl FireResult {
+    /// Stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FireResult::Ok => "ok",
+            FireResult::Failed => "failed",
+        }
+    }
+}
+
+async fn run_purpose(app: &AppState, fired: &Fired) -> Result<String, String> {
     match fired.purpose.as_str() {
-        "event-retention" => {
-            if let Err(e) = crate::housekeeping::once(&app.db, now_ms()).await {
-                tracing::warn!(error = %e, "event retention failed");
-            }
+        "event-retention" => crate::housekeeping::once(&app.db, now_ms())
+            .await
+            .map(|(events, sessions)| {
+                format!("{events} old events and {sessions} expired sessions deleted")
+            })
+            .map_err(|e| format!("event retention failed: {e}")),
+        crate::licence::watch::PURPOSE => {
+            crate::licence::watch::check(app, crate::licence::today())
+                .await
+                .map(|n| format!("{n} licence events raised"))
+                .map_err(|e| format!("licence check failed: {e}"))
         }
         crate::protection::runner::SNAPSHOT_PURPOSE => {
-            crate::protection::runner::scheduled(app, &fired.schedule_id).await;
+            crate::protection::runner::scheduled(app, &fired.schedule_id).await
         }
-        other => {
-            tracing::warn!(purpose = other, schedule = %fired.schedule_id, "no handler for this schedule purpose")
-        }
+        other => Err(format!("no handler for the schedule purpose {other:?}")),
     }
 }
 
@@ -205,6 +262,24 @@ pub async fn run(app: AppState, node: String) {
     .await
     {
         tracing::error!(error = %e, "cannot register the event-retention schedule");
+    }
+    if let Err(e) = ensure(
+        &app.db,
+        crate::licence::watch::SCHEDULE,
+        crate::licence::watch::PURPOSE,
+        Recurrence::EveryMinutes {
+            n: LICENCE_CHECK_MINUTES,
+        },
+        "UTC",
+        start,
+        MissedPolicy::RunOnceLate,
+    )
+    .await
+    {
+        tracing::error!(error = %e, "cannot register the licence-check schedule");
+    }
+    if let Err(e) = crate::mail::reencrypt(&app).await {
+        tracing::error!(error = %e, "the stored SMTP password could not be re-encrypted");
     }
     let mut shutdown = app.shutdown.clone();
     let mut tick_every = tokio::time::interval(Duration::from_secs(1));

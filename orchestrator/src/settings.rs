@@ -26,13 +26,35 @@ pub struct Settings {
     pub sync_interval_minutes: u32,
     /// URL that receives every new event as a JSON POST; `null` for none.
     pub webhook_url: Option<String>,
-    /// SMTP relay `host:port` that e-mails every new event (no TLS, no authentication,
-    /// e.g. the local MTA); `null` for none.
+    /// SMTP server `host:port` that e-mails every new event; `null` for none.
     pub smtp_relay: Option<String>,
     /// Sender address of event e-mail.
     pub smtp_from: String,
     /// Recipients of event e-mail.
     pub smtp_to: Vec<String>,
+    /// Days before the licence's expiry from which a daily `licence.expiry.near` event
+    /// is raised (1–365).
+    pub licence_expiry_warning_days: u32,
+    /// Transport security of the SMTP connection: `none` (plain, e.g. the local MTA on
+    /// port 25), `starttls` (upgrade required, usually port 587) or `tls` (implicit TLS,
+    /// usually port 465).
+    pub smtp_tls: SmtpTls,
+    /// User name for SMTP AUTH; `null` sends without authentication. Its password is set
+    /// with `smtp_password` and is never shown.
+    pub smtp_username: Option<String>,
+}
+
+/// Transport security of event e-mail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP (a trusted relay such as the local MTA).
+    #[default]
+    None,
+    /// STARTTLS, required: the message is not sent if the server cannot upgrade.
+    Starttls,
+    /// Implicit TLS from the first byte (SMTPS).
+    Tls,
 }
 
 impl Default for Settings {
@@ -49,6 +71,9 @@ impl Default for Settings {
             smtp_relay: None,
             smtp_from: "holdfast@localhost.localdomain".to_owned(),
             smtp_to: Vec::new(),
+            licence_expiry_warning_days: 30,
+            smtp_tls: SmtpTls::None,
+            smtp_username: None,
         }
     }
 }
@@ -83,6 +108,19 @@ pub struct SettingsPatch {
     pub smtp_from: Option<String>,
     /// See [`Settings::smtp_to`].
     pub smtp_to: Option<Vec<String>>,
+    /// See [`Settings::licence_expiry_warning_days`].
+    pub licence_expiry_warning_days: Option<u32>,
+    /// See [`Settings::smtp_tls`].
+    pub smtp_tls: Option<SmtpTls>,
+    /// See [`Settings::smtp_username`]; `null` clears it (and AUTH).
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub smtp_username: Option<Option<String>>,
+    /// The SMTP AUTH password (write-only: stored encrypted, never returned); `null`
+    /// removes it.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub smtp_password: Option<Option<String>>,
 }
 
 mod double_option {
@@ -155,6 +193,28 @@ impl Settings {
                 });
             }
         }
+        range(
+            "licence_expiry_warning_days",
+            self.licence_expiry_warning_days,
+            1,
+            365,
+        )?;
+        if let Some(user) = &self.smtp_username {
+            if user.is_empty() || user.len() > 256 || user.chars().any(char::is_control) {
+                return Err(SettingsError {
+                    name: "smtp_username",
+                    reason: "must be 1–256 characters without control characters".to_owned(),
+                });
+            }
+            if self.smtp_tls == SmtpTls::None {
+                return Err(SettingsError {
+                    name: "smtp_username",
+                    reason: "SMTP AUTH needs smtp_tls `starttls` or `tls` (a password is never \
+                             sent in clear text)"
+                        .to_owned(),
+                });
+            }
+        }
         crate::domain::names::Email::parse(&self.smtp_from).map_err(|e| SettingsError {
             name: "smtp_from",
             reason: e.to_string(),
@@ -203,6 +263,15 @@ impl Settings {
         }
         if let Some(v) = patch.smtp_to {
             s.smtp_to = v;
+        }
+        if let Some(v) = patch.licence_expiry_warning_days {
+            s.licence_expiry_warning_days = v;
+        }
+        if let Some(v) = patch.smtp_tls {
+            s.smtp_tls = v;
+        }
+        if let Some(v) = patch.smtp_username {
+            s.smtp_username = v;
         }
         s.validate()?;
         Ok(s)

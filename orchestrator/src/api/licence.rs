@@ -10,6 +10,7 @@ use super::extract::Body;
 use crate::db;
 use crate::domain::rbac::{self, Action, Menu, Owner};
 use crate::events::{Event, Severity};
+use crate::licence::alerts::{self, UsageLevel};
 use crate::licence::{self, LicenceTerms};
 use crate::state::{AppState, now_ms};
 
@@ -24,6 +25,43 @@ pub struct LicenceView {
     pub registered_at: Option<String>,
     /// Past its expiry date (replication and DR keep working; new protection does not).
     pub expired: bool,
+    /// Instances protected now (members of protection groups).
+    pub protected_instances: u64,
+    /// Protected instances as a percentage of the instance limit (rounded down); `null`
+    /// without a licence or with a limit of 0.
+    pub usage_percent: Option<u64>,
+    /// `normal`, `high` (at least 90 % of the limit) or `full` (the limit is reached);
+    /// `null` without a licence.
+    pub usage_level: Option<UsageLevel>,
+    /// Days to the last valid day: 0 on that day, negative once expired; `null` without
+    /// a licence.
+    pub days_to_expiry: Option<i64>,
+}
+
+/// The view of `terms` today, with the current usage.
+async fn view(
+    state: &AppState,
+    terms: Option<LicenceTerms>,
+    registered_at: Option<String>,
+) -> ApiResult<LicenceView> {
+    let protected = licence::watch::protected_instances(&state.db).await?;
+    let today = licence::today();
+    Ok(LicenceView {
+        product_uuid: state.product_uuid.to_string(),
+        expired: terms.as_ref().is_some_and(|t| t.expired_on(today)),
+        protected_instances: protected,
+        usage_percent: terms
+            .as_ref()
+            .and_then(|t| alerts::usage_percent(protected, t.instance_limit)),
+        usage_level: terms
+            .as_ref()
+            .map(|t| UsageLevel::of(protected, t.instance_limit)),
+        days_to_expiry: terms
+            .as_ref()
+            .and_then(|t| alerts::days_to_expiry(t, today)),
+        terms,
+        registered_at,
+    })
 }
 
 /// Shows the licence.
@@ -42,15 +80,7 @@ pub async fn get(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Li
         ),
         None => (None, None),
     };
-    let expired = terms
-        .as_ref()
-        .is_some_and(|t| t.expired_on(licence::today()));
-    Ok(Json(LicenceView {
-        product_uuid,
-        terms,
-        registered_at,
-        expired,
-    }))
+    Ok(Json(view(&state, terms, registered_at).await?))
 }
 
 /// A licence key to register.
@@ -106,11 +136,7 @@ pub async fn put(
         ),
     )
     .await?;
-    let expired = terms.expired_on(licence::today());
-    Ok(Json(LicenceView {
-        product_uuid,
-        terms: Some(terms),
-        registered_at: Some(super::time_text(now)),
-        expired,
-    }))
+    Ok(Json(
+        view(&state, Some(terms), Some(super::time_text(now))).await?,
+    ))
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
+use super::schedules;
 use super::{
     agents, audit, auth, clusters, error, events, groups, jobs, licence, page, plans,
     protection_groups, reports, settings, snapshots, users,
@@ -35,6 +36,7 @@ use super::{
         jobs::list, jobs::create, jobs::get, jobs::update, jobs::delete, jobs::operate,
         jobs::monitor_view, jobs::stream,
         reports::list, reports::get, reports::export, reports::delete, reports::history,
+        schedules::list, schedules::get,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, page::Page<users::UserView>,

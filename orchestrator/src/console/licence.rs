@@ -10,6 +10,7 @@ use super::layout::{self, Nav};
 use super::session::Session;
 use super::widgets;
 use crate::domain::rbac::{Action, Menu};
+use crate::licence::alerts::UsageLevel;
 use crate::state::AppState;
 
 /// `GET /console/licence`.
@@ -42,6 +43,29 @@ pub async fn page(State(state): State<AppState>, s: Session) -> Response {
                     dt { (lang.t("licence.issued")) } dd { (t.issued) }
                     dt { (lang.t("licence.expires")) } dd { (t.expires) }
                     dt { (lang.t("licence.instance_limit")) } dd { (t.instance_limit) }
+                    dt { (lang.t("licence.usage")) }
+                    dd data-role="licence-usage" {
+                        (lang.f("licence.usage_value", &[
+                            ("protected", &view.protected_instances.to_string()),
+                            ("limit", &t.instance_limit.to_string()),
+                        ]))
+                        @if let Some(p) = view.usage_percent { " (" (p) " %)" }
+                        @match view.usage_level {
+                            Some(UsageLevel::Full) => { " " span .badge.sev-error { (lang.t("licence.usage_full")) } }
+                            Some(UsageLevel::High) => { " " span .badge.sev-warning { (lang.t("licence.usage_high")) } }
+                            _ => {}
+                        }
+                    }
+                    @if let Some(days) = view.days_to_expiry {
+                        dt { (lang.t("licence.days_to_expiry")) }
+                        dd data-role="licence-days" {
+                            @if days >= 0 {
+                                (lang.f("licence.days_left", &[("days", &days.to_string())]))
+                            } @else {
+                                (lang.f("licence.days_ago", &[("days", &(-days).to_string())]))
+                            }
+                        }
+                    }
                     dt { (lang.t("licence.platforms")) } dd { (t.platforms.join(", ")) }
                 }
                 @if let Some(at) = &view.registered_at {
@@ -49,6 +73,7 @@ pub async fn page(State(state): State<AppState>, s: Session) -> Response {
                 }
             }
             @if view.expired { p .notice { (lang.t("licence.expired_note")) } }
+            @if view.usage_level == Some(UsageLevel::Full) { p .notice { (lang.t("licence.full_note")) } }
             @if view.terms.is_none() && !registered { p .hint { (lang.t("licence.none_note")) } }
         }
         @if may_register {

@@ -15,7 +15,7 @@ use crate::state::AppState;
 pub async fn page(State(state): State<AppState>, s: Session) -> Response {
     let lang = s.lang;
     let v = match crate::api::settings::get(State(state), s.auth.clone()).await {
-        Ok(Json(v)) => v,
+        Ok(Json(v)) => v.settings,
         Err(e) => return layout::error(&s, Nav::Settings, e),
     };
     let number = |id: &str, key: &'static str, hint: &'static str, name: &str, value: u32| {

@@ -26,3 +26,30 @@ pub async fn put(conn: &mut AnyConnection, key: &str, now: i64) -> Result<(), Db
     .await?;
     Ok(())
 }
+
+/// What the licence watch last raised (`licence::alerts::AlertMemory` as JSON).
+pub async fn alert_memory(conn: &mut AnyConnection) -> Result<Option<String>, DbError> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT memory_json FROM licence_alerts WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(|(m,)| m))
+}
+
+/// Stores what the licence watch raised.
+pub async fn put_alert_memory(
+    conn: &mut AnyConnection,
+    memory_json: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO licence_alerts (id, memory_json, updated_at) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET memory_json = excluded.memory_json, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(memory_json)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -170,3 +170,40 @@ pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, DbError>
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Records how a fired slot ended (`ok` / `failed`, with a human-readable detail).
+pub async fn finish(
+    conn: &mut AnyConnection,
+    id: &str,
+    slot: i64,
+    finished_at: i64,
+    result: &str,
+    detail: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE schedule_fires SET finished_at = $3, result = $4, detail = $5 \
+         WHERE schedule_id = $1 AND slot_at = $2",
+    )
+    .bind(id)
+    .bind(slot)
+    .bind(finished_at)
+    .bind(result)
+    .bind(detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes fire records older than `before` (ms), keeping each schedule's latest one;
+/// returns how many.
+pub async fn prune_fires(conn: &mut AnyConnection, before: i64) -> Result<u64, DbError> {
+    let done = sqlx::query(
+        "DELETE FROM schedule_fires WHERE fired_at < $1 AND slot_at < \
+         (SELECT MAX(f.slot_at) FROM schedule_fires f \
+          WHERE f.schedule_id = schedule_fires.schedule_id)",
+    )
+    .bind(before)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}

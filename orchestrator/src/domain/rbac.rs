@@ -71,11 +71,15 @@ pub enum Menu {
     Licence,
     /// Users and user groups.
     Users,
+    /// The scheduler's schedules (read-only; beyond the spec's table, which has no such
+    /// menu: Admins and Managers read them, a Manager those of their groups' objects and
+    /// the system's).
+    Schedules,
 }
 
 impl Menu {
     /// Every menu, in table row order.
-    pub const ALL: [Menu; 7] = [
+    pub const ALL: [Menu; 8] = [
         Menu::Clusters,
         Menu::ProtectionGroups,
         Menu::RecoveryPlans,
@@ -83,6 +87,7 @@ impl Menu {
         Menu::RecoveryResults,
         Menu::Licence,
         Menu::Users,
+        Menu::Schedules,
     ];
 }
 
@@ -114,8 +119,9 @@ impl Action {
 }
 
 /// The permission table of `platform.md`, verbatim: one row per menu, columns Admin,
-/// Manager, Operator, Viewer; letters C U D R, empty for "–".
-pub const PERMISSION_TABLE: [(Menu, [&str; 4]); 7] = [
+/// Manager, Operator, Viewer; letters C U D R, empty for "–". Rows after the spec's seven
+/// are menus the spec's table does not name.
+pub const PERMISSION_TABLE: [(Menu, [&str; 4]); 8] = [
     (Menu::Clusters, ["CUDR", "CUDR", "R", "R"]),
     (Menu::ProtectionGroups, ["CUDR", "CUDR", "R", "R"]),
     (Menu::RecoveryPlans, ["CUDR", "CUDR", "R", "R"]),
@@ -123,6 +129,7 @@ pub const PERMISSION_TABLE: [(Menu, [&str; 4]); 7] = [
     (Menu::RecoveryResults, ["DR", "DR", "DR", "R"]),
     (Menu::Licence, ["CUR", "R", "", ""]),
     (Menu::Users, ["CUDR", "CUDR", "", ""]),
+    (Menu::Schedules, ["R", "R", "", ""]),
 ];
 
 /// Does the table give `role` the right to `action` on `menu` (ignoring ownership)?

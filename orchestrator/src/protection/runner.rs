@@ -282,11 +282,11 @@ async fn ensure_schedule(app: &App, p: &PlanRecord) -> Result<(), scheduler::Sch
 }
 
 /// What a fired snapshot slot does: a snapshot of a plan that replicates; the schedule
-/// of a deleted plan is removed.
-pub async fn scheduled(app: &App, schedule_id: &str) {
+/// of a deleted plan is removed. The text is the slot's result (`/api/v1/schedules`).
+pub async fn scheduled(app: &App, schedule_id: &str) -> Result<String, String> {
     let Some(plan) = schedule_id.strip_prefix(&format!("{SNAPSHOT_PURPOSE}:")) else {
         tracing::warn!(schedule = schedule_id, "not a snapshot schedule");
-        return;
+        return Err(format!("{schedule_id} is not a snapshot schedule"));
     };
     let exists = match app.db.conn().await {
         Ok(mut c) => db::plans::get(&mut c, plan).await.map(|p| p.is_some()),
@@ -300,11 +300,11 @@ pub async fn scheduled(app: &App, schedule_id: &str) {
             {
                 tracing::warn!(error = %e, "the schedule of a deleted plan could not be removed");
             }
-            return;
+            return Ok(format!("plan {plan} no longer exists; schedule removed"));
         }
         Err(e) => {
             tracing::warn!(error = %e, plan_id = plan, "scheduled snapshot skipped");
-            return;
+            return Err(format!("scheduled snapshot skipped: {e}"));
         }
     }
     let id = PlanId::new(plan);
@@ -318,10 +318,14 @@ pub async fn scheduled(app: &App, schedule_id: &str) {
             plan_id = plan,
             "scheduled snapshot skipped: the plan's first snapshot is not taken yet"
         );
-        return;
+        return Ok("skipped: the plan's first snapshot is not taken yet".to_owned());
     }
-    if let Err(e) = snapshots::take(app, &id, Trigger::Scheduled).await {
-        tracing::warn!(plan_id = plan, error = %e, "scheduled snapshot failed");
+    match snapshots::take(app, &id, Trigger::Scheduled).await {
+        Ok(_) => Ok("group snapshot taken".to_owned()),
+        Err(e) => {
+            tracing::warn!(plan_id = plan, error = %e, "scheduled snapshot failed");
+            Err(format!("scheduled snapshot failed: {e}"))
+        }
     }
 }
 

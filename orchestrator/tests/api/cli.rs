@@ -215,6 +215,38 @@ async fn cli_drives_the_api(app: &TestApp) {
         .await
         .unwrap_err();
     assert!(matches!(e, CliError::Api { status: 422, .. }), "{e}");
+    // The SMTP password is read from stdin and never shown.
+    let s: Value = serde_json::from_str(
+        &sh.run_with_stdin(
+            &[
+                "-f",
+                "json",
+                "settings",
+                "set",
+                "smtp_tls=starttls",
+                "smtp_username=mailer",
+                "smtp_password=-",
+            ],
+            "Stdin-Pass-9!\n",
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s["smtp_password_set"], true);
+    assert!(!s.to_string().contains("Stdin-Pass-9!"));
+
+    // Licence usage and schedules.
+    let lic = sh.json(&["license", "show"]).await;
+    assert_eq!(lic["protected_instances"], 0);
+    assert!(lic["days_to_expiry"].is_i64(), "{lic}");
+    let table = sh.ok(&["schedule", "list"]).await;
+    assert!(table.contains("builtin:event-retention"), "{table}");
+    assert!(table.contains("last_result"), "{table}");
+    let one = sh
+        .json(&["schedule", "show", "builtin:licence-check"])
+        .await;
+    assert_eq!(one["kind"], "licence-check");
 
     let audit = sh.json(&["audit", "list", "--object-type", "groups"]).await;
     assert!(audit["total"].as_i64().unwrap() >= 3);

@@ -19,3 +19,9 @@ mod lease;
 mod plan_facts;
 mod plan_snapshots;
 mod replication;
+
+mod certs;
+mod licence_watch;
+mod mail;
+mod schedules;
+mod smtp_server;

@@ -137,6 +137,12 @@ async fn request_for(
             let node = crate::agents::insert_agent(app, &fx.next("node-")).await;
             (format!("/api/v1/agents/{node}"), None, false)
         }
+        ("GET", "/api/v1/schedules") => (path.to_owned(), None, false),
+        ("GET", "/api/v1/schedules/{id}") => (
+            "/api/v1/schedules/builtin:event-retention".to_owned(),
+            None,
+            false,
+        ),
         _ => panic!("no RBAC matrix case for {method} {path}: add one"),
     }
 }

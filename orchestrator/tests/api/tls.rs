@@ -1,6 +1,5 @@
-//! HTTPS with rustls: a self-signed certificate made by the `openssl` command.
+//! HTTPS with rustls: a test CA's certificate made by the `openssl` command.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use holdfast_orchestrator::config::TlsConfig;
@@ -10,85 +9,7 @@ use crate::helpers::test_config;
 #[tokio::test]
 async fn serves_https_with_the_configured_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = dir.path().join("cert.pem");
-    let key = dir.path().join("key.pem");
-    // A test CA and a leaf certificate for localhost signed by it.
-    let d = dir.path();
-    let ext = d.join("leaf.ext");
-    std::fs::write(
-        &ext,
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    let p = |name: &str| d.join(name).display().to_string();
-    let steps: [Vec<String>; 3] = [
-        [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &p("ca.key"),
-            "-out",
-            &p("ca.pem"),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=holdfast-test-ca",
-        ]
-        .map(String::from)
-        .to_vec(),
-        [
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &p("key.pem"),
-            "-out",
-            &p("leaf.csr"),
-            "-subj",
-            "/CN=localhost",
-        ]
-        .map(String::from)
-        .to_vec(),
-        [
-            "x509",
-            "-req",
-            "-in",
-            &p("leaf.csr"),
-            "-CA",
-            &p("ca.pem"),
-            "-CAkey",
-            &p("ca.key"),
-            "-CAcreateserial",
-            "-out",
-            &p("cert.pem"),
-            "-days",
-            "1",
-            "-extfile",
-            &p("leaf.ext"),
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
-    for args in steps {
-        let out = Command::new("openssl")
-            .args(&args)
-            .output()
-            .expect("the openssl command (Debian package openssl) is needed for this test");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let ca = d.join("ca.pem");
+    let crate::certs::TestCerts { ca, cert, key } = crate::certs::localhost_certs(dir.path());
     let mut config = test_config(dir.path());
     config.tls = Some(TlsConfig {
         cert: cert.clone(),
