@@ -1,5 +1,5 @@
 //! kill -9 of the orchestrator in the middle of a drill: a real `holdfast serve`
-//! process with two real agents runs a drill of three instances through the
+//! process with two real agents runs a drill of two instances through the
 //! production plans path (clusters, group, plan, replication, snapshot). The process
 //! is SIGKILLed while recovery tasks are running, started again on the same
 //! database, and the job resumes and completes with every instance recovered exactly
@@ -71,7 +71,7 @@ fn serve(dir: &Path, ns: &str, run: &str) -> Serve {
             "bind = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nbus_url = \"{}\"\n\
              bus_namespace = \"{ns}\"\nadmin_password = \"{ADMIN_PASSWORD}\"\n\
              licence_public_key = \"{key}\"\nargon2_memory_kib = 64\nargon2_iterations = 1\n\
-             agent_heartbeat_interval_ms = 500\nlease_ttl_ms = 2000\nshutdown_grace_secs = 1\n",
+             agent_heartbeat_interval_ms = 2000\nlease_ttl_ms = 6000\nshutdown_grace_secs = 1\n",
             dir.join("data").display(),
             amqp_url(),
         ),
@@ -161,7 +161,7 @@ async fn listing(target: &Cloud) -> BTreeMap<&'static str, BTreeSet<String>> {
     out
 }
 
-const SERVERS: [&str; 3] = ["server-00000", "server-00002", "server-00004"];
+const SERVERS: [&str; 2] = ["server-00000", "server-00004"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_drill_resumes_and_recovers_every_instance_once() {
@@ -237,7 +237,7 @@ async fn kill_9_mid_drill_resumes_and_recovers_every_instance_once() {
     )
     .await;
     let pid = p["id"].as_str().unwrap().to_owned();
-    let normal = eventually(Duration::from_secs(180), || async {
+    let normal = eventually(Duration::from_secs(300), || async {
         app.call(
             "GET",
             &format!("/api/v1/plans/{pid}/state"),
@@ -249,7 +249,19 @@ async fn kill_9_mid_drill_resumes_and_recovers_every_instance_once() {
             == "Normal"
     })
     .await;
-    assert!(normal, "the plan never became Normal:\n{}", first.log());
+    assert!(
+        normal,
+        "the plan never became Normal: {}\n{}",
+        app.call(
+            "GET",
+            &format!("/api/v1/plans/{pid}/state"),
+            Some(&admin),
+            None
+        )
+        .await
+        .1,
+        first.log()
+    );
     let before = listing(e.target()).await;
 
     let job = ok(
@@ -294,6 +306,7 @@ async fn kill_9_mid_drill_resumes_and_recovers_every_instance_once() {
     let done_at_kill = caught["progress"]["done"].as_i64().unwrap();
     let total = caught["progress"]["total"].as_i64().unwrap();
     assert!(done_at_kill < total, "{caught}");
+    eprintln!("kill -9 with {done_at_kill} of {total} recovery tasks done");
 
     // the same database, a new process: it takes the lease and resumes the job
     let second = serve(dir.path(), &ns, "second");
