@@ -179,7 +179,7 @@ pub(super) async fn remove_replaced(ex: &Executor, job: &LoadedJob) -> Result<()
     let ledger = Ledger::load(ex.db.clone(), job.id.as_str(), ex.hook.clone()).await?;
     let clock = Clock::new();
     let replaced = |e: &LedgerEntry| !e.deleted && job.is_stale(e.task, &e.tag);
-    for e in ledger.entries().iter().filter(|e| replaced(*e)) {
+    for e in ledger.entries().iter().filter(|e| replaced(e)) {
         if e.resource.is_none() {
             match find(&ex.cloud, &e.lookup, &e.tag).await? {
                 Some(r) => ledger.resolve(&clock, &e.tag, &r).await?,
@@ -190,7 +190,7 @@ pub(super) async fn remove_replaced(ex: &Executor, job: &LoadedJob) -> Result<()
     let entries = ledger.entries();
     let gone: Vec<_> = entries
         .iter()
-        .filter(|e| replaced(*e))
+        .filter(|e| replaced(e))
         .filter_map(|e| e.resource.clone())
         .collect();
     if gone.is_empty() {
