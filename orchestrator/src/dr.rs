@@ -24,6 +24,7 @@
 //! | [`recovery_graph`] | the ordered recovery tasks with dependencies, the failure/skip rule, results, retry |
 //! | [`rollback`] | the record of created resources, rollback order, cleanup script, confirm split |
 //! | [`retention`] | retention 1..48 and which snapshots to delete |
+//! | [`retry_point`] | a retry from another recovery point: the tasks it re-runs, resource generations, instances kept off the network |
 //! | [`names`] | the cluster/group/plan name rule (the platform code has no type for it) |
 //! | [`ids`], [`job`] | identifiers and the job vocabulary |
 //!
@@ -77,6 +78,7 @@ pub mod plan_sync;
 pub mod queue;
 pub mod recovery_graph;
 pub mod retention;
+pub mod retry_point;
 pub mod rollback;
 pub mod target_details;
 pub mod topology;

@@ -149,9 +149,9 @@ pub enum JobError {
     /// The chosen instances cannot be recovered again.
     #[error("{0}")]
     RetryRefused(String),
-    /// This operation cannot be done by this version of the engine.
-    #[error("{0}")]
-    Unsupported(String),
+    /// The recovery point asked for a retry cannot be used.
+    #[error(transparent)]
+    RetryPoint(#[from] RetryPointError),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -161,6 +161,29 @@ pub enum JobError {
     /// A stored job does not read back.
     #[error(transparent)]
     Corrupt(#[from] CorruptJob),
+}
+
+/// Why a retry cannot recover from the recovery point asked for (jobs.md, "Retry
+/// (re-recover)": "optionally from another snapshot").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RetryPointError {
+    /// Not a snapshot: a retry names a snapshot of the group.
+    #[error(
+        "a retry recovers from the job's own point or from a snapshot of its protection group, not from {0}: name a snapshot (snapshot_id)"
+    )]
+    NotASnapshot(String),
+    /// The snapshot is not one of the group's current snapshots.
+    #[error(
+        "snapshot {snapshot} is not a snapshot of protection group {group} (plan {plan}): it belongs to another group, or the retention has deleted it; list the group's snapshots and choose one of them"
+    )]
+    UnknownSnapshot {
+        /// The snapshot asked for.
+        snapshot: String,
+        /// The job's protection group.
+        group: String,
+        /// The job's plan.
+        plan: String,
+    },
 }
 
 impl From<ScheduleError> for JobError {
@@ -229,6 +252,7 @@ pub struct Jobs {
     changes: broadcast::Sender<String>,
     drivers: Mutex<HashMap<String, Driver>>,
     backoff: Mutex<HashMap<String, Instant>>,
+    passes: watch::Sender<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -253,7 +277,15 @@ impl Jobs {
             changes: broadcast::channel(1024).0,
             drivers: Mutex::new(HashMap::new()),
             backoff: Mutex::new(HashMap::new()),
+            passes: watch::channel(0).0,
         }
+    }
+
+    /// The number of engine passes ([`Jobs::tick`] on the leader) completed so far,
+    /// successful or not: whoever waits for the engine to have looked at the jobs
+    /// again (e.g. that a queued job is still not started) awaits two more passes.
+    pub fn passes(&self) -> watch::Receiver<u64> {
+        self.passes.subscribe()
     }
 
     /// The plans seam.
@@ -526,19 +558,18 @@ impl Jobs {
                     script = Some(s);
                 }
                 Effect::StartRetry { instances, point } => {
-                    if *point != RetryPoint::JobPoint {
-                        return Err(JobError::Unsupported(
-                            "re-recovering from another recovery point is not available yet: retry from the job's own point, or roll the job back and create a new one".into(),
-                        ));
-                    }
+                    let other = match point {
+                        RetryPoint::JobPoint => None,
+                        RetryPoint::Other(p) => Some(self.retry_point(&row, p).await?),
+                    };
                     let run = JobId::new(row.run_id.clone().ok_or_else(|| {
                         CorruptJob(format!("job {} has no run", row.id))
                     })?);
                     let chosen: std::collections::BTreeSet<_> = instances.iter().cloned().collect();
-                    let tasks = crate::recovery::retry_tasks(&app.db, &run, &chosen)
+                    let plan = crate::recovery::retry_tasks(&app.db, &run, &chosen, other.as_ref())
                         .await?
                         .map_err(|r| JobError::RetryRefused(r.to_string()))?;
-                    retry = Some((run, tasks, chosen.len()));
+                    retry = Some((run, plan));
                 }
                 // performed by the engine loop from the stored state (drivers, report)
                 Effect::StartRollback
@@ -611,8 +642,8 @@ impl Jobs {
             if removed && !rows::delete(&mut tx, &new.id, new.version).await? {
                 removed = false;
             }
-            if let Some((run, tasks, n)) = &retry {
-                crate::recovery::start_retry(&mut tx, run, tasks, *n).await?;
+            if let Some((run, plan)) = &retry {
+                crate::recovery::start_retry(&mut tx, run, plan).await?;
             }
             tx.commit().await.map_err(DbError::from)?;
         }
@@ -623,6 +654,28 @@ impl Jobs {
             job: (!removed).then_some(new),
             cleanup_script: script,
         })
+    }
+
+    /// Checks the point of a retry: a snapshot of the job's group that still exists
+    /// (the plan's current snapshots).
+    async fn retry_point(
+        &self,
+        row: &JobRow,
+        point: &RecoveryPoint,
+    ) -> Result<RecoveryPoint, JobError> {
+        let RecoveryPoint::Snapshot(id) = point else {
+            return Err(RetryPointError::NotASnapshot(record::point_string(point)).into());
+        };
+        let facts = self.source.plan_facts(&PlanId::new(&row.plan_id)).await?;
+        if !facts.snapshots.iter().any(|s| &s.id == id) {
+            return Err(RetryPointError::UnknownSnapshot {
+                snapshot: id.to_string(),
+                group: row.group_id.clone(),
+                plan: row.plan_id.clone(),
+            }
+            .into());
+        }
+        Ok(point.clone())
     }
 
     fn next_slot(&self, row: &JobRow, now: i64) -> Result<i64, JobError> {
@@ -897,5 +950,6 @@ pub async fn run(app: AppState) {
         if let Err(e) = app.jobs.tick(&app).await {
             tracing::warn!(error = %e, "job engine pass failed; retrying");
         }
+        app.jobs.passes.send_modify(|n| *n += 1);
     }
 }

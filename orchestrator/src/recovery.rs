@@ -29,7 +29,7 @@ mod rollback;
 mod run;
 mod tasks;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +43,8 @@ use crate::db::{self, Db, DbError, jobs};
 use crate::dr::ids::{ClusterId, GroupId, InstanceId, JobId, PlanId, SnapshotId};
 use crate::dr::job::{JobType, RecoveryPoint};
 use crate::dr::job_state::TasksOutcome;
-use crate::dr::recovery_graph::{GraphError, Scope, TaskGraph};
+use crate::dr::recovery_graph::{GraphError, Scope, TaskGraph, TaskId};
+use crate::dr::retry_point::{RetryRound, RoundRefusal, Rounds};
 use crate::dr::rollback::CreatedResources;
 use crate::dr::target_details::{DetailsError, TargetDetails};
 use crate::dr::topology::Topology;
@@ -148,6 +149,41 @@ pub struct JobSpec {
     pub details: TargetDetails,
 }
 
+/// A retry round as stored with the job (the point as [`point_text`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredRound {
+    point: String,
+    instances: std::collections::BTreeSet<InstanceId>,
+}
+
+/// What `recovery_jobs.spec_json` holds: the frozen spec and the retries from other
+/// points (none for a job that was never retried so).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredSpec {
+    #[serde(flatten)]
+    spec: JobSpec,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retries: Vec<StoredRound>,
+}
+
+impl StoredSpec {
+    fn parse(json: &str) -> Result<StoredSpec, RecoveryError> {
+        serde_json::from_str(json).map_err(|e| RecoveryError::Corrupt(format!("job spec: {e}")))
+    }
+
+    fn rounds(&self) -> Result<Vec<RetryRound>, RecoveryError> {
+        self.retries
+            .iter()
+            .map(|r| {
+                Ok(RetryRound {
+                    point: parse_point(&r.point)?,
+                    instances: r.instances.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
 /// A job to create.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -248,6 +284,8 @@ pub(crate) struct LoadedJob {
     pub(crate) spec: JobSpec,
     pub(crate) graph: TaskGraph,
     pub(crate) phase: String,
+    /// Retries from other points, oldest first.
+    pub(crate) rounds: Vec<RetryRound>,
     /// Task index by kind.
     pub(crate) index: BTreeMap<crate::dr::recovery_graph::TaskKind, usize>,
 }
@@ -265,12 +303,33 @@ impl LoadedJob {
         }
     }
 
-    /// The tag of a task's `n`-th resource (`None`: its main one).
-    pub(crate) fn tag(&self, task: usize, n: Option<usize>) -> String {
-        match n {
-            None => format!("hf-{}-{task}", self.id),
-            Some(n) => format!("hf-{}-{task}-{n}", self.id),
+    /// The retry rounds applied to the job's topology.
+    pub(crate) fn rounds(&self) -> Rounds<'_> {
+        Rounds {
+            rounds: &self.rounds,
+            topology: &self.spec.topology,
         }
+    }
+
+    /// The tag of a task's `n`-th resource (`None`: its main one): `hf-<job>-<task>`,
+    /// with `r<generation>` after the task once a retry from another point has
+    /// recovered its instances again.
+    pub(crate) fn tag(&self, task: usize, n: Option<usize>) -> String {
+        let generation = match self.rounds().generation(&self.graph, TaskId(task)) {
+            0 => String::new(),
+            g => format!("r{g}"),
+        };
+        match n {
+            None => format!("hf-{}-{task}{generation}", self.id),
+            Some(n) => format!("hf-{}-{task}{generation}-{n}", self.id),
+        }
+    }
+
+    /// Whether a recorded tag is of an earlier generation than its task's current
+    /// one (its resource is replaced by a retry from another point).
+    pub(crate) fn is_stale(&self, task: usize, tag: &str) -> bool {
+        let current = self.tag(task, None);
+        tag != current && !tag.starts_with(&format!("{current}-"))
     }
 }
 
@@ -344,8 +403,9 @@ impl Executor {
         let j = jobs::get(&mut conn, id.as_str())
             .await?
             .ok_or_else(|| RecoveryError::NoJob(id.to_string()))?;
-        let spec: JobSpec = serde_json::from_str(&j.spec_json)
-            .map_err(|e| RecoveryError::Corrupt(format!("job spec: {e}")))?;
+        let stored = StoredSpec::parse(&j.spec_json)?;
+        let rounds = stored.rounds()?;
+        let spec = stored.spec;
         let job_type = parse_type(&j.job_type)?;
         let graph = TaskGraph::build(&spec.topology, job_type, &Scope::All)?;
         let index = graph
@@ -362,6 +422,7 @@ impl Executor {
             spec,
             graph,
             phase: j.phase,
+            rounds,
         })
     }
 
@@ -460,17 +521,37 @@ pub enum RetryRefusal {
     /// The run is not in a state to retry.
     #[error("the job's recovery run is {0}; a retry needs a finished recovery")]
     Phase(String),
+    /// The instances cannot be recovered from another point.
+    #[error(transparent)]
+    Round(#[from] RoundRefusal),
 }
 
-/// The recovery tasks a retry of `instances` runs again: every failed or skipped task
-/// that serves only chosen instances (shared resources that exist stay). Read-only;
-/// [`start_retry`] applies it.
+/// What a retry does to a finished run (read-only; [`start_retry`] applies it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPlan {
+    /// The instances recovered again.
+    pub instances: BTreeSet<InstanceId>,
+    /// Tasks put back to pending.
+    pub rerun: Vec<i64>,
+    /// Tasks ended without running, with their description: the ports and floating
+    /// IPs of instances recovered from another point (kept off every network).
+    pub not_connected: Vec<(i64, String)>,
+    /// A retry from another point: the round recorded with the job.
+    pub round: Option<RetryRound>,
+}
+
+/// What a retry of `instances` runs again. From the job's point (`point` is `None`
+/// or the job's own): every failed or skipped task that serves only chosen
+/// instances (shared resources that exist stay). From another point: every task
+/// serving only them, at that point, their ports and floating IPs left out
+/// ([`crate::dr::retry_point`]). Only failed instances can be retried.
 pub async fn retry_tasks(
     db: &Db,
     id: &JobId,
-    instances: &std::collections::BTreeSet<InstanceId>,
-) -> Result<Result<Vec<i64>, RetryRefusal>, RecoveryError> {
-    use crate::dr::recovery_graph::{TaskId, TaskStatus};
+    instances: &BTreeSet<InstanceId>,
+    point: Option<&RecoveryPoint>,
+) -> Result<Result<RetryPlan, RetryRefusal>, RecoveryError> {
+    use crate::dr::recovery_graph::TaskStatus;
     let mut conn = db.conn().await?;
     let j = jobs::get(&mut conn, id.as_str())
         .await?
@@ -478,8 +559,9 @@ pub async fn retry_tasks(
     if j.phase != "recovered" {
         return Ok(Err(RetryRefusal::Phase(j.phase)));
     }
-    let spec: JobSpec = serde_json::from_str(&j.spec_json)
-        .map_err(|e| RecoveryError::Corrupt(format!("job spec: {e}")))?;
+    let spec = StoredSpec::parse(&j.spec_json)?.spec;
+    let job_point = parse_point(&j.recovery_point)?;
+    let other = point.filter(|p| **p != job_point);
     let graph = TaskGraph::build(&spec.topology, parse_type(&j.job_type)?, &Scope::All)?;
     let status: BTreeMap<TaskId, TaskStatus> = jobs::tasks(&mut conn, id.as_str(), RECOVERY)
         .await?
@@ -504,43 +586,118 @@ pub async fn retry_tasks(
             Some(false) => {}
         }
     }
-    Ok(Ok(graph
-        .tasks()
-        .iter()
-        .enumerate()
-        .filter(|(n, t)| {
-            !t.serves.is_empty()
-                && t.serves.is_subset(instances)
-                && status.get(&TaskId(*n)) != Some(&TaskStatus::Succeeded)
-        })
-        .filter_map(|(n, _)| i64::try_from(n).ok())
-        .collect()))
+    let index = |t: TaskId| i64::try_from(t.0).ok();
+    let Some(other) = other else {
+        return Ok(Ok(RetryPlan {
+            instances: instances.clone(),
+            rerun: graph
+                .tasks()
+                .iter()
+                .enumerate()
+                .filter(|(n, t)| {
+                    !t.serves.is_empty()
+                        && t.serves.is_subset(instances)
+                        && status.get(&TaskId(*n)) != Some(&TaskStatus::Succeeded)
+                })
+                .filter_map(|(n, _)| index(TaskId(n)))
+                .collect(),
+            not_connected: Vec::new(),
+            round: None,
+        }));
+    };
+    let plan = match crate::dr::retry_point::plan_round(&graph, &spec.topology, instances) {
+        Ok(p) => p,
+        Err(r) => return Ok(Err(r.into())),
+    };
+    Ok(Ok(RetryPlan {
+        instances: instances.clone(),
+        rerun: plan
+            .rerun
+            .iter()
+            .filter(|t| !plan.not_connected.contains(*t))
+            .filter_map(|t| index(*t))
+            .collect(),
+        not_connected: plan
+            .not_connected
+            .iter()
+            .filter_map(|t| Some((index(*t)?, graph.task(*t)?.kind.to_string())))
+            .collect(),
+        round: Some(RetryRound {
+            point: other.clone(),
+            instances: instances.clone(),
+        }),
+    }))
 }
 
-/// Puts the run in phase `retrying` with `tasks` pending, in the caller's transaction
-/// (the job engine commits it with the job's own state change).
+fn names(instances: &BTreeSet<InstanceId>) -> String {
+    instances
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Puts the run in phase `retrying` as `plan` says, in the caller's transaction (the
+/// job engine commits it with the job's own state change). A retry from another
+/// point is recorded with the job (its resources get the next generation of tags)
+/// and says in the task log that its instances are not connected to any network.
 pub async fn start_retry(
     conn: &mut sqlx::AnyConnection,
     id: &JobId,
-    tasks: &[i64],
-    instances: usize,
+    plan: &RetryPlan,
 ) -> Result<(), RecoveryError> {
-    jobs::reset_tasks(conn, id.as_str(), RECOVERY, tasks).await?;
-    jobs::set_phase(conn, id.as_str(), "retrying", None, now_ms()).await?;
-    jobs::log(
-        conn,
-        id.as_str(),
-        &jobs::LogLine {
-            stage: RECOVERY.into(),
-            task_index: None,
-            at: now_ms(),
-            level: "info".into(),
-            message: format!(
-                "retry: {} task(s) of {instances} instance(s) run again",
-                tasks.len()
+    let now = now_ms();
+    let line = |task_index: Option<i64>, message: String| jobs::LogLine {
+        stage: RECOVERY.into(),
+        task_index,
+        at: now,
+        level: "info".into(),
+        message,
+    };
+    jobs::reset_tasks(conn, id.as_str(), RECOVERY, &plan.rerun).await?;
+    let settled: Vec<i64> = plan.not_connected.iter().map(|(n, _)| *n).collect();
+    jobs::settle_tasks(conn, id.as_str(), RECOVERY, &settled, now).await?;
+    let n = plan.instances.len();
+    let message = match &plan.round {
+        None => format!(
+            "retry: {} task(s) of {n} instance(s) run again",
+            plan.rerun.len()
+        ),
+        Some(round) => {
+            let j = jobs::get(conn, id.as_str())
+                .await?
+                .ok_or_else(|| RecoveryError::NoJob(id.to_string()))?;
+            let mut stored = StoredSpec::parse(&j.spec_json)?;
+            stored.retries.push(StoredRound {
+                point: point_text(&round.point),
+                instances: round.instances.clone(),
+            });
+            let json = serde_json::to_string(&stored)
+                .map_err(|e| RecoveryError::Corrupt(e.to_string()))?;
+            jobs::set_spec(conn, id.as_str(), &json, now).await?;
+            format!(
+                "retry: {} task(s) of {n} instance(s) run again from {}, not from the job's recovery point ({}): instance(s) {} are recovered from it and are NOT connected to any network (their ports and floating IPs are not created); attach them to networks by hand once their data is checked",
+                plan.rerun.len(),
+                point_text(&round.point),
+                j.recovery_point,
+                names(&round.instances),
+            )
+        }
+    };
+    jobs::set_phase(conn, id.as_str(), "retrying", None, now).await?;
+    jobs::log(conn, id.as_str(), &line(None, message)).await?;
+    for (task, description) in &plan.not_connected {
+        jobs::log(
+            conn,
+            id.as_str(),
+            &line(
+                Some(*task),
+                format!(
+                    "{description}: not created: the instance is recovered from another point than the job's and stays off the network"
+                ),
             ),
-        },
-    )
-    .await?;
+        )
+        .await?;
+    }
     Ok(())
 }

@@ -660,6 +660,11 @@ async fn export(agent: &Arc<Agent>, m: &VolumeExport) -> Reply {
         .resolve(&m.destination)
         .map_err(|e| fail(k, ErrorCode::BadRequest, v, e.to_string()))?;
     let _guard = t.lock.lock().await;
+    // the same export asked again while it was running (the orchestrator restarted, or
+    // its request timed out) waited for the lock: it is done now
+    if let Ok(Some(r)) = durable::read_json::<ExportRecord>(&record_path) {
+        return Ok(done(&r));
+    }
     let (from, point) = match &m.point {
         RecoveryPoint::LatestData => {
             let c = t

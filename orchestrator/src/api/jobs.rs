@@ -22,7 +22,7 @@ use crate::dr::job::{JobType, RecoveryPoint, RunType};
 use crate::dr::job_rules::CreateJobError;
 use crate::dr::job_state::{Operation, RetryPoint, RollbackExtension, StartGate};
 use crate::jobs::view::{JobView, MonitorChange, MonitorView, monitor};
-use crate::jobs::{CreateJob, JobError, JobSchedule, JobSourceError, JobUpdate};
+use crate::jobs::{CreateJob, JobError, JobSchedule, JobSourceError, JobUpdate, RetryPointError};
 use crate::state::AppState;
 
 impl From<JobError> for ApiError {
@@ -54,7 +54,12 @@ impl From<JobError> for ApiError {
             JobError::Transition(_) => conflict("invalid_transition", &e),
             JobError::Invalid(m) => ApiError::invalid(m.clone()),
             JobError::Changed(_) => conflict("job_changed", &e),
-            JobError::Unsupported(_) => conflict("not_supported", &e),
+            JobError::RetryPoint(RetryPointError::NotASnapshot(_)) => {
+                ApiError::invalid(e.to_string())
+            }
+            JobError::RetryPoint(RetryPointError::UnknownSnapshot { .. }) => {
+                conflict("unknown_snapshot", &e)
+            }
             JobError::RetryRefused(_) => conflict("retry_refused", &e),
             JobError::Db(_) | JobError::Recovery(_) | JobError::Corrupt(_) => {
                 ApiError::internal(&e)

@@ -254,6 +254,46 @@ pub async fn reset_tasks(
     Ok(())
 }
 
+/// Ends tasks of a stage as succeeded without running them (a retry from another
+/// point creates no port or floating IP for the instances it keeps off the network).
+pub async fn settle_tasks(
+    conn: &mut AnyConnection,
+    job_id: &str,
+    stage: &str,
+    indexes: &[i64],
+    now: i64,
+) -> Result<(), DbError> {
+    for i in indexes {
+        sqlx::query(
+            "UPDATE recovery_tasks SET state = 'succeeded', error = NULL, finished_at = $4 \
+             WHERE job_id = $1 AND stage = $2 AND task_index = $3",
+        )
+        .bind(job_id)
+        .bind(stage)
+        .bind(*i)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces a job's stored spec (a retry from another point records its round).
+pub async fn set_spec(
+    conn: &mut AnyConnection,
+    id: &str,
+    spec_json: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE recovery_jobs SET spec_json = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(spec_json)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Adds one task row (rollback tasks are numbered by the record they delete).
 pub async fn insert_task(
     conn: &mut AnyConnection,

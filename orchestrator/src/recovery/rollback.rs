@@ -170,6 +170,68 @@ pub(super) async fn run_for_instances(
     Ok(RollbackReport { deleted, failed })
 }
 
+/// Before a retry from another point runs its tasks: deletes what an earlier
+/// generation created for the tasks it runs again (the instance, its volumes and
+/// their materialised data, its ports and floating IPs), dependants first. Resumable:
+/// a deleted record is not deleted twice. An error leaves the retry to be tried
+/// again (no new resource is created next to one that could not be removed).
+pub(super) async fn remove_replaced(ex: &Executor, job: &LoadedJob) -> Result<(), RecoveryError> {
+    let ledger = Ledger::load(ex.db.clone(), job.id.as_str(), ex.hook.clone()).await?;
+    let clock = Clock::new();
+    let replaced = |e: &LedgerEntry| !e.deleted && job.is_stale(e.task, &e.tag);
+    for e in ledger.entries().iter().filter(|e| replaced(e)) {
+        if e.resource.is_none() {
+            match find(&ex.cloud, &e.lookup, &e.tag).await? {
+                Some(r) => ledger.resolve(&clock, &e.tag, &r).await?,
+                None => ledger.mark_deleted(&clock, &e.tag).await?,
+            }
+        }
+    }
+    let entries = ledger.entries();
+    let gone: Vec<_> = entries
+        .iter()
+        .filter(|e| replaced(e))
+        .filter_map(|e| e.resource.clone())
+        .collect();
+    if gone.is_empty() {
+        ledger.journal().flush().await?;
+        return Ok(());
+    }
+    let (created, live) = created_with(&entries, Some(&job.graph));
+    let order = created.rollback_of(|c| gone.contains(&c.resource));
+    let mut deleted = 0usize;
+    for rid in order {
+        let (Some(e), Some(c)) = (live.get(rid.0), created.get(rid)) else {
+            continue;
+        };
+        delete(&ex.cloud, &c.resource).await.map_err(|err| {
+            RecoveryError::Conflict(format!(
+                "the retry cannot replace {}: {err}; the retry is tried again",
+                c.resource.delete_command()
+            ))
+        })?;
+        ledger.mark_deleted(&clock, &e.tag).await?;
+        deleted += 1;
+    }
+    ledger.journal().flush().await?;
+    let mut conn = ex.db.conn().await?;
+    jobs::log(
+        &mut conn,
+        job.id.as_str(),
+        &jobs::LogLine {
+            stage: super::RECOVERY.into(),
+            task_index: None,
+            at: now_ms(),
+            level: "info".into(),
+            message: format!(
+                "retry: {deleted} resource(s) recovered from the earlier point deleted before recovering again"
+            ),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Runs (or resumes) the rollback.
 pub(super) async fn run(ex: &Executor, job: &LoadedJob) -> Result<RollbackReport, RecoveryError> {
     let id = job.id.as_str();

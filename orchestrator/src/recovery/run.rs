@@ -153,6 +153,10 @@ async fn run_task(
     Ok(state)
 }
 
+/// The log line of a run that has stopped between tasks for a pause.
+pub(crate) const PAUSED: &str =
+    "paused: no task is running and none starts until the job is resumed or canceled";
+
 /// Runs (or resumes) the recovery to its end.
 pub(super) async fn run(
     ex: &Executor,
@@ -161,6 +165,10 @@ pub(super) async fn run(
 ) -> Result<RecoveryReport, RecoveryError> {
     let db = &ex.db;
     let id = job.id.as_str();
+    if !job.rounds.is_empty() {
+        // a retry from another point replaces what the earlier point created
+        super::rollback::remove_replaced(ex, &job).await?;
+    }
     let descriptions: Vec<String> = job
         .graph
         .tasks()
@@ -187,8 +195,13 @@ pub(super) async fn run(
     let max = ex.cloud.options().concurrency.max(1);
     // a dropped control sender leaves the run as it is (running)
     let mut control_live = true;
+    // logged once per pause, when the last running task has ended
+    let mut parked = false;
     loop {
         let ctl = *control.borrow_and_update();
+        if ctl != RunControl::Pause {
+            parked = false;
+        }
         let mut skipped = false;
         if ctl == RunControl::Cancel {
             // no new task starts; every task not started ends as skipped
@@ -252,6 +265,10 @@ pub(super) async fn run(
         }
         if set.is_empty() && ctl == RunControl::Pause && control_live {
             // paused between tasks: wait for a resume or a cancel
+            if !parked {
+                parked = true;
+                log(db, &job, None, "info", PAUSED.to_owned()).await?;
+            }
             if control.changed().await.is_err() {
                 control_live = false;
             }

@@ -175,6 +175,11 @@ pub(super) async fn execute(
         index,
         task,
     };
+    if job.rounds().creates_nothing(&task.kind) {
+        // the instance was recovered from another point than the job's: it stays off
+        // every network (jobs.md, "Retry"); the retry ended this task without running it
+        return Ok(());
+    }
     match &task.kind {
         TaskKind::CreateProject => create_project(&c).await,
         TaskKind::AddAdminMembership => add_membership(&c).await,
@@ -392,7 +397,7 @@ pub(super) async fn execute(
             let request = MaterialiseRequest {
                 job: job.id.clone(),
                 volume: v.clone(),
-                point: job.point.clone(),
+                point: job.rounds().volume_point(v, &job.point).clone(),
                 name: c.tag(None),
                 size_gb: details.size_gb,
             };
@@ -799,8 +804,10 @@ async fn create_instance(c: &Ctx<'_>, i: &InstanceId) -> Result<(), RecoveryErro
         let id = c.id_of(&TaskKind::ManageVolume(v.id.clone()))?;
         disks.push(BlockDeviceMapping::existing_volume(id, v.boot));
     }
+    // recovered from another point than the job's: no port, no security group
+    let connected = !c.job.rounds().not_connected(i);
     let mut ports = Vec::new();
-    for p in &spec.ports {
+    for p in spec.ports.iter().filter(|_| connected) {
         if c.task_of(&TaskKind::CreatePort(p.id.clone())).is_some() {
             ports.push(NetworkRequest {
                 port: Some(c.id_of(&TaskKind::CreatePort(p.id.clone()))?),
@@ -809,7 +816,7 @@ async fn create_instance(c: &Ctx<'_>, i: &InstanceId) -> Result<(), RecoveryErro
         }
     }
     let mut groups = BTreeSet::new();
-    for g in &spec.security_groups {
+    for g in spec.security_groups.iter().filter(|_| connected) {
         if c.task_of(&TaskKind::CreateSecurityGroup(g.clone()))
             .is_some()
         {

@@ -177,6 +177,26 @@ pub(crate) async fn spawn_app_jobs(
 }
 
 impl TestApp {
+    /// The calls of a `TestApp` to an orchestrator run elsewhere (a real `holdfast
+    /// serve` process at `base` with `config`); starting and stopping it is the
+    /// caller's business.
+    pub(crate) fn external(base: &str, config: Config, backend: Backend) -> TestApp {
+        TestApp {
+            addr: base
+                .trim_start_matches("http://")
+                .parse()
+                .expect("http://host:port"),
+            base: base.to_owned(),
+            client: reqwest::Client::new(),
+            backend,
+            config,
+            stop: None,
+            task: None,
+            _dir: tempfile::tempdir().expect("temp dir"),
+            _pg: None,
+        }
+    }
+
     async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

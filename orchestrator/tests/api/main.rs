@@ -15,6 +15,7 @@ mod users;
 
 mod agents;
 mod agents_bus;
+mod job_kill9;
 mod lease;
 mod plan_facts;
 mod plan_snapshots;

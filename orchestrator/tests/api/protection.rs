@@ -30,9 +30,29 @@ pub(crate) struct Env {
 }
 
 pub(crate) async fn env(app: &TestApp, admin: &str, group: &str) -> Env {
+    env_with_target(
+        app,
+        admin,
+        group,
+        holdfast_testcloud::config::Timing::instant(),
+    )
+    .await
+}
+
+/// [`env`] with the target cloud's own pace.
+pub(crate) async fn env_with_target(
+    app: &TestApp,
+    admin: &str,
+    group: &str,
+    target_timing: holdfast_testcloud::config::Timing,
+) -> Env {
     cloud::license(app, admin).await;
     let source = cloud::start(&holdfast_testcloud::fixture::generate::generate(8, 12, 2)).await;
-    let target = cloud::start(&holdfast_testcloud::fixture::generate::generate(2, 2, 1)).await;
+    let target = cloud::start_timed(
+        &holdfast_testcloud::fixture::generate::generate(2, 2, 1),
+        target_timing,
+    )
+    .await;
     let src = cloud::register(app, admin, source.body("source", group, false)).await;
     let dst = cloud::register(app, admin, target.body("target", group, false)).await;
     cloud::wait_synced(app, admin, &src, Duration::from_secs(30)).await;

@@ -320,7 +320,7 @@ async fn dr_retry_failed_instance(backend: Backend) {
         ctx.wait_state(&id, "completed").await["result"],
         "partial_success"
     );
-    // refused: a recovered instance, another point, no instance
+    // refused: a recovered instance, a snapshot the group does not have, no instance
     let (s, b) = ctx
         .op(&id, "retry", Some(json!({"instances": [app1.as_str()]})))
         .await;
@@ -329,10 +329,14 @@ async fn dr_retry_failed_instance(backend: Backend) {
         .op(
             &id,
             "retry",
-            Some(json!({"instances": [db.id.as_str()], "snapshot_id": "gs-1"})),
+            Some(json!({"instances": [db.id.as_str()], "snapshot_id": "gs-gone"})),
         )
         .await;
-    assert_eq!((s, error_code(&b).as_str()), (409, "not_supported"), "{b}");
+    assert_eq!(
+        (s, error_code(&b).as_str()),
+        (409, "unknown_snapshot"),
+        "{b}"
+    );
     let (s, b) = ctx.op(&id, "retry", Some(json!({"instances": []}))).await;
     assert_eq!(
         (s, error_code(&b).as_str()),

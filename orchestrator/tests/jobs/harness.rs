@@ -72,6 +72,8 @@ pub(crate) fn engine_options() -> EngineOptions {
 pub(crate) struct Ctx {
     pub(crate) app: TestApp,
     pub(crate) admin: String,
+    /// Completed passes of the app's job engine.
+    pub(crate) passes: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The orchestrator with the world's job source; the owner group is created.
@@ -85,13 +87,15 @@ pub(crate) async fn start_with(
     opts: EngineOptions,
     adjust: impl FnOnce(&mut Config),
 ) -> Ctx {
+    let jobs = Jobs::new(w.source.clone(), opts);
+    let passes = jobs.passes();
     let app = spawn_app_jobs(
         backend,
         |c| {
             c.lease_ttl_ms = 2_000;
             adjust(c);
         },
-        Some(Jobs::new(w.source.clone(), opts)),
+        Some(jobs),
     )
     .await;
     let admin = app.admin().await;
@@ -100,7 +104,7 @@ pub(crate) async fn start_with(
         let group = app.create_group(&admin, "ops").await;
         *w.source.owner_group.lock().unwrap() = group;
     }
-    Ctx { app, admin }
+    Ctx { app, admin, passes }
 }
 
 impl Ctx {
@@ -140,6 +144,17 @@ impl Ctx {
     pub(crate) async fn op(&self, id: &str, op: &str, body: Option<Value>) -> (u16, Value) {
         self.call("POST", &format!("/api/v1/jobs/{id}/operations/{op}"), body)
             .await
+    }
+
+    /// Waits until the job engine has completed `n` more passes (each pass looks at
+    /// every job: the queue, the timers, the drivers).
+    pub(crate) async fn engine_passes(&self, n: u64) {
+        let mut passes = self.passes.clone();
+        let target = *passes.borrow_and_update() + n;
+        tokio::time::timeout(Duration::from_secs(30), passes.wait_for(|p| *p >= target))
+            .await
+            .expect("the job engine made no pass for 30 s")
+            .expect("the job engine stopped");
     }
 
     /// Waits until the job is in `state` (panics on a deadline or if it leaves).

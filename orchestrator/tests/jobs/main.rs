@@ -23,4 +23,5 @@ mod harness;
 mod operations;
 mod queue;
 mod replicas;
+mod retry_point;
 mod source;

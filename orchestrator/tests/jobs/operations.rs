@@ -13,27 +13,39 @@ fn done_tasks(m: &Value) -> i64 {
     m["progress"]["done"].as_i64().unwrap()
 }
 
-/// Waits until the paused job has no running task, then checks that nothing moves.
+/// The executor's log line when it has stopped between tasks for a pause.
+const PARKED: &str =
+    "paused: no task is running and none starts until the job is resumed or canceled";
+
+/// Waits until the executor of the paused job has stopped between tasks (its log
+/// says so and no task runs), lets the engine look at the job twice more, and checks
+/// that nothing moved.
 async fn assert_paused_still(ctx: &Ctx, id: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let m = ctx.monitor(id).await;
-        if m["tasks"]
+        let parked = m["log"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|t| t["state"] != "running")
+            .any(|l| l["message"] == PARKED);
+        if parked
+            && m["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["state"] != "running")
         {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "tasks still running: {m}"
+            "the paused job never stopped between tasks: {m}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let before = done_tasks(&ctx.monitor(id).await);
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    ctx.engine_passes(2).await;
     let m = ctx.monitor(id).await;
     assert_eq!(done_tasks(&m), before, "a paused job started tasks: {m}");
     assert_eq!(m["job"]["state"], "paused");

@@ -47,8 +47,9 @@ async fn serial_per_group_parallel_across(backend: Backend) {
         "{b}"
     );
     assert!(b["error"]["message"].as_str().unwrap().contains(&a1), "{b}");
-    // a completed job still occupies its group until it has finished
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // a completed job still occupies its group until it has finished: two more
+    // engine passes (each applies the queue) leave a2 pending
+    ctx.engine_passes(2).await;
     assert_eq!(state(&ctx.job(&a2).await), "pending");
     for id in [&a1, &b1] {
         let (s, b) = ctx.op(id, "rollback", None).await;

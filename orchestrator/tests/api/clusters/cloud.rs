@@ -37,6 +37,11 @@ pub(crate) fn small_fixture() -> Fixture {
 
 /// Starts a cloud loaded with `fixture`, notifying on exchanges unique to this test.
 pub(crate) async fn start(fixture: &Fixture) -> Cloud {
+    start_timed(fixture, Timing::instant()).await
+}
+
+/// [`start`] with the cloud's own pace (e.g. servers that take a while to build).
+pub(crate) async fn start_timed(fixture: &Fixture, timing: Timing) -> Cloud {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let exchanges = vec![
         format!("nova-{tag}"),
@@ -44,7 +49,7 @@ pub(crate) async fn start(fixture: &Fixture) -> Cloud {
         format!("neutron-{tag}"),
     ];
     let config = holdfast_testcloud::Config {
-        timing: Timing::instant(),
+        timing,
         notifications: Notifications {
             url: Some(amqp_url()),
             topic: "notifications".into(),
