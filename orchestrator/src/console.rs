@@ -23,6 +23,7 @@ pub mod licence;
 pub mod login;
 pub mod plans;
 pub mod protection_groups;
+pub mod reports;
 pub mod session;
 pub mod settings;
 pub mod users;
@@ -79,6 +80,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/plans/new", get(plans::form::new))
         .route("/console/plans/{id}", get(plans::detail::page))
         .route("/console/plans/{id}/edit", get(plans::form::edit))
+        .route("/console/reports", get(reports::list))
+        .route("/console/reports/{id}", get(reports::detail::page))
         .route("/console/agents", get(agents::list))
         .route("/console/agents/{node}", get(agents::detail))
         .route("/console/{*rest}", get(not_found))

@@ -1,5 +1,5 @@
-//! `/api/v1/reports`: job reports (jobs.md, "Results") — list (filter by type and
-//! result), detail, export as JSON or HTML, delete (drill reports only; DR reports
+//! `/api/v1/reports`: job reports (jobs.md, "Results") — list (filter by type,
+//! result, group, job name and end time), detail, export as JSON or HTML, delete (drill reports only; DR reports
 //! are permanent). And a protection group's history, from the job tables only.
 
 use axum::Json;
@@ -32,6 +32,15 @@ pub struct ReportItem {
     pub plan_id: String,
     /// The protection group.
     pub group_id: String,
+    /// The plan's name when the job ran (empty when the report does not say).
+    #[serde(default)]
+    pub plan_name: String,
+    /// The group's name when the job ran (empty when the report does not say).
+    #[serde(default)]
+    pub group_name: String,
+    /// The user group owning the report (its protection group's owner).
+    #[serde(default)]
+    pub owner_group_id: String,
     /// `drill` or `dr`.
     pub job_type: String,
     /// The result.
@@ -42,13 +51,33 @@ pub struct ReportItem {
     pub finished_at: String,
 }
 
+/// The names a list shows, read from the stored report (the plan and group may be
+/// gone since: a confirmed DR deletes them).
+#[derive(Deserialize)]
+struct Names {
+    summary: NamesSummary,
+}
+
+#[derive(Deserialize)]
+struct NamesSummary {
+    plan: crate::jobs::report::NamedRef,
+    group: crate::jobs::report::NamedRef,
+}
+
 fn item(r: &ReportRow) -> ReportItem {
+    let names = serde_json::from_str::<Names>(&r.report_json).ok();
     ReportItem {
         id: r.id.clone(),
         job_id: r.job_id.clone(),
         job_name: r.job_name.clone(),
         plan_id: r.plan_id.clone(),
         group_id: r.group_id.clone(),
+        plan_name: names
+            .as_ref()
+            .map(|n| n.summary.plan.name.clone())
+            .unwrap_or_default(),
+        group_name: names.map(|n| n.summary.group.name).unwrap_or_default(),
+        owner_group_id: r.owner_group_id.clone(),
         job_type: r.job_type.clone(),
         result: r.result.clone(),
         started_at: r.started_at.map(super::time_text),
@@ -67,6 +96,12 @@ pub struct ReportQuery {
     pub result: Option<String>,
     /// Only this protection group.
     pub group: Option<String>,
+    /// Only jobs whose name contains this text (case-insensitive).
+    pub q: Option<String>,
+    /// Only jobs that ended at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only jobs that ended before this time (RFC 3339).
+    pub until: Option<String>,
     /// Page size (1–500, default 50).
     pub limit: Option<i64>,
     /// Items to skip.
@@ -105,6 +140,9 @@ pub async fn list(
         group_id: q.group,
         job_type: q.job_type,
         result: q.result,
+        search: q.q.filter(|s| !s.trim().is_empty()),
+        finished_from: q.since.as_deref().map(super::parse_time).transpose()?,
+        finished_before: q.until.as_deref().map(super::parse_time).transpose()?,
         limit: page.limit,
         offset: page.offset,
     };
@@ -156,6 +194,14 @@ pub async fn get(
 ) -> ApiResult<Json<Report>> {
     let row = authorised(&state, &auth, &id, Action::Read).await?;
     Ok(Json(document(&row)?))
+}
+
+/// The user group owning a report (for the console's decision to offer delete), with
+/// the same access check as [`get`].
+pub async fn owner_group(state: &AppState, auth: &Auth, id: &str) -> ApiResult<String> {
+    Ok(authorised(state, auth, id, Action::Read)
+        .await?
+        .owner_group_id)
 }
 
 /// Exports a report as a file (`?format=json|html`).

@@ -274,6 +274,10 @@ mod tests {
             include_str!("plans.rs"),
             include_str!("plans/form.rs"),
             include_str!("plans/detail.rs"),
+            include_str!("reports.rs"),
+            include_str!("reports/detail.rs"),
+            include_str!("protection_groups/snapshots.rs"),
+            include_str!("protection_groups/history.rs"),
         ];
         let sections: Vec<&str> = c
             .entries

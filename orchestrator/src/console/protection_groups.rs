@@ -5,6 +5,8 @@
 //! volume) appear in the form.
 
 pub mod detail;
+pub mod history;
+pub mod snapshots;
 
 use std::collections::BTreeMap;
 

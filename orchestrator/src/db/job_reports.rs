@@ -99,6 +99,12 @@ pub struct ReportFilter {
     pub job_type: Option<String>,
     /// Only this result.
     pub result: Option<String>,
+    /// Only jobs whose name contains this text (case-insensitive).
+    pub search: Option<String>,
+    /// Only reports of jobs that ended at or after this time (ms).
+    pub finished_from: Option<i64>,
+    /// Only reports of jobs that ended before this time (ms).
+    pub finished_before: Option<i64>,
     /// Page size.
     pub limit: i64,
     /// Rows to skip.
@@ -108,29 +114,37 @@ pub struct ReportFilter {
 const FILTER: &str = "($1 IS NULL OR EXISTS (SELECT 1 FROM user_group_members m \
     WHERE m.group_id = job_reports.owner_group_id AND m.user_id = $1)) \
     AND ($2 IS NULL OR group_id = $2) AND ($3 IS NULL OR job_type = $3) \
-    AND ($4 IS NULL OR result = $4)";
+    AND ($4 IS NULL OR result = $4) AND ($5 IS NULL OR LOWER(job_name) LIKE $5 ESCAPE '\\') \
+    AND ($6 IS NULL OR finished_at >= $6) AND ($7 IS NULL OR finished_at < $7)";
 
 /// A page of reports, newest first, and the total matching.
 pub async fn list(
     conn: &mut AnyConnection,
     f: &ReportFilter,
 ) -> Result<(Vec<ReportRow>, i64), DbError> {
+    let pattern = f.search.as_deref().map(super::clusters::like_pattern);
     let (total,): (i64,) =
         sqlx::query_as(&format!("SELECT COUNT(*) FROM job_reports WHERE {FILTER}"))
             .bind(&f.visible_to)
             .bind(&f.group_id)
             .bind(&f.job_type)
             .bind(&f.result)
+            .bind(&pattern)
+            .bind(f.finished_from)
+            .bind(f.finished_before)
             .fetch_one(&mut *conn)
             .await?;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM job_reports WHERE {FILTER} \
-         ORDER BY finished_at DESC, id LIMIT $5 OFFSET $6"
+         ORDER BY finished_at DESC, id LIMIT $8 OFFSET $9"
     ))
     .bind(&f.visible_to)
     .bind(&f.group_id)
     .bind(&f.job_type)
     .bind(&f.result)
+    .bind(&pattern)
+    .bind(f.finished_from)
+    .bind(f.finished_before)
     .bind(f.limit)
     .bind(f.offset)
     .fetch_all(&mut *conn)

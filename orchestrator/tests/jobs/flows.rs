@@ -99,6 +99,30 @@ async fn drill_rollback_report(backend: Backend) {
         .await;
     assert_eq!(s, 200, "{h}");
     assert_eq!(h["finished"]["total"], 1, "{h}");
+    // the list's search (job name, any case) and period (end time) filters
+    let name = h["finished"]["items"][0]["job_name"].as_str().unwrap();
+    let finished = h["finished"]["items"][0]["finished_at"].as_str().unwrap();
+    let part = name[1..name.len().min(4)].to_uppercase();
+    for (query, total) in [
+        (format!("q={part}"), 1),
+        ("q=no-such-job".to_owned(), 0),
+        (format!("since={finished}"), 1),
+        (format!("until={finished}"), 0),
+        (
+            "since=2026-01-01T00:00:00Z&until=2999-01-01T00:00:00Z".to_owned(),
+            1,
+        ),
+        ("since=2999-01-01T00:00:00Z".to_owned(), 0),
+    ] {
+        let (s, l) = ctx
+            .call("GET", &format!("/api/v1/reports?{query}"), None)
+            .await;
+        assert_eq!((s, l["total"].as_i64()), (200, Some(total)), "{query}: {l}");
+    }
+    let (s, b) = ctx
+        .call("GET", "/api/v1/reports?since=yesterday", None)
+        .await;
+    assert_eq!((s, error_code(&b).as_str()), (400, "invalid_query"), "{b}");
     let (_, ev) = ctx
         .call(
             "GET",

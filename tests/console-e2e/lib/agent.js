@@ -19,12 +19,15 @@ function binaryPath() {
   return join(target, 'debug', 'holdfast-agent');
 }
 
-export function startAgent({ namespace, node }) {
+// `backends` (optional): the agent's volume backends, `[{ name, path }]` of kind file
+// (e.g. a test cloud's volume pool); by default one backend `files` in the temp dir.
+export function startAgent({ namespace, node, backends }) {
   const bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`agent binary not found at ${bin}: build it (cargo build -p holdfast-agent) or set HOLDFAST_AGENT_BIN`);
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-console-e2e-agent-'));
   const volumes = join(dir, 'volumes');
   mkdirSync(volumes);
+  const served = backends || [{ name: 'files', path: volumes }];
   const config = join(dir, 'agent.toml');
   writeFileSync(config, [
     `node_id = ${JSON.stringify(node)}`,
@@ -36,11 +39,13 @@ export function startAgent({ namespace, node }) {
     '[data_plane]',
     'listen = "127.0.0.1:0"',
     '',
-    '[[backends]]',
-    'name = "files"',
-    'kind = "file"',
-    `path = ${JSON.stringify(volumes)}`,
-    '',
+    ...served.flatMap((b) => [
+      '[[backends]]',
+      `name = ${JSON.stringify(b.name)}`,
+      'kind = "file"',
+      `path = ${JSON.stringify(b.path)}`,
+      '',
+    ]),
   ].join('\n'));
   const logPath = join(dir, 'agent.log');
   const out = openSync(logPath, 'a');

@@ -2,7 +2,7 @@
 // holdfast-testcloud`) on 127.0.0.1 port 0 with a generated fixture (servers, volumes,
 // projects) and its volume files in a fresh temp dir; learns the port from its log.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,12 +19,15 @@ function binaryPath() {
   return join(target, 'debug', 'holdfast-testcloud');
 }
 
-export async function startTestCloud({ servers = 25, volumes = 30, projects = 2, timeoutMs = 30000 } = {}) {
+// `fixture` (optional): the fixture as an object (the test cloud's fixture format) instead
+// of a generated one. The volume files of backend `file` are in `pool()`.
+export async function startTestCloud({ servers = 25, volumes = 30, projects = 2, timeoutMs = 30000, fixture: given } = {}) {
   const bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`test cloud binary not found at ${bin}: build it (cargo build -p holdfast-testcloud) or set HOLDFAST_TESTCLOUD_BIN`);
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-console-e2e-cloud-'));
   const fixture = join(dir, 'fixture.json');
-  execFileSync(bin, ['generate-fixture', '--servers', String(servers), '--volumes', String(volumes),
+  if (given) writeFileSync(fixture, JSON.stringify(given));
+  else execFileSync(bin, ['generate-fixture', '--servers', String(servers), '--volumes', String(volumes),
     '--projects', String(projects), '--out', fixture]);
   const env = { ...process.env, NO_COLOR: '1', RUST_LOG: 'info' };
   for (const k of Object.keys(env)) if (k.startsWith('TESTCLOUD_')) delete env[k];
@@ -54,5 +57,6 @@ export async function startTestCloud({ servers = 25, volumes = 30, projects = 2,
     rmSync(dir, { recursive: true, force: true });
   }
 
-  return { base, authUrl: `${base}/v3`, log, stop };
+  const pool = (backend = 'file') => join(dir, 'volumes', backend, backend);
+  return { base, authUrl: `${base}/v3`, log, stop, pool };
 }

@@ -1,5 +1,6 @@
 //! One protection group: its fields, instances, its plan (link and state with every
-//! reason), and the owner's actions: edit (name, description, instances, RPO, RTO,
+//! reason), its snapshots ([`super::snapshots`]) and history ([`super::history`]), and
+//! the owner's actions: edit (name, description, instances, RPO, RTO,
 //! snapshot interval) and delete (refused by the API while the group has a plan).
 
 use std::collections::BTreeMap;
@@ -104,6 +105,8 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
     } else {
         Vec::new()
     };
+    let snapshots = super::snapshots::section(&state, &s, &g).await;
+    let history = super::history::section(&state, &s, &g.id).await;
     let body = html! {
         (widgets::page_header(&g.name, actions))
         dl .facts #pgroup-facts {
@@ -142,6 +145,8 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
                     }
                 }, current.is_empty()))
         }
+        (snapshots)
+        (history)
         @if may_update {
             form .card #pgroup-edit data-api=(format!("PATCH {url}")) data-arrays="instances" data-success="reload"
                 data-toast=(lang.t("pgroups.saved")) novalidate {
