@@ -274,6 +274,9 @@ mod tests {
             include_str!("plans.rs"),
             include_str!("plans/form.rs"),
             include_str!("plans/detail.rs"),
+            include_str!("jobs.rs"),
+            include_str!("jobs/form.rs"),
+            include_str!("jobs/monitor.rs"),
         ];
         let sections: Vec<&str> = c
             .entries

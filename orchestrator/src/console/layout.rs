@@ -21,7 +21,7 @@ pub enum Nav {
     ProtectionGroups,
     /// Recovery plans.
     RecoveryPlans,
-    /// Recovery jobs (not available yet).
+    /// Recovery jobs.
     RecoveryJobs,
     /// Recovery results (not available yet).
     RecoveryResults,
@@ -81,7 +81,7 @@ fn sections() -> [(&'static str, Vec<NavItem>); 3] {
                 NavItem {
                     nav: Nav::RecoveryJobs,
                     label: "nav.recovery_jobs",
-                    href: None,
+                    href: Some("/console/jobs"),
                     visible: |s| reads(Menu::RecoveryJobs)(s),
                 },
                 NavItem {
@@ -437,7 +437,7 @@ mod tests {
         assert_eq!(links(&render(Role::Viewer, Lang::En).await), [false; 4]);
         // Features that do not exist yet are shown as such, never as links.
         let viewer = render(Role::Viewer, Lang::Ko).await;
-        assert_eq!(viewer.matches("아직 제공되지 않음").count(), 2, "{viewer}");
+        assert_eq!(viewer.matches("아직 제공되지 않음").count(), 1, "{viewer}");
         assert!(viewer.contains("<html lang=\"ko\">"));
         assert!(viewer.contains("aria-current=\"page\">이벤트"));
     }

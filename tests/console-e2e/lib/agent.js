@@ -19,7 +19,10 @@ function binaryPath() {
   return join(target, 'debug', 'holdfast-agent');
 }
 
-export function startAgent({ namespace, node }) {
+// `backend` (optional): `{ name, path }` of the file backend to serve (e.g. a test
+// cloud's Cinder pool, so that replication and recovery reach its volume files);
+// default: a backend `files` in the agent's own temp dir.
+export function startAgent({ namespace, node, backend }) {
   const bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`agent binary not found at ${bin}: build it (cargo build -p holdfast-agent) or set HOLDFAST_AGENT_BIN`);
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-console-e2e-agent-'));
@@ -37,9 +40,9 @@ export function startAgent({ namespace, node }) {
     'listen = "127.0.0.1:0"',
     '',
     '[[backends]]',
-    'name = "files"',
+    `name = ${JSON.stringify(backend ? backend.name : 'files')}`,
     'kind = "file"',
-    `path = ${JSON.stringify(volumes)}`,
+    `path = ${JSON.stringify(backend ? backend.path : volumes)}`,
     '',
   ].join('\n'));
   const logPath = join(dir, 'agent.log');

@@ -2,7 +2,7 @@
 // holdfast-testcloud`) on 127.0.0.1 port 0 with a generated fixture (servers, volumes,
 // projects) and its volume files in a fresh temp dir; learns the port from its log.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,13 +19,17 @@ function binaryPath() {
   return join(target, 'debug', 'holdfast-testcloud');
 }
 
-export async function startTestCloud({ servers = 25, volumes = 30, projects = 2, timeoutMs = 30000 } = {}) {
+// `fixture` (optional): the fixture as an object, instead of a generated one.
+export async function startTestCloud({ servers = 25, volumes = 30, projects = 2, timeoutMs = 30000, fixture: given } = {}) {
   const bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`test cloud binary not found at ${bin}: build it (cargo build -p holdfast-testcloud) or set HOLDFAST_TESTCLOUD_BIN`);
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-console-e2e-cloud-'));
   const fixture = join(dir, 'fixture.json');
-  execFileSync(bin, ['generate-fixture', '--servers', String(servers), '--volumes', String(volumes),
-    '--projects', String(projects), '--out', fixture]);
+  if (given) writeFileSync(fixture, JSON.stringify(given));
+  else {
+    execFileSync(bin, ['generate-fixture', '--servers', String(servers), '--volumes', String(volumes),
+      '--projects', String(projects), '--out', fixture]);
+  }
   const env = { ...process.env, NO_COLOR: '1', RUST_LOG: 'info' };
   for (const k of Object.keys(env)) if (k.startsWith('TESTCLOUD_')) delete env[k];
   const child = spawn(bin, ['--listen', '127.0.0.1:0', '--storage-dir', join(dir, 'volumes'), '--fixture', fixture],
@@ -54,5 +58,7 @@ export async function startTestCloud({ servers = 25, volumes = 30, projects = 2,
     rmSync(dir, { recursive: true, force: true });
   }
 
-  return { base, authUrl: `${base}/v3`, log, stop };
+  // The volume files of Cinder backend/pool `name` (`testcloud@name#name`).
+  const pool = (name = 'file') => join(dir, 'volumes', name, name);
+  return { base, authUrl: `${base}/v3`, log, stop, pool };
 }
