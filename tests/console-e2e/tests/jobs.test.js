@@ -210,7 +210,7 @@ describe('recovery jobs console', () => {
     await page.locator('#confirm-dialog').getByRole('button', { name: 'Yes, do it' }).click();
     const error = form.locator('[data-role=form-error]');
     await error.waitFor();
-    assert.match(await error.textContent(), /A value is not valid/);
+    assert.match(await error.textContent(), /A value is not valid\. — an 'at' job needs 'at'/);
 
     await form.getByLabel('Name', { exact: true }).fill('e2e-drill');
     await form.getByLabel('Now', { exact: true }).check();
@@ -269,8 +269,8 @@ describe('recovery jobs console', () => {
   });
 
   it('lists the job with filters', async () => {
-    const { page: p } = await open();
-    await loginAs(p, 'admin', ADMIN_PASSWORD);
+    // The same browser session: a new login of the same user would end this one.
+    const p = page;
     await p.goto('/console/jobs?type=drill&state=completed&q=e2e');
     const row = p.locator('#jobs-table tr[data-job="e2e-drill"]');
     await row.waitFor();
@@ -280,6 +280,8 @@ describe('recovery jobs console', () => {
     await p.locator('#jobs-table .empty-row').waitFor();
     await p.goto('/console/jobs?q=no-such-job');
     await p.locator('#jobs-table .empty-row').waitFor();
+    await p.goto(jobUrl);
+    await p.locator('#job-summary [data-role=job-state][data-value=completed]').waitFor();
   });
 
   it('shows a Viewer no mutation controls; the server refuses a forced operation', async () => {
@@ -307,6 +309,8 @@ describe('recovery jobs console', () => {
   });
 
   it('cleans up now after confirmation, follows the rollback and links the report', async () => {
+    await page.locator('#job-monitor[data-live=open]').waitFor();
+    await page.evaluate(() => { window.holdfastNoReload = true; });
     const dialog = page.locator('#confirm-dialog');
     await page.getByRole('button', { name: 'Clean up now (roll back)' }).click();
     await dialog.waitFor({ state: 'visible' });
@@ -325,9 +329,12 @@ describe('recovery jobs console', () => {
     const href = await link.getAttribute('href');
     assert.match(href, /^\/console\/reports\/[0-9a-f-]{36}$/);
     await shot(page, '43-job-monitor-finished');
-    const admin = await server.login('admin', ADMIN_PASSWORD);
+    // The report exists (read with this session: a new login would end it).
     await eventually(async () => {
-      const r = await server.call('GET', href.replace('/console/', '/api/v1/'), admin);
+      const r = await page.evaluate(async (url) => {
+        const resp = await fetch(url);
+        return { status: resp.status, body: await resp.json() };
+      }, href.replace('/console/', '/api/v1/'));
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.summary.job_name, 'e2e-drill');
     });

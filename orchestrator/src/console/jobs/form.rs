@@ -201,7 +201,7 @@ fn at_field(lang: Lang, current: Option<&str>) -> Markup {
     html! {
         div .field data-when="run_type=at" {
             label for="j-at" { (lang.t("jobs.at")) }
-            input #j-at type="datetime-local" name="at" required data-type="local-time" data-utc=[current];
+            input #j-at type="datetime-local" name="at" required data-type="local-time" data-empty="omit" data-utc=[current];
             p .hint { (lang.t("jobs.at_hint")) }
         }
     }
