@@ -18,6 +18,7 @@ pub mod clusters;
 pub mod events;
 pub mod groups;
 pub mod i18n;
+pub mod jobs;
 pub mod layout;
 pub mod licence;
 pub mod login;
@@ -82,6 +83,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/plans/{id}/edit", get(plans::form::edit))
         .route("/console/reports", get(reports::list))
         .route("/console/reports/{id}", get(reports::detail::page))
+        .route("/console/jobs", get(jobs::list))
+        .route("/console/jobs/new", get(jobs::form::new))
+        .route("/console/jobs/{id}", get(jobs::monitor::page))
+        .route("/console/jobs/{id}/edit", get(jobs::form::edit))
         .route("/console/agents", get(agents::list))
         .route("/console/agents/{node}", get(agents::detail))
         .route("/console/{*rest}", get(not_found))

@@ -69,6 +69,7 @@ pub mod frozen;
 pub mod group_rules;
 pub mod ids;
 pub mod job;
+pub mod job_operations;
 pub mod job_rules;
 pub mod job_state;
 pub mod names;

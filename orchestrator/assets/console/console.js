@@ -4,7 +4,10 @@
 //   the session's CSRF token (a dotted name nests: `credential.user`, and data-key adds
 //   a literal map key: name="mapping.floating_ips" data-key="10.0.0.5"; data-type `number`,
 //   `array`, `lines` (one item per line or comma), `json`), shows the API's error message in the form, and after
-//   success does what data-success says (reload, redirect:URL, secret:URL, reset).
+//   success does what data-success says (reload, redirect:URL, secret:URL, reset, stay:
+//   a toast only — the page follows a live stream —, script or script:URL: show the
+//   returned cleanup_script in #script-dialog, then stay or go to URL); data-type
+//   `local-time` sends a datetime-local value as RFC 3339 UTC.
 // - <button data-api="METHOD URL" data-confirm="question"> asks in a dialog first (a
 //   form with data-confirm too).
 // - Live updates: Holdfast.live(url, onEvent) subscribes to a Server-Sent Events stream;
@@ -133,6 +136,34 @@
     });
   }
 
+  // A clean-up script returned by the API (ignore-rollback, delete), to copy.
+  function scriptDialog(script) {
+    const d = document.getElementById('script-dialog');
+    if (!d || typeof d.showModal !== 'function') return Promise.resolve();
+    d.querySelector('#script-value').textContent = script;
+    return new Promise((resolve) => {
+      const close = d.querySelector('[data-role=close]');
+      const copy = d.querySelector('[data-role=copy]');
+      const onCopy = async () => {
+        try { await navigator.clipboard.writeText(script); toast(tr('js.copied'), 'ok'); }
+        catch (_) { toast(tr('js.copy_failed'), 'error'); }
+      };
+      const onClose = (e) => {
+        if (e) e.preventDefault();
+        close.removeEventListener('click', onClose);
+        copy.removeEventListener('click', onCopy);
+        d.removeEventListener('cancel', onClose);
+        d.close();
+        resolve();
+      };
+      close.addEventListener('click', onClose);
+      copy.addEventListener('click', onCopy);
+      d.addEventListener('cancel', onClose);
+      d.showModal();
+      close.focus();
+    });
+  }
+
   // ---- after success -----------------------------------------------------------------
 
   // Replaces {a.b} in a URL with values of the response.
@@ -149,6 +180,20 @@
     if (spec === 'reset') {
       if (form) form.reset();
       toast(toastText, 'ok');
+      return;
+    }
+    if (spec === 'stay') {
+      toast(toastText, 'ok');
+      return;
+    }
+    if (spec === 'script' || spec.startsWith('script:')) {
+      const go = spec.startsWith('script:');
+      if (!go) toast(toastText, 'ok');
+      if (data && data.cleanup_script) await scriptDialog(data.cleanup_script);
+      if (go) {
+        toastNext(toastText);
+        location.assign(fill(spec.slice(7), data || {}));
+      }
       return;
     }
     if (spec.startsWith('secret:')) {
@@ -180,6 +225,11 @@
       if (v.trim() === '' && el.dataset.empty === 'null') v = null;
       else if (v.trim() === '' && el.dataset.empty === 'omit') continue;
       else if (el.dataset.type === 'number' && v !== '') v = Number(v);
+      else if (el.dataset.type === 'local-time' && v !== '') {
+        const d = new Date(v);
+        if (isNaN(d.getTime())) throw new FormInputError(el, fieldLabel(el) + ': ' + v);
+        v = d.toISOString();
+      }
       else if (el.dataset.type === 'lines') v = v.split(/[\n,]/).map((x) => x.trim()).filter(Boolean);
       else if (el.dataset.type === 'json') {
         try { v = JSON.parse(v); } catch (e) {

@@ -115,6 +115,8 @@ pub struct JobQuery {
     /// Only this type (`drill`, `dr`).
     #[serde(rename = "type")]
     pub job_type: Option<String>,
+    /// Only jobs whose name or plan's name contains this.
+    pub q: Option<String>,
     /// Page size (1–500, default 50).
     pub limit: Option<i64>,
     /// Items to skip.
@@ -279,6 +281,7 @@ pub async fn list(
         plan_id: q.plan,
         state: q.state,
         job_type: q.job_type,
+        search: q.q.filter(|s| !s.trim().is_empty()),
         limit: page.limit,
         offset: page.offset,
     };

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 const CSS: &str = include_str!("../../assets/console/console.css");
 const JS: &str = include_str!("../../assets/console/console.js");
+const JOBS_JS: &str = include_str!("../../assets/console/jobs.js");
 
 /// FNV-1a, enough to tell versions of a file apart.
 fn fnv(s: &str) -> String {
@@ -24,6 +25,14 @@ static CSS_URL: LazyLock<String> =
     LazyLock::new(|| format!("/console/assets/console.{}.css", &fnv(CSS)[..10]));
 static JS_URL: LazyLock<String> =
     LazyLock::new(|| format!("/console/assets/console.{}.js", &fnv(JS)[..10]));
+
+static JOBS_JS_URL: LazyLock<String> =
+    LazyLock::new(|| format!("/console/assets/jobs.{}.js", &fnv(JOBS_JS)[..10]));
+
+/// URL of the job pages' script (the job form and the live monitor).
+pub fn jobs_js_url() -> &'static str {
+    &JOBS_JS_URL
+}
 
 /// URL of the stylesheet.
 pub fn css_url() -> &'static str {
@@ -42,6 +51,8 @@ pub async fn serve(Path(file): Path<String>) -> Response {
         (CSS, "text/css; charset=utf-8")
     } else if path == *JS_URL {
         (JS, "text/javascript; charset=utf-8")
+    } else if path == *JOBS_JS_URL {
+        (JOBS_JS, "text/javascript; charset=utf-8")
     } else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
     };

@@ -278,6 +278,9 @@ mod tests {
             include_str!("reports/detail.rs"),
             include_str!("protection_groups/snapshots.rs"),
             include_str!("protection_groups/history.rs"),
+            include_str!("jobs.rs"),
+            include_str!("jobs/form.rs"),
+            include_str!("jobs/monitor.rs"),
         ];
         let sections: Vec<&str> = c
             .entries

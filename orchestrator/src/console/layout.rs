@@ -21,7 +21,7 @@ pub enum Nav {
     ProtectionGroups,
     /// Recovery plans.
     RecoveryPlans,
-    /// Recovery jobs (not available yet).
+    /// Recovery jobs.
     RecoveryJobs,
     /// Recovery results.
     RecoveryResults,
@@ -81,7 +81,7 @@ fn sections() -> [(&'static str, Vec<NavItem>); 3] {
                 NavItem {
                     nav: Nav::RecoveryJobs,
                     label: "nav.recovery_jobs",
-                    href: None,
+                    href: Some("/console/jobs"),
                     visible: |s| reads(Menu::RecoveryJobs)(s),
                 },
                 NavItem {
@@ -449,6 +449,7 @@ mod tests {
             "{viewer}"
         );
         assert!(viewer.contains("href=\"/console/reports\""), "{viewer}");
+        assert!(viewer.contains("href=\"/console/jobs\""), "{viewer}");
         assert!(viewer.contains("<html lang=\"ko\">"));
         assert!(viewer.contains("aria-current=\"page\">이벤트"));
     }

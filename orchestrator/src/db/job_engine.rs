@@ -177,6 +177,8 @@ pub struct JobFilter {
     pub state: Option<String>,
     /// Only this type.
     pub job_type: Option<String>,
+    /// Only jobs whose name or plan's name contains this (case-insensitive).
+    pub search: Option<String>,
     /// Page size.
     pub limit: i64,
     /// Rows to skip.
@@ -186,26 +188,31 @@ pub struct JobFilter {
 const FILTER: &str = "($1 IS NULL OR EXISTS (SELECT 1 FROM user_group_members m \
     WHERE m.group_id = jobs.owner_group_id AND m.user_id = $1)) \
     AND ($2 IS NULL OR group_id = $2) AND ($3 IS NULL OR plan_id = $3) \
-    AND ($4 IS NULL OR state = $4) AND ($5 IS NULL OR job_type = $5)";
+    AND ($4 IS NULL OR state = $4) AND ($5 IS NULL OR job_type = $5) \
+    AND ($6 IS NULL OR LOWER(name) LIKE $6 ESCAPE '\\' OR plan_id IN \
+    (SELECT p.id FROM recovery_plans p WHERE LOWER(p.name) LIKE $6 ESCAPE '\\'))";
 
 /// A page of jobs, oldest first, and the total matching.
 pub async fn list(conn: &mut AnyConnection, f: &JobFilter) -> Result<(Vec<JobRow>, i64), DbError> {
+    let pattern = f.search.as_deref().map(super::clusters::like_pattern);
     let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM jobs WHERE {FILTER}"))
         .bind(&f.visible_to)
         .bind(&f.group_id)
         .bind(&f.plan_id)
         .bind(&f.state)
         .bind(&f.job_type)
+        .bind(&pattern)
         .fetch_one(&mut *conn)
         .await?;
     let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE {FILTER} ORDER BY created_at, id LIMIT $6 OFFSET $7"
+        "SELECT {COLUMNS} FROM jobs WHERE {FILTER} ORDER BY created_at, id LIMIT $7 OFFSET $8"
     ))
     .bind(&f.visible_to)
     .bind(&f.group_id)
     .bind(&f.plan_id)
     .bind(&f.state)
     .bind(&f.job_type)
+    .bind(&pattern)
     .bind(f.limit)
     .bind(f.offset)
     .fetch_all(&mut *conn)

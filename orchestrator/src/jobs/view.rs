@@ -3,6 +3,8 @@
 //! timings, per-instance and per-volume status, task log, cleanup time), read from
 //! the job row and the executor's tables.
 
+pub mod boot;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,7 @@ use crate::db::job_engine::JobRow;
 use crate::db::jobs as runs;
 use crate::db::{Db, jobs::TaskRecord};
 use crate::dr::recovery_graph::{Scope, TaskGraph, TaskKind};
+use crate::dr::{job_operations, job_rules};
 
 /// A job as listed and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -189,6 +192,15 @@ pub struct MonitorView {
     pub volumes: Vec<ItemStatus>,
     /// The task log.
     pub log: Vec<LogView>,
+    /// The user operations the job's state allows now (`operations/{op}` names).
+    #[serde(default)]
+    pub operations: Vec<String>,
+    /// Whether the job may be deleted now (it is not running).
+    #[serde(default)]
+    pub deletable: bool,
+    /// The boot plan of the frozen copy (empty until the job is triggered).
+    #[serde(default)]
+    pub boot: Vec<boot::BootEntry>,
 }
 
 /// What changed from one monitor view to the next (the live stream sends the full
@@ -208,6 +220,12 @@ pub struct MonitorChange {
     pub volumes: Vec<ItemStatus>,
     /// Log lines added.
     pub log: Vec<LogView>,
+    /// The user operations the job's state allows now.
+    #[serde(default)]
+    pub operations: Vec<String>,
+    /// Whether the job may be deleted now.
+    #[serde(default)]
+    pub deletable: bool,
 }
 
 impl MonitorChange {
@@ -238,6 +256,8 @@ impl MonitorChange {
             instances: changed(&before.instances, &after.instances),
             volumes: changed(&before.volumes, &after.volumes),
             log,
+            operations: after.operations.clone(),
+            deletable: after.deletable,
         }
     }
 }
@@ -354,6 +374,7 @@ fn statuses(graph: &TaskGraph, tasks: &[TaskRecord]) -> (Vec<ItemStatus>, Vec<It
 /// The monitor of a job, from its row and the executor's tables.
 pub async fn monitor(db: &Db, row: &JobRow) -> Result<MonitorView, JobError> {
     let job = JobView::of(row)?;
+    let state = record::parse_state(&row.state_json)?;
     let (mut recovery, mut rollback, mut log) = (vec![], vec![], vec![]);
     if let Some(run) = &row.run_id {
         let mut conn = db.conn().await?;
@@ -361,11 +382,13 @@ pub async fn monitor(db: &Db, row: &JobRow) -> Result<MonitorView, JobError> {
         rollback = runs::tasks(&mut conn, run, "rollback").await?;
         log = runs::log_lines(&mut conn, run).await?;
     }
-    let graph = match (&row.frozen_json, record::parse_type(&row.job_type)) {
-        (Some(f), Some(t)) => {
-            let f = record::parse_frozen(f)?;
-            TaskGraph::build(&f.spec.topology, t, &Scope::All).ok()
-        }
+    let frozen = row
+        .frozen_json
+        .as_deref()
+        .map(record::parse_frozen)
+        .transpose()?;
+    let graph = match (&frozen, record::parse_type(&row.job_type)) {
+        (Some(f), Some(t)) => TaskGraph::build(&f.spec.topology, t, &Scope::All).ok(),
         _ => None,
     };
     let (instances, volumes) = graph
@@ -396,6 +419,15 @@ pub async fn monitor(db: &Db, row: &JobRow) -> Result<MonitorView, JobError> {
                 message: l.message,
             })
             .collect(),
+        operations: job_operations::allowed(&state)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        deletable: job_rules::check_delete(&state).is_ok(),
+        boot: frozen
+            .as_ref()
+            .map(|f| boot::plan(&f.spec.topology))
+            .unwrap_or_default(),
     })
 }
 
@@ -482,11 +514,16 @@ mod tests {
             instances: vec![item("a", "preparing"), item("b", "preparing")],
             volumes: vec![item("v", "pending")],
             log: vec![line("one")],
+            operations: vec!["pause".into(), "cancel".into()],
+            deletable: false,
+            boot: vec![],
         };
         let mut after = before.clone();
         after.instances[1] = item("b", "booting");
         after.log.push(line("two"));
+        after.operations = vec!["rollback".into()];
         let c = MonitorChange::between(&before, &after);
+        assert_eq!(c.operations, vec!["rollback".to_owned()]);
         assert_eq!(c.instances, vec![item("b", "booting")]);
         assert!(c.volumes.is_empty() && c.tasks.is_empty());
         assert_eq!(c.log, vec![line("two")]);

@@ -20,14 +20,15 @@ function binaryPath() {
 }
 
 // `backends` (optional): the agent's volume backends, `[{ name, path }]` of kind file
-// (e.g. a test cloud's volume pool); by default one backend `files` in the temp dir.
-export function startAgent({ namespace, node, backends }) {
+// (e.g. a test cloud's volume pool); `backend`: one such backend; by default one
+// backend `files` in the temp dir.
+export function startAgent({ namespace, node, backends, backend }) {
   const bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`agent binary not found at ${bin}: build it (cargo build -p holdfast-agent) or set HOLDFAST_AGENT_BIN`);
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-console-e2e-agent-'));
   const volumes = join(dir, 'volumes');
   mkdirSync(volumes);
-  const served = backends || [{ name: 'files', path: volumes }];
+  const served = backends || (backend ? [backend] : [{ name: 'files', path: volumes }]);
   const config = join(dir, 'agent.toml');
   writeFileSync(config, [
     `node_id = ${JSON.stringify(node)}`,
