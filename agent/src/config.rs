@@ -14,6 +14,11 @@
 //! listen = "0.0.0.0:7400"
 //! advertise = "10.0.0.5:7400"              # optional; defaults to `listen`
 //!
+//! [data_plane.tls]                         # optional: mutual TLS between agents
+//! cert = "/etc/holdfast/tls/agent.crt"     # issued to this node: SAN DNS:<node_id>
+//! key = "/etc/holdfast/tls/agent.key"
+//! ca = "/etc/holdfast/tls/ca.crt"          # the CA of every agent's certificate
+//!
 //! [[backends]]
 //! name = "cinder-files"
 //! kind = "file"                            # file | block
@@ -80,6 +85,7 @@ struct RawConfig {
 struct RawDataPlane {
     listen: String,
     advertise: Option<String>,
+    tls: Option<crate::dataplane::tls::TlsFiles>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +146,8 @@ pub struct Config {
     pub bandwidth_limit_bps: Option<u64>,
     pub listen: String,
     pub advertise: String,
+    /// `[data_plane.tls]`: files checked readable at load, loaded by the daemon.
+    pub tls: Option<crate::dataplane::tls::TlsFiles>,
     pub backends: Vec<Backend>,
 }
 
@@ -201,6 +209,9 @@ impl Config {
                 raw.data_plane.listen
             )));
         }
+        if let Some(tls) = &raw.data_plane.tls {
+            tls.check().map_err(ConfigError::Invalid)?;
+        }
         let heartbeat_interval_ms = raw.heartbeat_interval_ms.unwrap_or(10_000);
         if heartbeat_interval_ms < 100 {
             return Err(ConfigError::Invalid(
@@ -235,6 +246,7 @@ impl Config {
             bandwidth_limit_bps: raw.bandwidth_limit_bps,
             listen: raw.data_plane.listen,
             advertise,
+            tls: raw.data_plane.tls,
             backends,
         })
     }
@@ -261,6 +273,14 @@ impl Config {
             "\n[data_plane]\nlisten = {:?}\nadvertise = {:?}\n",
             self.listen, self.advertise
         ));
+        if let Some(t) = &self.tls {
+            out.push_str(&format!(
+                "\n[data_plane.tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\n",
+                t.cert.display().to_string(),
+                t.key.display().to_string(),
+                t.ca.display().to_string()
+            ));
+        }
         for b in &self.backends {
             if let Some(c) = &b.rbd {
                 out.push_str(&format!(

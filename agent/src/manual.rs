@@ -119,6 +119,7 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
         bandwidth_limit_bps: args.bandwidth_limit,
         sync_bytes: args.sync_bytes,
         rbd: None,
+        tls: None,
     };
     std::fs::create_dir_all(&vol.state_dir)?;
     let mut tracker = Some(source::make_tracker(
