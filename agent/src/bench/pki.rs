@@ -79,13 +79,73 @@ impl TestCa {
     /// Issues a certificate for `node` (subjectAltName DNS:`node`, serverAuth and
     /// clientAuth) valid for `days`; returns the files for `[data_plane.tls]`.
     pub fn issue(&self, node: &str, days: u32) -> anyhow::Result<TlsFiles> {
-        let base = self.dir.join(format!("{}-{node}", self.name));
-        let (key, csr, cert, ext) = (
-            base.with_extension("key"),
-            base.with_extension("csr"),
-            base.with_extension("crt"),
-            base.with_extension("ext"),
-        );
+        let (files, csr, ext) = self.request(node)?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &s(&csr),
+            "-CA",
+            &s(&self.cert()),
+            "-CAkey",
+            &s(&self.key()),
+            "-CAcreateserial",
+            "-out",
+            &s(&files.cert),
+            "-days",
+            &days.to_string(),
+            "-extfile",
+            &s(&ext),
+        ])?;
+        Ok(files)
+    }
+
+    /// Issues a certificate for `node` that expired in 2020 (`openssl ca` takes past
+    /// dates; `x509 -days` does not).
+    pub fn issue_expired(&self, node: &str) -> anyhow::Result<TlsFiles> {
+        let (files, csr, ext) = self.request(node)?;
+        let db = self.dir.join(format!("{}-{node}-db", self.name));
+        std::fs::create_dir_all(&db)?;
+        std::fs::write(db.join("index.txt"), "")?;
+        std::fs::write(db.join("serial"), "1000\n")?;
+        let cnf = db.join("ca.cnf");
+        std::fs::write(
+            &cnf,
+            format!(
+                "[ca]\ndefault_ca = test\n[test]\ndatabase = {}\nnew_certs_dir = {}\nserial = {}\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
+                s(&db.join("index.txt")),
+                s(&db),
+                s(&db.join("serial"))
+            ),
+        )?;
+        openssl(&[
+            "ca",
+            "-batch",
+            "-notext",
+            "-config",
+            &s(&cnf),
+            "-cert",
+            &s(&self.cert()),
+            "-keyfile",
+            &s(&self.key()),
+            "-in",
+            &s(&csr),
+            "-out",
+            &s(&files.cert),
+            "-extfile",
+            &s(&ext),
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200102000000Z",
+        ])?;
+        Ok(files)
+    }
+
+    /// A key and certificate request for `node`, and the extensions file to sign with.
+    fn request(&self, node: &str) -> anyhow::Result<(TlsFiles, PathBuf, PathBuf)> {
+        let file = |ext: &str| self.dir.join(format!("{}-{node}.{ext}", self.name));
+        let (key, csr, cert, ext) = (file("key"), file("csr"), file("crt"), file("ext"));
         std::fs::write(
             &ext,
             format!(
@@ -106,27 +166,14 @@ impl TestCa {
             "-subj",
             &format!("/CN={node}"),
         ])?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &s(&csr),
-            "-CA",
-            &s(&self.cert()),
-            "-CAkey",
-            &s(&self.key()),
-            "-CAcreateserial",
-            "-out",
-            &s(&cert),
-            "-days",
-            &days.to_string(),
-            "-extfile",
-            &s(&ext),
-        ])?;
-        Ok(TlsFiles {
-            cert,
-            key,
-            ca: self.cert(),
-        })
+        Ok((
+            TlsFiles {
+                cert,
+                key,
+                ca: self.cert(),
+            },
+            csr,
+            ext,
+        ))
     }
 }

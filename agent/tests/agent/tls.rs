@@ -211,6 +211,42 @@ async fn certificates_of_another_ca_or_node_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_certificates_are_refused_on_either_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(&dir.path().join("pki"), "ca").unwrap();
+    let src = dir.path().join("src.img");
+    random_file(&src, 1 << 20, 1 << 20, 46);
+    let a = ca.issue("node-a", 365).unwrap();
+    let expired_a = ca.issue_expired("node-a").unwrap();
+    let expired_b = ca.issue_expired("node-b").unwrap();
+
+    // The target's certificate expired: the source says so.
+    let d = dir.path().join("t1");
+    let target = spawn_tls_target(&d, Some(expired_b)).await;
+    let mirror = d.join("mirror.img");
+    target.add("vol-1", &mirror);
+    let vol = tls_source("vol-1", &src, &d, &target.addr, Some((&a, "node-a")));
+    let e = refused(&vol, &mirror).await;
+    assert_eq!(e, TlsError::PeerExpired);
+
+    // The source's own certificate expired: the target refuses it, the source learns why.
+    let d = dir.path().join("t2");
+    let target = spawn_tls_target(&d, Some(ca.issue("node-b", 365).unwrap())).await;
+    let mirror = d.join("mirror.img");
+    target.add("vol-1", &mirror);
+    let vol = tls_source(
+        "vol-1",
+        &src,
+        &d,
+        &target.addr,
+        Some((&expired_a, "node-a")),
+    );
+    let e = refused(&vol, &mirror).await;
+    assert_eq!(e, TlsError::OursExpired);
+    assert!(e.to_string().contains("renew data_plane.tls.cert"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_certificate_of_another_node_cannot_push_the_volume() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new(&dir.path().join("pki"), "ca").unwrap();

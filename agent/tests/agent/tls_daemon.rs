@@ -245,6 +245,21 @@ fn status_shows_tls_and_warns_before_the_certificate_expires() {
         "a warning, not a problem"
     );
 
+    let expired = config(
+        "ns",
+        "node-a",
+        dir.path(),
+        Some(&ca.issue_expired("node-a").unwrap()),
+    );
+    let r = status::check(&expired);
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("expired on 2020-01-02 00:00:00 UTC")),
+        "{:?}",
+        r.problems
+    );
+
     let plain = config("ns", "node-a", dir.path(), None);
     let r = status::check(&plain);
     assert!(
