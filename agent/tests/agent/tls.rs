@@ -307,3 +307,91 @@ fn tls_material_is_checked_when_loaded() {
     let e = DataPlaneTls::load(&not_pem, "node-a").unwrap_err();
     assert!(matches!(e, TlsError::Material { key: "ca", .. }), "{e:?}");
 }
+
+#[test]
+fn manual_mode_serves_and_pushes_over_tls() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = TestCa::new(&d.join("pki"), "ca").unwrap();
+    let (a, b) = (
+        ca.issue("node-a", 365).unwrap(),
+        ca.issue("node-b", 365).unwrap(),
+    );
+    let tls_args = |f: &TlsFiles| {
+        [
+            ("--tls-cert", &f.cert),
+            ("--tls-key", &f.key),
+            ("--tls-ca", &f.ca),
+        ]
+        .into_iter()
+        .flat_map(|(k, v)| [k.to_owned(), v.display().to_string()])
+        .collect::<Vec<_>>()
+    };
+    let (src, mirror, secret) = (d.join("src.img"), d.join("mirror.img"), d.join("secret"));
+    random_file(&src, 4 << 20, 3 << 20, 47);
+    std::fs::write(&secret, SECRET).unwrap();
+    let agent = || Command::new(env!("CARGO_BIN_EXE_holdfast-agent"));
+    let mut target = agent()
+        .args([
+            "serve-target",
+            "--node",
+            "node-b",
+            "--source-node",
+            "node-a",
+        ])
+        .args(["--volume", "vol-1", "--listen", "127.0.0.1:0"])
+        .arg("--state-dir")
+        .arg(d.join("tstate"))
+        .arg("--mirror")
+        .arg(&mirror)
+        .arg("--secret-file")
+        .arg(&secret)
+        .args(tls_args(&b))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(target.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let push = |tls: Vec<String>| {
+        agent()
+            .args(["push", "--node", "node-a", "--target-node", "node-b"])
+            .args(["--volume", "vol-1", "--target", &addr])
+            .arg("--state-dir")
+            .arg(d.join("sstate"))
+            .arg("--source")
+            .arg(&src)
+            .arg("--secret-file")
+            .arg(&secret)
+            .args(tls)
+            .output()
+            .unwrap()
+    };
+    // Without TLS the target refuses; with it the copy completes.
+    let plain = push(Vec::new());
+    assert!(!plain.status.success());
+    assert!(
+        String::from_utf8_lossy(&plain.stdout).contains("configure [data_plane.tls]"),
+        "{}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
+    let out = push(tls_args(&a));
+    let _ = target.kill();
+    let _ = target.wait();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(digest(&src), digest(&mirror));
+}
