@@ -16,6 +16,7 @@
 //!
 //! [data_plane.tls]                         # optional: mutual TLS between agents
 //! cert = "/etc/holdfast/tls/agent.crt"     # issued to this node: SAN DNS:<node_id>
+//!                                          # (relative paths: from this file's dir)
 //! key = "/etc/holdfast/tls/agent.key"
 //! ca = "/etc/holdfast/tls/ca.crt"          # the CA of every agent's certificate
 //!
@@ -157,7 +158,8 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Config::parse(&text, |k| std::env::var(k).ok()).map_err(|e| match e {
+        let base = path.parent().filter(|d| !d.as_os_str().is_empty());
+        Config::parse_in(&text, |k| std::env::var(k).ok(), base).map_err(|e| match e {
             ConfigError::Parse { source, .. } => ConfigError::Parse {
                 path: path.to_owned(),
                 source,
@@ -168,6 +170,16 @@ impl Config {
 
     /// Parses and validates; `env` supplies overrides.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Config::parse_in(text, env, None)
+    }
+
+    /// As [`parse`](Self::parse), for a file in `dir`: relative `[data_plane.tls]`
+    /// paths are taken from there.
+    fn parse_in(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+        dir: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
         let mut raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::new(),
             source: Box::new(e),
@@ -209,8 +221,10 @@ impl Config {
                 raw.data_plane.listen
             )));
         }
-        if let Some(tls) = &raw.data_plane.tls {
+        if let Some(tls) = raw.data_plane.tls.take() {
+            let tls = tls.relative_to(dir);
             tls.check().map_err(ConfigError::Invalid)?;
+            raw.data_plane.tls = Some(tls);
         }
         let heartbeat_interval_ms = raw.heartbeat_interval_ms.unwrap_or(10_000);
         if heartbeat_interval_ms < 100 {

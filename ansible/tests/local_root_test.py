@@ -6,8 +6,8 @@ PID 1 here is not systemd, so each test host is a scratch root directory reached
 
 - `install.yml --check` on fresh roots changes nothing on disk;
 - `install.yml` puts down the binary, the rendered config (parsed back as TOML and
-  compared with the inventory; node-b with `[data_plane.tls]`, certificates made
-  with openssl), the unit (byte-identical to systemd/) and its drop-in,
+  compared with the inventory; node-b with `[data_plane.tls]`, its certificate,
+  key and CA made with openssl and copied to /etc/holdfast/tls/), the unit (byte-identical to systemd/) and its drop-in,
   the kernel-module file + modules-load.d entry + module index (node-a only), and
   enables the unit (`systemctl --root` offline);
 - the installed agent binary itself parses the rendered config (`holdfast-agent
@@ -253,9 +253,9 @@ def main() -> int:
                             "holdfast_agent_bus_namespace": "holdfast-test",
                             "holdfast_agent_backends": backends["node-b"],
                             "holdfast_agent_bus_url": bus_url("node-b"),
-                            "holdfast_agent_data_plane_tls_cert": tls_b["cert"],
-                            "holdfast_agent_data_plane_tls_key": tls_b["key"],
-                            "holdfast_agent_data_plane_tls_ca": tls_b["ca"],
+                            "holdfast_agent_data_plane_tls_cert_src": tls_b["cert"],
+                            "holdfast_agent_data_plane_tls_key_src": tls_b["key"],
+                            "holdfast_agent_data_plane_tls_ca_src": tls_b["ca"],
                         },
                     },
                     "vars": {
@@ -308,8 +308,8 @@ def main() -> int:
 
     print("invalid inventory values are refused before anything is written")
     for bad in ["holdfast_agent_bus_url=http://127.0.0.1/",
-                # node-a: a TLS cert without key and CA; node-b: a relative path
-                "holdfast_agent_data_plane_tls_cert=relative.crt"]:
+                # node-a: a TLS cert without key and CA; node-b: a missing file
+                "holdfast_agent_data_plane_tls_cert_src=/nonexistent/agent.crt"]:
         rc, out, recap = run.play("install.yml", "-e", bad)
         check(rc != 0 and "must be an amqp" in out, f"refused: {bad}")
     unchanged("after refused installs")
@@ -344,9 +344,15 @@ def main() -> int:
             expected["data_plane"]["advertise"] = hv["holdfast_agent_data_plane_advertise"]
         if "holdfast_agent_bus_namespace" in hv:
             expected["bus_namespace"] = hv["holdfast_agent_bus_namespace"]
-        if "holdfast_agent_data_plane_tls_cert" in hv:
-            expected["data_plane"]["tls"] = {k: hv[f"holdfast_agent_data_plane_tls_{k}"]
-                                             for k in ("cert", "key", "ca")}
+        if "holdfast_agent_data_plane_tls_cert_src" in hv:
+            # Copied to /etc/holdfast/tls/, named relative to the config's directory.
+            expected["data_plane"]["tls"] = {"cert": "tls/agent.crt", "key": "tls/agent.key", "ca": "tls/ca.crt"}
+            for name, src, mode in [("agent.crt", "cert", "0o644"), ("agent.key", "key", "0o600"),
+                                    ("ca.crt", "ca", "0o644")]:
+                f = r / "etc/holdfast/tls" / name
+                check(f.is_file() and oct(f.stat().st_mode & 0o777) == mode
+                      and f.read_bytes() == Path(hv[f"holdfast_agent_data_plane_tls_{src}_src"]).read_bytes(),
+                      f"{h}: TLS {name} installed {mode}")
         if "holdfast_agent_bandwidth_limit_bps" in hv:
             expected["bandwidth_limit_bps"] = hv["holdfast_agent_bandwidth_limit_bps"]
         check(cfg == expected, f"{h}: rendered config is the inventory's" + ("" if cfg == expected else f"\n    got      {cfg}\n    expected {expected}"))

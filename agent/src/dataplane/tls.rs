@@ -46,11 +46,24 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
+    /// Relative paths taken from `dir` (the config file's directory), when known.
+    pub fn relative_to(self, dir: Option<&Path>) -> TlsFiles {
+        let Some(dir) = dir else { return self };
+        let at = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
+        TlsFiles {
+            cert: at(self.cert),
+            key: at(self.key),
+            ca: at(self.ca),
+        }
+    }
+
     /// The checks of config loading: absolute paths to readable files.
     pub fn check(&self) -> Result<(), String> {
         for (key, path, what) in self.entries() {
             if !path.is_absolute() {
-                return Err(format!("data_plane.tls.{key} must be an absolute path"));
+                return Err(format!(
+                    "data_plane.tls.{key} must be an absolute path (or relative to the config file's directory)"
+                ));
             }
             let readable = std::fs::File::open(path).and_then(|f| f.metadata());
             match readable {
@@ -530,6 +543,22 @@ mod tests {
             reparsed.tls, c.tls,
             "the redacted config keeps [data_plane.tls]"
         );
+
+        // In a file, relative paths are taken from the file's directory.
+        let file = dir.path().join("agent.toml");
+        std::fs::write(
+            &file,
+            text("cert = \"agent.crt\"\nkey = \"agent.key\"\nca = \"agent.crt\"\n"),
+        )
+        .unwrap();
+        let c = crate::config::Config::load(&file).unwrap();
+        assert_eq!(c.tls.as_ref().map(|t| &t.key), Some(&key));
+        let err = parse(&text(
+            "cert = \"agent.crt\"\nkey = \"agent.key\"\nca = \"agent.crt\"\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("absolute"), "{err}");
 
         let no_ca = all.lines().take(2).collect::<Vec<_>>().join("\n");
         let err = parse(&text(&no_ca)).unwrap_err().to_string();
