@@ -199,13 +199,22 @@ fn check_name(cert: &CertificateDer<'_>, node: &str) -> Result<(), NameCheck> {
 }
 
 /// The loaded TLS material of an agent: client and server configurations.
-#[derive(Debug)]
 pub struct DataPlaneTls {
     pub files: TlsFiles,
     /// This node's certificate's validity.
     pub validity: Validity,
     client: Arc<ClientConfig>,
     server: Arc<ServerConfig>,
+}
+
+impl std::fmt::Debug for DataPlaneTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The configurations hold the private key: never printed.
+        f.debug_struct("DataPlaneTls")
+            .field("files", &self.files)
+            .field("validity", &self.validity)
+            .finish_non_exhaustive()
+    }
 }
 
 fn material(key: &'static str, path: &Path) -> impl Fn(String) -> TlsError {
