@@ -12,7 +12,9 @@ use anyhow::{Context, bail};
 use rand::{Rng, SeedableRng};
 use tokio::sync::{Semaphore, watch};
 
+pub mod pki;
 pub mod rbd;
+mod tls;
 
 use crate::dataplane::session::Expected;
 use crate::replication::replicator;
@@ -38,6 +40,9 @@ pub struct BenchArgs {
     pub cycle_interval_ms: u64,
     #[arg(long)]
     pub zstd: bool,
+    /// Also measure the initial copy over mutual TLS (certificates made with `openssl`).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 const SECRET: &[u8] = b"holdfast-bench-session-secret-0123456789";
@@ -164,6 +169,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             bandwidth_limit_bps: None,
             sync_bytes: source::SYNC_BYTES,
             rbd: None,
+            tls: None,
         };
         std::fs::create_dir_all(&vol.state_dir)?;
         let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None)?);
@@ -203,6 +209,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "ratio holdfast / (cp+fsync)  {:6.2}x",
         secs(ours_initial) / secs(cp_time + cp_sync)
     );
+    if args.tls {
+        let (over_tls, wire) = tls::initial_copy(&args.dir, &src, args.zstd, ROUNDS).await?;
+        let mib_s = |d: Duration| size as f64 / 1048576.0 / secs(d);
+        println!(
+            "holdfast over TLS       {:8.3} s   ({:.0} MiB/s, {wire} bytes of frames before TLS records)",
+            secs(over_tls),
+            mib_s(over_tls)
+        );
+        println!(
+            "throughput TLS / plain       {:6.2}x   ({:.0} vs {:.0} MiB/s)",
+            mib_s(over_tls) / mib_s(ours_initial),
+            mib_s(over_tls),
+            mib_s(ours_initial)
+        );
+    }
 
     // --- delta vs rsync
     let rsync_dest = args.dir.join("rsync.img");

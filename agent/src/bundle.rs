@@ -41,7 +41,7 @@ pub fn write(config: &Config, output: &Path) -> anyhow::Result<Vec<String>> {
         &serde_json::to_vec_pretty(&versions)?,
     )?;
     let report = status::check(config);
-    let health = serde_json::json!({ "lines": report.lines, "problems": report.problems });
+    let health = serde_json::json!({ "lines": report.lines, "warnings": report.warnings, "problems": report.problems });
     add(
         &mut tar,
         "health.json",

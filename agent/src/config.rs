@@ -14,6 +14,12 @@
 //! listen = "0.0.0.0:7400"
 //! advertise = "10.0.0.5:7400"              # optional; defaults to `listen`
 //!
+//! [data_plane.tls]                         # optional: mutual TLS between agents
+//! cert = "/etc/holdfast/tls/agent.crt"     # issued to this node: SAN DNS:<node_id>
+//!                                          # (relative paths: from this file's dir)
+//! key = "/etc/holdfast/tls/agent.key"
+//! ca = "/etc/holdfast/tls/ca.crt"          # the CA of every agent's certificate
+//!
 //! [[backends]]
 //! name = "cinder-files"
 //! kind = "file"                            # file | block
@@ -80,6 +86,7 @@ struct RawConfig {
 struct RawDataPlane {
     listen: String,
     advertise: Option<String>,
+    tls: Option<crate::dataplane::tls::TlsFiles>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +147,8 @@ pub struct Config {
     pub bandwidth_limit_bps: Option<u64>,
     pub listen: String,
     pub advertise: String,
+    /// `[data_plane.tls]`: files checked readable at load, loaded by the daemon.
+    pub tls: Option<crate::dataplane::tls::TlsFiles>,
     pub backends: Vec<Backend>,
 }
 
@@ -149,7 +158,8 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Config::parse(&text, |k| std::env::var(k).ok()).map_err(|e| match e {
+        let base = path.parent().filter(|d| !d.as_os_str().is_empty());
+        Config::parse_in(&text, |k| std::env::var(k).ok(), base).map_err(|e| match e {
             ConfigError::Parse { source, .. } => ConfigError::Parse {
                 path: path.to_owned(),
                 source,
@@ -160,6 +170,16 @@ impl Config {
 
     /// Parses and validates; `env` supplies overrides.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Config::parse_in(text, env, None)
+    }
+
+    /// As [`parse`](Self::parse), for a file in `dir`: relative `[data_plane.tls]`
+    /// paths are taken from there.
+    fn parse_in(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+        dir: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
         let mut raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::new(),
             source: Box::new(e),
@@ -201,6 +221,11 @@ impl Config {
                 raw.data_plane.listen
             )));
         }
+        if let Some(tls) = raw.data_plane.tls.take() {
+            let tls = tls.relative_to(dir);
+            tls.check().map_err(ConfigError::Invalid)?;
+            raw.data_plane.tls = Some(tls);
+        }
         let heartbeat_interval_ms = raw.heartbeat_interval_ms.unwrap_or(10_000);
         if heartbeat_interval_ms < 100 {
             return Err(ConfigError::Invalid(
@@ -235,6 +260,7 @@ impl Config {
             bandwidth_limit_bps: raw.bandwidth_limit_bps,
             listen: raw.data_plane.listen,
             advertise,
+            tls: raw.data_plane.tls,
             backends,
         })
     }
@@ -261,6 +287,14 @@ impl Config {
             "\n[data_plane]\nlisten = {:?}\nadvertise = {:?}\n",
             self.listen, self.advertise
         ));
+        if let Some(t) = &self.tls {
+            out.push_str(&format!(
+                "\n[data_plane.tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\n",
+                t.cert.display().to_string(),
+                t.key.display().to_string(),
+                t.ca.display().to_string()
+            ));
+        }
         for b in &self.backends {
             if let Some(c) = &b.rbd {
                 out.push_str(&format!(

@@ -22,6 +22,7 @@ use tokio::sync::{Mutex, Semaphore, watch};
 use tracing::{error, info, warn};
 
 use crate::config::{BackendKind, Config};
+use crate::dataplane::tls::DataPlaneTls;
 use crate::health;
 use crate::replication::replicator::Replicator;
 use crate::replication::target::{self, TargetRegistry};
@@ -42,6 +43,8 @@ pub struct Agent {
     config: Config,
     node: NodeId,
     bus: Bus,
+    /// The data plane's TLS material (`[data_plane.tls]`), for sources and the listener.
+    tls: Option<Arc<DataPlaneTls>>,
     targets: TargetRegistry,
     sources: Mutex<HashMap<String, Replicator>>,
     permits: Arc<Semaphore>,
@@ -170,6 +173,26 @@ impl Agent {
     }
 }
 
+/// Loads `[data_plane.tls]`; a certificate that expired or expires within 30 days is
+/// logged (peers refuse an expired one; `holdfast-agent status` shows it too).
+fn load_tls(
+    files: &crate::dataplane::tls::TlsFiles,
+    node: &NodeId,
+) -> anyhow::Result<DataPlaneTls> {
+    let tls = DataPlaneTls::load(files, node.as_str())
+        .context("loading the data plane's TLS material ([data_plane.tls])")?;
+    let now = UnixMillis::now().0 as i64 / 1000;
+    let days = tls.validity.days_left(now);
+    let expiry = tls.validity.not_after;
+    if days < 0 {
+        error!(cert = %files.cert.display(), %expiry, "the data plane's TLS certificate has expired: peers refuse it; renew it and restart the agent");
+    } else if days < crate::status::CERT_WARNING_DAYS {
+        warn!(cert = %files.cert.display(), %expiry, days, "the data plane's TLS certificate expires soon: renew it");
+    }
+    info!(cert = %files.cert.display(), %expiry, "data plane uses mutual TLS");
+    Ok(tls)
+}
+
 /// Runs the daemon until `shutdown` resolves. The caller binds the data-plane listener
 /// (tests bind port 0).
 pub async fn run(
@@ -189,6 +212,10 @@ pub async fn run(
         config.advertise = listener.local_addr()?.to_string();
     }
     let node = config.node_id.clone();
+    let tls = match &config.tls {
+        Some(files) => Some(Arc::new(load_tls(files, &node)?)),
+        None => None,
+    };
     let bus = Bus::connect(BusConfig::new(
         config.bus_url.expose(),
         Names::new(config.bus_namespace.clone()),
@@ -211,6 +238,7 @@ pub async fn run(
         config,
         node: node.clone(),
         bus: bus.clone(),
+        tls: tls.clone(),
         targets: TargetRegistry::default(),
         sources: Mutex::new(HashMap::new()),
         cuts: Mutex::new(HashMap::new()),
@@ -219,10 +247,11 @@ pub async fn run(
     commands::readopt(&agent).await;
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let data_plane = tokio::spawn(target::serve(
+    let data_plane = tokio::spawn(target::serve_with_tls(
         listener,
         agent.targets.clone(),
         node.to_string(),
+        tls,
         stop_rx.clone(),
     ));
     let reporter = {

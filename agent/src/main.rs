@@ -73,6 +73,9 @@ async fn main() -> anyhow::Result<()> {
             for l in &report.lines {
                 println!("{l}");
             }
+            for w in &report.warnings {
+                println!("WARNING: {w}");
+            }
             for p in &report.problems {
                 println!("PROBLEM: {p}");
             }

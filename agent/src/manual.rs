@@ -1,7 +1,9 @@
 //! Manual mode: replicate one volume between two agents without the orchestrator
 //! (`holdfast-agent serve-target` on the target node, `holdfast-agent push` on the
 //! source). For operators checking the data path, for the benchmarks and for the
-//! crash tests. The session secret is read from a file both ends share.
+//! crash tests. The session secret is read from a file both ends share; `--tls-cert`,
+//! `--tls-key`, `--tls-ca` put the data plane under mutual TLS as `[data_plane.tls]`
+//! does for the daemon.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,8 +13,38 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::dataplane::session::Expected;
+use crate::dataplane::tls::{DataPlaneTls, TlsFiles};
 use crate::replication::source::{self, SourceVolume};
 use crate::replication::target::{self, TargetRegistry, TargetVolume};
+
+/// Mutual TLS on the data plane: this node's certificate and key and the CA (PEM), all
+/// three or none.
+#[derive(Debug, clap::Args)]
+pub struct TlsArgs {
+    #[arg(long, requires_all = ["tls_key", "tls_ca"])]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, requires_all = ["tls_cert", "tls_ca"])]
+    pub tls_key: Option<PathBuf>,
+    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The loaded material for `node`, when the options are given.
+    fn load(&self, node: &str) -> anyhow::Result<Option<Arc<DataPlaneTls>>> {
+        let (Some(cert), Some(key), Some(ca)) = (&self.tls_cert, &self.tls_key, &self.tls_ca)
+        else {
+            return Ok(None);
+        };
+        let files = TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            ca: ca.clone(),
+        };
+        files.check().map_err(anyhow::Error::msg)?;
+        Ok(Some(Arc::new(DataPlaneTls::load(&files, node)?)))
+    }
+}
 
 /// `serve-target`: accept one volume's replication on `listen`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +66,8 @@ pub struct ServeTargetArgs {
     pub source_node: String,
     #[arg(long)]
     pub secret_file: PathBuf,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// `push`: replicate one volume to a target agent.
@@ -73,11 +107,14 @@ pub struct PushArgs {
     /// Keep retrying a failing cycle for this long.
     #[arg(long, default_value_t = 0)]
     pub retry_for_s: u64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 pub async fn serve_target(args: ServeTargetArgs) -> anyhow::Result<()> {
     let secret = std::fs::read(&args.secret_file)
         .with_context(|| format!("reading {}", args.secret_file.display()))?;
+    let tls = args.tls.load(&args.node)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -93,7 +130,9 @@ pub async fn serve_target(args: ServeTargetArgs) -> anyhow::Result<()> {
     ));
     println!("listening on {}", listener.local_addr()?);
     let (tx, rx) = watch::channel(false);
-    let serve = tokio::spawn(target::serve(listener, registry, args.node, rx));
+    let serve = tokio::spawn(target::serve_with_tls(
+        listener, registry, args.node, tls, rx,
+    ));
     crate::signals::terminated().await;
     let _ = tx.send(true);
     let _ = serve.await;
@@ -103,6 +142,7 @@ pub async fn serve_target(args: ServeTargetArgs) -> anyhow::Result<()> {
 pub async fn push(args: PushArgs) -> anyhow::Result<()> {
     let secret = std::fs::read(&args.secret_file)
         .with_context(|| format!("reading {}", args.secret_file.display()))?;
+    let tls = args.tls.load(&args.node)?;
     let vol = SourceVolume {
         volume_id: args.volume.clone(),
         source_node: args.node,
@@ -119,6 +159,7 @@ pub async fn push(args: PushArgs) -> anyhow::Result<()> {
         bandwidth_limit_bps: args.bandwidth_limit,
         sync_bytes: args.sync_bytes,
         rbd: None,
+        tls,
     };
     std::fs::create_dir_all(&vol.state_dir)?;
     let mut tracker = Some(source::make_tracker(

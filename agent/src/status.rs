@@ -1,6 +1,7 @@
 //! `holdfast-agent status`: the manual's health checks in one command — the daemon
 //! process and its threads (procfs), the change-tracking module (or the user-space
-//! tracker in use), storage space, and the replication state the daemon last wrote.
+//! tracker in use), storage space, the data plane's TLS certificate, and the
+//! replication state the daemon last wrote.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,9 +11,14 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::health;
 
+/// A data-plane certificate expiring within this many days is a warning.
+pub const CERT_WARNING_DAYS: i64 = 30;
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StatusReport {
     pub lines: Vec<String>,
+    /// Needs attention soon; does not make the agent unhealthy.
+    pub warnings: Vec<String>,
     pub problems: Vec<String>,
 }
 
@@ -91,10 +97,47 @@ pub fn check(config: &Config) -> StatusReport {
         }
     }
     r.problems.extend(health::problems(&h));
+    data_plane_tls(
+        config,
+        holdfast_protocol::UnixMillis::now().0 as i64 / 1000,
+        &mut r,
+    );
     if pid.is_some() {
         daemon_status(config, &mut r);
     }
     r
+}
+
+/// Whether the data plane uses TLS, and when this node's certificate expires.
+fn data_plane_tls(config: &Config, now_unix: i64, r: &mut StatusReport) {
+    let Some(files) = &config.tls else {
+        r.lines.push(
+            "data plane: plain TCP (no [data_plane.tls]): HMAC-authenticated, not encrypted".into(),
+        );
+        return;
+    };
+    let cert = files.cert.display();
+    match crate::dataplane::tls::cert_validity(files) {
+        Ok(v) => {
+            let days = v.days_left(now_unix);
+            r.lines.push(format!(
+                "data plane: mutual TLS, certificate {cert} valid until {} ({days} days left)",
+                v.not_after
+            ));
+            if days < 0 {
+                r.problems.push(format!(
+                    "the data-plane certificate {cert} expired on {}: peers refuse it; renew it and restart the agent",
+                    v.not_after
+                ));
+            } else if days < CERT_WARNING_DAYS {
+                r.warnings.push(format!(
+                    "the data-plane certificate {cert} expires in {days} days ({}): renew it and restart the agent",
+                    v.not_after
+                ));
+            }
+        }
+        Err(e) => r.problems.push(format!("data plane: {e}")),
+    }
 }
 
 fn daemon_status(config: &Config, r: &mut StatusReport) {

@@ -6,7 +6,8 @@ PID 1 here is not systemd, so each test host is a scratch root directory reached
 
 - `install.yml --check` on fresh roots changes nothing on disk;
 - `install.yml` puts down the binary, the rendered config (parsed back as TOML and
-  compared with the inventory), the unit (byte-identical to systemd/) and its drop-in,
+  compared with the inventory; node-b with `[data_plane.tls]`, its certificate,
+  key and CA made with openssl and copied to /etc/holdfast/tls/), the unit (byte-identical to systemd/) and its drop-in,
   the kernel-module file + modules-load.d entry + module index (node-a only), and
   enables the unit (`systemctl --root` offline);
 - the installed agent binary itself parses the rendered config (`holdfast-agent
@@ -167,6 +168,20 @@ class Runner:
         return p.returncode, out, recap
 
 
+def make_tls(d: Path, node: str) -> dict:
+    """A CA and a data-plane certificate for `node` (SAN DNS:node), made with openssl."""
+    d.mkdir(parents=True)
+    (d / "node.ext").write_text(f"subjectAltName=DNS:{node}\nbasicConstraints=CA:FALSE\n"
+                                "extendedKeyUsage=serverAuth,clientAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for cmd in (["req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj", "/CN=test-ca"],
+                ["req", *ec, "-keyout", "node.key", "-out", "node.csr", "-subj", f"/CN={node}"],
+                ["x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-out", "node.crt", "-days", "365", "-extfile", "node.ext"]):
+        subprocess.run(["openssl", *cmd], cwd=d, check=True, capture_output=True)
+    return {"cert": str(d / "node.crt"), "key": str(d / "node.key"), "ca": str(d / "ca.crt")}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin-dir", required=True, type=Path, help="holds the built holdfast-agent")
@@ -214,6 +229,9 @@ def main() -> int:
             {"name": "lvm", "kind": "block", "path": str(blockdir)},
         ]
 
+    # node-b's data plane uses mutual TLS (the files stand for the site's PKI output).
+    tls_b = make_tls(work / "pki-node-b", "node-b")
+
     inventory = {
         "all": {
             "children": {
@@ -235,6 +253,9 @@ def main() -> int:
                             "holdfast_agent_bus_namespace": "holdfast-test",
                             "holdfast_agent_backends": backends["node-b"],
                             "holdfast_agent_bus_url": bus_url("node-b"),
+                            "holdfast_agent_data_plane_tls_cert_src": tls_b["cert"],
+                            "holdfast_agent_data_plane_tls_key_src": tls_b["key"],
+                            "holdfast_agent_data_plane_tls_ca_src": tls_b["ca"],
                         },
                     },
                     "vars": {
@@ -286,7 +307,9 @@ def main() -> int:
     unchanged("install --check")
 
     print("invalid inventory values are refused before anything is written")
-    for bad in ["holdfast_agent_bus_url=http://127.0.0.1/"]:
+    for bad in ["holdfast_agent_bus_url=http://127.0.0.1/",
+                # node-a: a TLS cert without key and CA; node-b: a missing file
+                "holdfast_agent_data_plane_tls_cert_src=/nonexistent/agent.crt"]:
         rc, out, recap = run.play("install.yml", "-e", bad)
         check(rc != 0 and "must be an amqp" in out, f"refused: {bad}")
     unchanged("after refused installs")
@@ -321,6 +344,15 @@ def main() -> int:
             expected["data_plane"]["advertise"] = hv["holdfast_agent_data_plane_advertise"]
         if "holdfast_agent_bus_namespace" in hv:
             expected["bus_namespace"] = hv["holdfast_agent_bus_namespace"]
+        if "holdfast_agent_data_plane_tls_cert_src" in hv:
+            # Copied to /etc/holdfast/tls/, named relative to the config's directory.
+            expected["data_plane"]["tls"] = {"cert": "tls/agent.crt", "key": "tls/agent.key", "ca": "tls/ca.crt"}
+            for name, src, mode in [("agent.crt", "cert", "0o644"), ("agent.key", "key", "0o600"),
+                                    ("ca.crt", "ca", "0o644")]:
+                f = r / "etc/holdfast/tls" / name
+                check(f.is_file() and oct(f.stat().st_mode & 0o777) == mode
+                      and f.read_bytes() == Path(hv[f"holdfast_agent_data_plane_tls_{src}_src"]).read_bytes(),
+                      f"{h}: TLS {name} installed {mode}")
         if "holdfast_agent_bandwidth_limit_bps" in hv:
             expected["bandwidth_limit_bps"] = hv["holdfast_agent_bandwidth_limit_bps"]
         check(cfg == expected, f"{h}: rendered config is the inventory's" + ("" if cfg == expected else f"\n    got      {cfg}\n    expected {expected}"))

@@ -201,6 +201,7 @@ async fn bench(
         bandwidth_limit_bps: None,
         sync_bytes: source::SYNC_BYTES,
         rbd: Some(src.clone()),
+        tls: None,
     };
     std::fs::create_dir_all(&vol.state_dir)?;
     let mut tr = Some(source::make_tracker(

@@ -171,6 +171,7 @@ async fn start(agent: &Arc<Agent>, m: &ReplicationStart, persist: bool) -> Reply
             bandwidth_limit_bps: m.bandwidth_limit_bps.or(agent.config.bandwidth_limit_bps),
             sync_bytes: crate::replication::source::SYNC_BYTES,
             rbd,
+            tls: agent.tls.clone(),
         };
         let mut sources = agent.sources.lock().await;
         let same = sources.get(&m.volume_id.0).is_some_and(|r| {

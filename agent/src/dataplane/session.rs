@@ -1,4 +1,5 @@
-//! Authenticated framing over one TCP connection, and the handshake that sets it up.
+//! Authenticated framing over one connection (plain TCP or TLS over TCP: any
+//! [`Stream`]), and the handshake that sets it up.
 //!
 //! Handshake (HMAC-SHA256 over a per-session secret the orchestrator gave both agents
 //! in `ReplicationStart.session_secret`):
@@ -18,19 +19,20 @@
 //! covers every field but the payload bytes; the payload is bound by the frame's BLAKE3
 //! checksum, which the MAC covers and the target verifies on the decoded data before
 //! writing anything (a changed payload is rejected like any checksum mismatch). This
-//! saves one pass over the data on each side. The data is not
-//! encrypted (confidentiality on untrusted networks needs TLS, not built yet).
+//! saves one pass over the data on each side. The session itself does not
+//! encrypt: with `[data_plane.tls]` configured the connection underneath is mutual TLS
+//! ([`super::tls`]) and this handshake runs inside it (defence in depth: the TLS
+//! certificates prove the nodes, the session secret proves the volume assignment).
 
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest as _, Sha256};
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 
 use super::frame::{Digest, FrameError, MAX_BODY, Msg};
+use super::tls::{PeerCert, TlsError};
 
 pub const PROTOCOL_VERSION: u16 = 1;
 const MAC_FLAG: u32 = 1 << 31;
@@ -39,7 +41,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Error)]
 pub enum DataPlaneError {
     #[error("data-plane I/O: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("malformed data-plane frame: {0}")]
     Frame(#[from] FrameError),
     #[error("frame authentication failed (tampered or out of order)")]
@@ -52,6 +56,36 @@ pub enum DataPlaneError {
     Protocol(String),
     #[error("the data-plane handshake timed out")]
     Timeout,
+}
+
+impl From<std::io::Error> for DataPlaneError {
+    /// An I/O error carrying a TLS failure (an alert from the peer after the handshake,
+    /// e.g. the target refusing this agent's certificate) becomes a typed TLS error.
+    fn from(e: std::io::Error) -> DataPlaneError {
+        match super::tls::classify_io(&e) {
+            Some(t) => DataPlaneError::Tls(t),
+            None => DataPlaneError::Io(e),
+        }
+    }
+}
+
+/// A byte stream the data plane runs over: a `TcpStream`, or a TLS stream over one.
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+fn split(stream: impl Stream) -> (FrameReader, FrameWriter) {
+    let (r, w) = tokio::io::split(stream);
+    (FrameReader::new(Box::new(r)), FrameWriter::new(Box::new(w)))
+}
+
+/// The first bytes of a TLS record (handshake or alert, TLS 1.0..1.3) where a plain
+/// peer's frame length would be: a plain frame's length never starts with them (frames
+/// are below 16 MiB, so the first byte is 0).
+fn looks_like_tls(first: &[u8; 4]) -> bool {
+    matches!(first[0], 0x15 | 0x16) && first[1] == 0x03
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -104,16 +138,15 @@ impl Transcript {
 
 /// Writes frames, with a MAC once keyed. Buffered: call [`flush`](Self::flush) before
 /// waiting for an answer.
-#[derive(Debug)]
 pub struct FrameWriter {
-    inner: BufWriter<OwnedWriteHalf>,
+    inner: BufWriter<WriteHalf>,
     key: Option<Digest>,
     counter: u64,
     pub bytes_written: u64,
 }
 
 impl FrameWriter {
-    fn new(w: OwnedWriteHalf) -> FrameWriter {
+    fn new(w: WriteHalf) -> FrameWriter {
         FrameWriter {
             inner: BufWriter::with_capacity(256 << 10, w),
             key: None,
@@ -154,16 +187,25 @@ impl FrameWriter {
     }
 }
 
+impl std::fmt::Debug for FrameWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameWriter")
+            .field("keyed", &self.key.is_some())
+            .field("counter", &self.counter)
+            .field("bytes_written", &self.bytes_written)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Reads frames, checking the MAC once keyed.
-#[derive(Debug)]
 pub struct FrameReader {
-    inner: BufReader<OwnedReadHalf>,
+    inner: BufReader<ReadHalf>,
     key: Option<Digest>,
     counter: u64,
 }
 
 impl FrameReader {
-    fn new(r: OwnedReadHalf) -> FrameReader {
+    fn new(r: ReadHalf) -> FrameReader {
         FrameReader {
             inner: BufReader::with_capacity(256 << 10, r),
             key: None,
@@ -178,6 +220,10 @@ impl FrameReader {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(e.into()),
+        }
+        if self.key.is_none() && self.counter == 0 && looks_like_tls(&len) {
+            // Only before the session is keyed: the peer speaks TLS and this side not.
+            return Err(TlsError::PeerUsesTls.into());
         }
         let raw = u32::from_be_bytes(len);
         let has_mac = raw & MAC_FLAG != 0;
@@ -220,6 +266,15 @@ impl FrameReader {
     }
 }
 
+impl std::fmt::Debug for FrameReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameReader")
+            .field("keyed", &self.key.is_some())
+            .field("counter", &self.counter)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Bytes of a block frame's body before its payload: type, seq, offset, len, checksum,
 /// encoding, payload length.
 const BLOCK_HEADER: usize = 1 + 8 + 8 + 4 + 32 + 1 + 4;
@@ -259,9 +314,10 @@ pub struct ClientHello {
     pub target_node: String,
 }
 
-/// Runs the source side of the handshake.
+/// Runs the source side of the handshake over `stream` (plain TCP, or TLS already
+/// established by [`super::tls::DataPlaneTls::connect`]). Set TCP_NODELAY first.
 pub async fn connect(
-    stream: TcpStream,
+    stream: impl Stream,
     hello: &ClientHello,
     secret: &[u8],
 ) -> Result<Session, DataPlaneError> {
@@ -271,13 +327,11 @@ pub async fn connect(
 }
 
 async fn client(
-    stream: TcpStream,
+    stream: impl Stream,
     hello: &ClientHello,
     secret: &[u8],
 ) -> Result<Session, DataPlaneError> {
-    stream.set_nodelay(true)?;
-    let (r, w) = stream.into_split();
-    let (mut reader, mut writer) = (FrameReader::new(r), FrameWriter::new(w));
+    let (mut reader, mut writer) = split(stream);
     let nonce_c = nonce();
     writer
         .send_now(&Msg::Hello {
@@ -340,25 +394,26 @@ impl std::fmt::Debug for Expected {
 }
 
 /// Runs the target side of the handshake. `lookup` returns the secret and expected
-/// source of a volume this node is the target of.
+/// source of a volume this node is the target of. `peer` is the client certificate
+/// when the connection is TLS: it must be issued to the volume's expected source node.
 pub async fn accept(
-    stream: TcpStream,
+    stream: impl Stream,
     my_node: &str,
+    peer: Option<&PeerCert>,
     lookup: impl Fn(&str) -> Option<Expected>,
 ) -> Result<(Session, ClientHello), DataPlaneError> {
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, server(stream, my_node, lookup))
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, server(stream, my_node, peer, lookup))
         .await
         .map_err(|_| DataPlaneError::Timeout)?
 }
 
 async fn server(
-    stream: TcpStream,
+    stream: impl Stream,
     my_node: &str,
+    peer: Option<&PeerCert>,
     lookup: impl Fn(&str) -> Option<Expected>,
 ) -> Result<(Session, ClientHello), DataPlaneError> {
-    stream.set_nodelay(true)?;
-    let (r, w) = stream.into_split();
-    let (mut reader, mut writer) = (FrameReader::new(r), FrameWriter::new(w));
+    let (mut reader, mut writer) = split(stream);
     let (hello, nonce_c) = match reader.expect().await? {
         Msg::Hello {
             version,
@@ -401,6 +456,18 @@ async fn server(
             format!(
                 "volume {:?}: connection claims {} -> {}, expected {} -> {my_node}",
                 hello.volume, hello.source_node, hello.target_node, expected.source_node
+            ),
+        )
+        .await;
+    }
+    if let Some(cert) = peer
+        && let Err(e) = cert.check_name(&expected.source_node)
+    {
+        return refuse(
+            &mut writer,
+            format!(
+                "volume {:?}: the client certificate is not this volume's source node's: {e}",
+                hello.volume
             ),
         )
         .await;

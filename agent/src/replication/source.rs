@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use holdfast_kmod::{ChangeTracker, TrackerError};
@@ -20,6 +21,7 @@ use super::plan::Plan;
 use crate::dataplane::frame::{Encoding, Msg};
 use crate::dataplane::limiter::TokenBucket;
 use crate::dataplane::session::{self, ClientHello, DataPlaneError, FrameWriter, Session};
+use crate::dataplane::tls::{DataPlaneTls, TlsError};
 use crate::durable;
 
 /// Largest extent shipped in one frame.
@@ -52,6 +54,8 @@ pub struct SourceVolume {
     /// The source is this RBD image (`path` only names it in messages): the tracker
     /// reads changes from snapshots and stages them.
     pub rbd: Option<crate::rbd::Image>,
+    /// Connect with mutual TLS (the agent's `[data_plane.tls]`); plain TCP when `None`.
+    pub tls: Option<Arc<DataPlaneTls>>,
 }
 
 impl std::fmt::Debug for SourceVolume {
@@ -61,6 +65,7 @@ impl std::fmt::Debug for SourceVolume {
             .field("target", &self.target_addr)
             .field("path", &self.path)
             .field("secret", &"<redacted>")
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -71,6 +76,12 @@ pub enum ReplicationError {
     Unreachable {
         addr: String,
         source: std::io::Error,
+    },
+    #[error("TLS with the target {node} at {addr}: {source}")]
+    Tls {
+        node: String,
+        addr: String,
+        source: TlsError,
     },
     #[error(transparent)]
     DataPlane(#[from] DataPlaneError),
@@ -181,18 +192,38 @@ impl SourceVolume {
     }
 
     async fn connect(&self) -> Result<Session, ReplicationError> {
+        let unreachable = |source| ReplicationError::Unreachable {
+            addr: self.target_addr.clone(),
+            source,
+        };
         let stream = TcpStream::connect(&self.target_addr)
             .await
-            .map_err(|source| ReplicationError::Unreachable {
-                addr: self.target_addr.clone(),
-                source,
-            })?;
+            .map_err(unreachable)?;
+        stream.set_nodelay(true).map_err(unreachable)?;
         let hello = ClientHello {
             volume: self.volume_id.clone(),
             source_node: self.source_node.clone(),
             target_node: self.target_node.clone(),
         };
-        Ok(session::connect(stream, &hello, &self.secret).await?)
+        let tls_err = |source| ReplicationError::Tls {
+            node: self.target_node.clone(),
+            addr: self.target_addr.clone(),
+            source,
+        };
+        let session = match &self.tls {
+            Some(tls) => {
+                let stream = tls
+                    .connect(stream, &self.target_node)
+                    .await
+                    .map_err(tls_err)?;
+                session::connect(stream, &hello, &self.secret).await
+            }
+            None => session::connect(stream, &hello, &self.secret).await,
+        };
+        session.map_err(|e| match e {
+            DataPlaneError::Tls(t) => tls_err(t),
+            other => other.into(),
+        })
     }
 }
 

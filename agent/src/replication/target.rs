@@ -18,6 +18,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::cursor::{BeginAction, TargetCursor};
 use crate::dataplane::frame::{Encoding, MAX_PAYLOAD, Msg};
 use crate::dataplane::session::{self, DataPlaneError, Expected, Session};
+use crate::dataplane::tls::{DataPlaneTls, TlsError};
 use crate::durable;
 use crate::rbd::sink::RbdSink;
 use crate::snapshots::{self, SnapshotName};
@@ -161,11 +162,23 @@ impl TargetRegistry {
     }
 }
 
-/// Accepts data-plane connections until `shutdown` turns true.
+/// Accepts plain data-plane connections until `shutdown` turns true.
 pub async fn serve(
     listener: TcpListener,
     registry: TargetRegistry,
     my_node: String,
+    shutdown: watch::Receiver<bool>,
+) {
+    serve_with_tls(listener, registry, my_node, None, shutdown).await
+}
+
+/// Accepts data-plane connections until `shutdown` turns true: with `tls`, only
+/// mutual-TLS connections whose client certificate the CA issued.
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    registry: TargetRegistry,
+    my_node: String,
+    tls: Option<Arc<DataPlaneTls>>,
     shutdown: watch::Receiver<bool>,
 ) {
     let stopped = shutdown_signalled(shutdown);
@@ -176,8 +189,9 @@ pub async fn serve(
                 Ok((stream, peer)) => {
                     let registry = registry.clone();
                     let node = my_node.clone();
+                    let tls = tls.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = handle(stream, &registry, &node).await {
+                        if let Err(e) = handle(stream, tls.as_deref(), &registry, &node).await {
                             warn!(%peer, error = %e, "data-plane session ended with an error");
                         }
                     });
@@ -201,6 +215,8 @@ pub async fn shutdown_signalled(mut rx: watch::Receiver<bool>) {
 pub enum TargetError {
     #[error(transparent)]
     DataPlane(#[from] DataPlaneError),
+    #[error("TLS with a source: {0}")]
+    Tls(#[from] TlsError),
     #[error("target storage {path}: {source}")]
     Storage {
         path: PathBuf,
@@ -214,13 +230,25 @@ pub enum TargetError {
 
 async fn handle(
     stream: TcpStream,
+    tls: Option<&DataPlaneTls>,
     registry: &TargetRegistry,
     my_node: &str,
 ) -> Result<(), TargetError> {
-    let (session, hello) = session::accept(stream, my_node, |v| {
-        registry.get(v).map(|t| t.expected.clone())
-    })
-    .await?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| TargetError::DataPlane(e.into()))?;
+    let lookup = |v: &str| registry.get(v).map(|t| t.expected.clone());
+    let accepted = match tls {
+        Some(tls) => {
+            let (stream, peer) = tls.accept(stream).await?;
+            session::accept(stream, my_node, Some(&peer), lookup).await
+        }
+        None => session::accept(stream, my_node, None, lookup).await,
+    };
+    let (session, hello) = accepted.map_err(|e| match e {
+        DataPlaneError::Tls(t) => TargetError::Tls(t),
+        other => other.into(),
+    })?;
     let vol = registry
         .get(&hello.volume)
         .ok_or_else(|| TargetError::Protocol("volume was removed during the handshake".into()))?;

@@ -84,6 +84,7 @@ pub(crate) fn source(volume: &str, path: &Path, dir: &Path, target_addr: &str) -
         bandwidth_limit_bps: None,
         sync_bytes: holdfast_agent::replication::source::SYNC_BYTES,
         rbd: None,
+        tls: None,
     }
 }
 

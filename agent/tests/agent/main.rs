@@ -8,3 +8,5 @@ mod rbd;
 mod rbd_daemon;
 mod replication;
 mod security;
+mod tls;
+mod tls_daemon;

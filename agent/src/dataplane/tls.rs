@@ -1,0 +1,576 @@
+//! Optional mutual TLS under the data plane's authenticated sessions (rustls with the
+//! ring provider, like the rest of the workspace).
+//!
+//! With `[data_plane.tls]` configured, every agent holds a certificate issued by one
+//! CA to its node id (`subjectAltName = DNS:<node_id>`, extended key usage serverAuth
+//! and clientAuth, or none). The source connects with its certificate and verifies the
+//! target's against the CA under the target's node id; the target requires a client
+//! certificate from that CA and, in the session handshake, that it is issued to the
+//! volume's expected source node. The HMAC session handshake then runs inside the TLS
+//! connection unchanged. A TLS agent neither accepts nor opens plain connections: a
+//! mismatch fails with a [`TlsError`] saying which side to configure.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use serde::Deserialize;
+use thiserror::Error;
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::client::verify_server_name;
+use tokio_rustls::rustls::server::{ParsedCertificate, WebPkiClientVerifier};
+use tokio_rustls::rustls::{
+    self, AlertDescription, CertificateError, ClientConfig, RootCertStore, ServerConfig,
+};
+use tokio_rustls::{TlsAcceptor, TlsConnector, client, server};
+
+use super::cert_validity::{self, Validity};
+
+/// The ALPN protocol both ends require: a TLS peer that is not a Holdfast data plane
+/// (or speaks another version of it) fails the handshake.
+const ALPN: &[u8] = b"holdfast-dataplane/1";
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `[data_plane.tls]`: PEM files of this node's certificate and key and of the CA.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// This node's certificate (chain), issued to its node id.
+    pub cert: PathBuf,
+    /// The certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// The CA that issued every agent's certificate.
+    pub ca: PathBuf,
+}
+
+impl TlsFiles {
+    /// Relative paths taken from `dir` (the config file's directory), when known.
+    pub fn relative_to(self, dir: Option<&Path>) -> TlsFiles {
+        let Some(dir) = dir else { return self };
+        let at = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
+        TlsFiles {
+            cert: at(self.cert),
+            key: at(self.key),
+            ca: at(self.ca),
+        }
+    }
+
+    /// The checks of config loading: absolute paths to readable files.
+    pub fn check(&self) -> Result<(), String> {
+        for (key, path, what) in self.entries() {
+            if !path.is_absolute() {
+                return Err(format!(
+                    "data_plane.tls.{key} must be an absolute path (or relative to the config file's directory)"
+                ));
+            }
+            let readable = std::fs::File::open(path).and_then(|f| f.metadata());
+            match readable {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "data_plane.tls.{key} {} is not a file: give {what}",
+                        path.display()
+                    ));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "data_plane.tls.{key} {} cannot be read ({e}): give {what}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn entries(&self) -> [(&'static str, &Path, &'static str); 3] {
+        [
+            (
+                "cert",
+                &self.cert,
+                "this node's certificate in PEM, issued to its node id",
+            ),
+            (
+                "key",
+                &self.key,
+                "the private key of data_plane.tls.cert in PEM",
+            ),
+            (
+                "ca",
+                &self.ca,
+                "the PEM certificate of the CA that issued every agent's certificate",
+            ),
+        ]
+    }
+}
+
+/// Why TLS on the data plane failed, with what to fix.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum TlsError {
+    #[error("data_plane.tls.{key} {path}: {reason}")]
+    Material {
+        key: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "data_plane.tls.cert {path} is not issued to this node's id {node:?}: its subjectAltName must contain DNS:{node}"
+    )]
+    NotOurName { path: PathBuf, node: String },
+    #[error(
+        "the peer does not use TLS on its data plane but this agent does: configure [data_plane.tls] on both agents (or on neither)"
+    )]
+    PeerIsPlain,
+    #[error(
+        "the peer closed the connection during the TLS handshake: its data plane probably does not use TLS; configure [data_plane.tls] on both agents (or on neither)"
+    )]
+    ClosedDuringHandshake,
+    #[error(
+        "the peer uses TLS on its data plane but this agent does not: configure [data_plane.tls] (cert, key, ca) on this agent too (or on neither)"
+    )]
+    PeerUsesTls,
+    #[error(
+        "the peer's certificate is not issued by this agent's CA (data_plane.tls.ca): issue every agent's certificate from the same CA"
+    )]
+    UnknownIssuer,
+    #[error(
+        "the peer refused this agent's certificate ({alert}): the peer's data_plane.tls.ca must be the CA that issued this agent's data_plane.tls.cert"
+    )]
+    RefusedByPeer { alert: String },
+    #[error(
+        "the peer's certificate is not issued to the node id it was reached as ({presented}): its subjectAltName must contain DNS:<the peer's node id>"
+    )]
+    WrongName { presented: String },
+    #[error("the peer's certificate has expired: renew it and restart that agent")]
+    PeerExpired,
+    #[error(
+        "the peer refused this agent's certificate as expired: renew data_plane.tls.cert and restart this agent"
+    )]
+    OursExpired,
+    #[error("the peer's certificate is not valid yet: check both nodes' clocks")]
+    NotYetValid,
+    #[error(
+        "the peer is not a Holdfast data plane of this version (no common ALPN protocol {ALPN:?})"
+    )]
+    NoCommonProtocol,
+    #[error(
+        "the node id {0:?} cannot be a TLS name: use node ids made of letters, digits, '-', '.'"
+    )]
+    BadName(String),
+    #[error("the TLS handshake timed out")]
+    Timeout,
+    #[error("the TLS handshake failed: {0}")]
+    Handshake(String),
+}
+
+/// A client certificate the target received.
+#[derive(Debug, Clone)]
+pub struct PeerCert(CertificateDer<'static>);
+
+impl PeerCert {
+    /// Checks the certificate is issued to `node` (its subjectAltName).
+    pub fn check_name(&self, node: &str) -> Result<(), TlsError> {
+        check_name(&self.0, node).map_err(|e| match e {
+            NameCheck::Bad(reason) => TlsError::Handshake(reason),
+            NameCheck::NotFor(presented) => TlsError::WrongName { presented },
+        })
+    }
+}
+
+enum NameCheck {
+    Bad(String),
+    NotFor(String),
+}
+
+fn check_name(cert: &CertificateDer<'_>, node: &str) -> Result<(), NameCheck> {
+    let name = ServerName::try_from(node.to_owned())
+        .map_err(|_| NameCheck::Bad(TlsError::BadName(node.to_owned()).to_string()))?;
+    let parsed = ParsedCertificate::try_from(cert)
+        .map_err(|e| NameCheck::Bad(format!("unreadable certificate: {e}")))?;
+    verify_server_name(&parsed, &name).map_err(|e| match e {
+        rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+            presented,
+            ..
+        }) => NameCheck::NotFor(format!("it names {}", presented.join(", "))),
+        other => NameCheck::NotFor(other.to_string()),
+    })
+}
+
+/// The loaded TLS material of an agent: client and server configurations.
+pub struct DataPlaneTls {
+    pub files: TlsFiles,
+    /// This node's certificate's validity.
+    pub validity: Validity,
+    client: Arc<ClientConfig>,
+    server: Arc<ServerConfig>,
+}
+
+impl std::fmt::Debug for DataPlaneTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The configurations hold the private key: never printed.
+        f.debug_struct("DataPlaneTls")
+            .field("files", &self.files)
+            .field("validity", &self.validity)
+            .finish_non_exhaustive()
+    }
+}
+
+fn material(key: &'static str, path: &Path) -> impl Fn(String) -> TlsError {
+    let path = path.to_owned();
+    move |reason| TlsError::Material {
+        key,
+        path: path.clone(),
+        reason,
+    }
+}
+
+fn read_certs(key: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let err = material(key, path);
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| err(format!("cannot read: {e}")))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(format!("not a PEM certificate file: {e}")))?;
+    if certs.is_empty() {
+        return Err(err("holds no PEM certificate (BEGIN CERTIFICATE)".into()));
+    }
+    Ok(certs)
+}
+
+/// The validity of the first certificate in a PEM file (for `status`).
+pub fn cert_validity(files: &TlsFiles) -> Result<Validity, TlsError> {
+    let certs = read_certs("cert", &files.cert)?;
+    cert_validity::validity(&certs[0]).map_err(material("cert", &files.cert))
+}
+
+impl DataPlaneTls {
+    /// Loads and checks the material: the key belongs to the certificate, the
+    /// certificate is issued to `node` and by the CA. An expired certificate loads
+    /// (the daemon keeps reporting health; `status` shows the problem).
+    pub fn load(files: &TlsFiles, node: &str) -> Result<DataPlaneTls, TlsError> {
+        let certs = read_certs("cert", &files.cert)?;
+        let ca = read_certs("ca", &files.ca)?;
+        let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
+            material("key", &files.key)(format!("not a readable PEM private key: {e}"))
+        })?;
+        let validity = cert_validity::validity(&certs[0]).map_err(material("cert", &files.cert))?;
+        let mut roots = RootCertStore::empty();
+        for c in ca {
+            roots
+                .add(c)
+                .map_err(|e| material("ca", &files.ca)(format!("not a usable CA: {e}")))?;
+        }
+        let roots = Arc::new(roots);
+        match check_name(&certs[0], node) {
+            Ok(()) => {}
+            Err(NameCheck::Bad(reason)) => return Err(material("cert", &files.cert)(reason)),
+            Err(NameCheck::NotFor(_)) => {
+                return Err(TlsError::NotOurName {
+                    path: files.cert.clone(),
+                    node: node.to_owned(),
+                });
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        issued_by_ca(&certs, &roots, &provider).map_err(material("cert", &files.cert))?;
+        let tls_err = |e: rustls::Error| TlsError::Handshake(e.to_string());
+        let key_err = |e: rustls::Error| {
+            material("key", &files.key)(format!("does not fit data_plane.tls.cert: {e}"))
+        };
+        let mut client = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_err)?
+            .with_root_certificates(roots.clone())
+            .with_client_auth_cert(certs.clone(), key.clone_key())
+            .map_err(key_err)?;
+        client.alpn_protocols = vec![ALPN.to_vec()];
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+            .build()
+            .map_err(|e| material("ca", &files.ca)(e.to_string()))?;
+        let mut server = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls_err)?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs, key)
+            .map_err(key_err)?;
+        server.alpn_protocols = vec![ALPN.to_vec()];
+        Ok(DataPlaneTls {
+            files: files.clone(),
+            validity,
+            client: Arc::new(client),
+            server: Arc::new(server),
+        })
+    }
+
+    /// Opens TLS to the target `peer_node` over `tcp`, verifying its certificate.
+    pub async fn connect(
+        &self,
+        tcp: TcpStream,
+        peer_node: &str,
+    ) -> Result<client::TlsStream<TcpStream>, TlsError> {
+        let name = ServerName::try_from(peer_node.to_owned())
+            .map_err(|_| TlsError::BadName(peer_node.to_owned()))?;
+        let connect = TlsConnector::from(self.client.clone()).connect(name, tcp);
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, connect).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(handshake_error(&e)),
+            Err(_) => Err(TlsError::Timeout),
+        }
+    }
+
+    /// Completes TLS with a source over `tcp`; returns its verified certificate.
+    pub async fn accept(
+        &self,
+        tcp: TcpStream,
+    ) -> Result<(server::TlsStream<TcpStream>, PeerCert), TlsError> {
+        let accept = TlsAcceptor::from(self.server.clone()).accept(tcp);
+        let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(handshake_error(&e)),
+            Err(_) => return Err(TlsError::Timeout),
+        };
+        let cert = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .cloned()
+            .ok_or_else(|| TlsError::Handshake("the peer presented no certificate".into()))?;
+        Ok((stream, PeerCert(cert)))
+    }
+}
+
+/// Whether this node's certificate chains to the CA (expiry aside: reported, not fatal).
+fn issued_by_ca(
+    certs: &[CertificateDer<'static>],
+    roots: &RootCertStore,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<(), String> {
+    let parsed = ParsedCertificate::try_from(&certs[0]).map_err(|e| e.to_string())?;
+    let r = rustls::client::verify_server_cert_signed_by_trust_anchor(
+        &parsed,
+        roots,
+        &certs[1..],
+        UnixTime::now(),
+        provider.signature_verification_algorithms.all,
+    );
+    match r {
+        Ok(()) => Ok(()),
+        Err(rustls::Error::InvalidCertificate(e)) => match e {
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => Ok(()),
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => Err(
+                "is not issued by data_plane.tls.ca: agents verify each other with that CA, so every agent's certificate must come from it"
+                    .into(),
+            ),
+            other => Err(format!("is not usable with data_plane.tls.ca: {other}")),
+        },
+        Err(other) => Err(format!("is not usable with data_plane.tls.ca: {other}")),
+    }
+}
+
+/// A failed TLS handshake, as a typed error.
+fn handshake_error(e: &std::io::Error) -> TlsError {
+    if let Some(t) = classify_io(e) {
+        return t;
+    }
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::BrokenPipe => TlsError::ClosedDuringHandshake,
+        _ => TlsError::Handshake(e.to_string()),
+    }
+}
+
+/// The TLS failure inside an I/O error from a TLS stream, if there is one.
+pub fn classify_io(e: &std::io::Error) -> Option<TlsError> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map(classify)
+}
+
+/// Maps a rustls error to what the operator has to fix.
+pub fn classify(e: &rustls::Error) -> TlsError {
+    use rustls::Error as E;
+    match e {
+        E::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                TlsError::UnknownIssuer
+            }
+            CertificateError::NotValidForName => TlsError::WrongName {
+                presented: "other names".into(),
+            },
+            CertificateError::NotValidForNameContext { presented, .. } => TlsError::WrongName {
+                presented: format!("it names {}", presented.join(", ")),
+            },
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                TlsError::PeerExpired
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                TlsError::NotYetValid
+            }
+            other => TlsError::Handshake(format!("the peer's certificate is unusable: {other}")),
+        },
+        E::AlertReceived(AlertDescription::CertificateExpired) => TlsError::OursExpired,
+        E::AlertReceived(
+            a @ (AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::CertificateRequired
+            | AlertDescription::AccessDenied),
+        ) => TlsError::RefusedByPeer {
+            alert: format!("{a:?}"),
+        },
+        E::AlertReceived(AlertDescription::NoApplicationProtocol) | E::NoApplicationProtocol => {
+            TlsError::NoCommonProtocol
+        }
+        E::InvalidMessage(_) => TlsError::PeerIsPlain,
+        other => TlsError::Handshake(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rustls_errors_map_to_what_to_fix() {
+        use rustls::Error as E;
+        let cases = [
+            (
+                E::InvalidCertificate(CertificateError::UnknownIssuer),
+                TlsError::UnknownIssuer,
+            ),
+            (
+                E::InvalidCertificate(CertificateError::Expired),
+                TlsError::PeerExpired,
+            ),
+            (
+                E::InvalidCertificate(CertificateError::NotValidYet),
+                TlsError::NotYetValid,
+            ),
+            (
+                E::AlertReceived(AlertDescription::CertificateExpired),
+                TlsError::OursExpired,
+            ),
+            (
+                E::AlertReceived(AlertDescription::UnknownCA),
+                TlsError::RefusedByPeer {
+                    alert: "UnknownCA".into(),
+                },
+            ),
+            (
+                E::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+                TlsError::PeerIsPlain,
+            ),
+            (E::NoApplicationProtocol, TlsError::NoCommonProtocol),
+        ];
+        for (e, want) in cases {
+            assert_eq!(classify(&e), want, "{e:?}");
+        }
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            E::InvalidCertificate(CertificateError::UnknownIssuer),
+        );
+        assert_eq!(classify_io(&io), Some(TlsError::UnknownIssuer));
+        assert_eq!(
+            classify_io(&std::io::ErrorKind::UnexpectedEof.into()),
+            None,
+            "plain I/O errors stay I/O errors"
+        );
+        assert_eq!(
+            handshake_error(&std::io::ErrorKind::UnexpectedEof.into()),
+            TlsError::ClosedDuringHandshake
+        );
+    }
+
+    #[test]
+    fn every_message_says_what_to_configure() {
+        for e in [
+            TlsError::PeerIsPlain,
+            TlsError::PeerUsesTls,
+            TlsError::ClosedDuringHandshake,
+        ] {
+            assert!(e.to_string().contains("[data_plane.tls]"), "{e}");
+        }
+        assert!(TlsError::UnknownIssuer.to_string().contains("same CA"));
+    }
+
+    #[test]
+    fn file_checks_name_the_key_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let present = dir.path().join("present.pem");
+        std::fs::write(&present, "x").unwrap();
+        let files = |key: &Path| TlsFiles {
+            cert: present.clone(),
+            key: key.to_owned(),
+            ca: present.clone(),
+        };
+        assert!(files(&present).check().is_ok());
+        let err = files(&dir.path().join("missing.key")).check().unwrap_err();
+        assert!(err.contains("data_plane.tls.key"), "{err}");
+        assert!(err.contains("missing.key"), "{err}");
+        assert!(err.contains("private key"), "{err}");
+        let err = files(Path::new("relative.key")).check().unwrap_err();
+        assert!(err.contains("absolute"), "{err}");
+        let err = files(dir.path()).check().unwrap_err();
+        assert!(err.contains("not a file"), "{err}");
+    }
+
+    #[test]
+    fn the_config_refuses_a_missing_key_file_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("agent.crt");
+        std::fs::write(&pem, "x").unwrap();
+        let key = dir.path().join("agent.key");
+        let text = |tls: &str| {
+            format!(
+                "node_id = \"node-a\"\nbus_url = \"amqp://u:p@127.0.0.1/%2f\"\nstate_dir = \"/var/lib/x\"\n\n[data_plane]\nlisten = \"127.0.0.1:7400\"\n\n[data_plane.tls]\n{tls}"
+            )
+        };
+        let all = format!(
+            "cert = {:?}\nkey = {:?}\nca = {:?}\n",
+            pem.display().to_string(),
+            key.display().to_string(),
+            pem.display().to_string()
+        );
+        let parse = |t: &str| crate::config::Config::parse(t, |_| None);
+        let err = parse(&text(&all)).unwrap_err().to_string();
+        assert!(err.contains("data_plane.tls.key"), "{err}");
+        assert!(err.contains(&key.display().to_string()), "{err}");
+        assert!(err.contains("private key"), "{err}");
+
+        std::fs::write(&key, "x").unwrap();
+        let c = parse(&text(&all)).unwrap();
+        assert_eq!(c.tls.as_ref().map(|t| &t.key), Some(&key));
+        let reparsed = parse(&c.redacted().replace("***", "p")).unwrap();
+        assert_eq!(
+            reparsed.tls, c.tls,
+            "the redacted config keeps [data_plane.tls]"
+        );
+
+        // In a file, relative paths are taken from the file's directory.
+        let file = dir.path().join("agent.toml");
+        std::fs::write(
+            &file,
+            text("cert = \"agent.crt\"\nkey = \"agent.key\"\nca = \"agent.crt\"\n"),
+        )
+        .unwrap();
+        let c = crate::config::Config::load(&file).unwrap();
+        assert_eq!(c.tls.as_ref().map(|t| &t.key), Some(&key));
+        let err = parse(&text(
+            "cert = \"agent.crt\"\nkey = \"agent.key\"\nca = \"agent.crt\"\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("absolute"), "{err}");
+
+        let no_ca = all.lines().take(2).collect::<Vec<_>>().join("\n");
+        let err = parse(&text(&no_ca)).unwrap_err().to_string();
+        assert!(err.contains("ca"), "{err}");
+    }
+}
