@@ -13,6 +13,7 @@
 //!   ([`snapshots`]); [`AgentMaterialiser`] exports a volume at a recovery point for the
 //!   recovery executor ([`materialiser`]).
 
+pub mod claim;
 pub mod facts;
 mod materialiser;
 pub mod placement;
@@ -291,16 +292,27 @@ impl Replication {
             let mut c = self.db.conn().await?;
             db::replication::volume_by_id(&mut c, v.volume.as_str()).await?
         };
-        if let Some(e) = &existing {
-            if e.owner != owner.as_str() {
+        let lifetime =
+            i64::try_from(self.options.request_timeout.as_millis() * 3).unwrap_or(i64::MAX);
+        let decided = claim::decide(
+            existing.as_ref().map(|e| claim::Existing {
+                owner: &e.owner,
+                state: &e.state,
+                updated_at: e.updated_at,
+            }),
+            owner.as_str(),
+            now_ms(),
+            lifetime,
+        );
+        match decided {
+            claim::Claim::Leave => return Ok(()),
+            claim::Claim::Refuse => {
                 return Err(ReplicationError::AlreadyReplicated {
                     volume: v.volume.clone(),
-                    owner: e.owner.clone(),
+                    owner: existing.map(|e| e.owner).unwrap_or_default(),
                 });
             }
-            if e.state == STARTED {
-                return Ok(());
-            }
+            claim::Claim::Insert | claim::Claim::Replace { .. } => {}
         }
         let source_storage = self.storage(&v.source_cluster).await?;
         let target_storage = self.storage(&v.target_cluster).await?;
@@ -340,15 +352,31 @@ impl Replication {
         };
         {
             let mut tx = self.db.begin().await?;
-            if existing.is_some() {
-                db::replication::delete_volume(&mut tx, owner.as_str(), v.volume.as_str()).await?;
+            if let claim::Claim::Replace { seen } = decided
+                && !db::replication::delete_volume_if_unchanged(
+                    &mut tx,
+                    owner.as_str(),
+                    v.volume.as_str(),
+                    seen,
+                )
+                .await?
+            {
+                // another process took the stale claim over first
+                return Ok(());
             }
             match db::replication::insert_volume(&mut tx, &record).await {
                 Err(e) if e.is_unique_violation() => {
-                    return Err(ReplicationError::AlreadyReplicated {
-                        volume: v.volume.clone(),
-                        owner: "another owner".into(),
-                    });
+                    drop(tx);
+                    let mut c = self.db.conn().await?;
+                    let winner = db::replication::volume_by_id(&mut c, v.volume.as_str()).await?;
+                    return match winner {
+                        // another process claimed it for this owner: it starts it
+                        Some(w) if w.owner == owner.as_str() => Ok(()),
+                        w => Err(ReplicationError::AlreadyReplicated {
+                            volume: v.volume.clone(),
+                            owner: w.map(|w| w.owner).unwrap_or_else(|| "another owner".into()),
+                        }),
+                    };
                 }
                 r => r?,
             }

@@ -177,6 +177,25 @@ pub async fn delete_volume(
     Ok(())
 }
 
+/// Deletes a volume's row if it was not changed since `updated_at` (taking over a
+/// stale claim); false when another process changed or removed it first.
+pub async fn delete_volume_if_unchanged(
+    conn: &mut AnyConnection,
+    owner: &str,
+    volume_id: &str,
+    updated_at: i64,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "DELETE FROM replication_volumes WHERE owner = $1 AND volume_id = $2 AND updated_at = $3",
+    )
+    .bind(owner)
+    .bind(volume_id)
+    .bind(updated_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A protection-group snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotRecord {
