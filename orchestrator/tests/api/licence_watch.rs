@@ -7,14 +7,8 @@ use holdfast_orchestrator::licence::alerts::AlertMemory;
 use holdfast_orchestrator::licence::watch;
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, PgDatabase, TestApp, create_pg_database};
 use crate::on_both_backends;
-
-async fn db_of(app: &TestApp) -> Db {
-    Db::connect(&app.config.effective_database_url())
-        .await
-        .unwrap()
-}
 
 fn day(s: &str) -> jiff::civil::Date {
     s.parse().unwrap()
@@ -72,8 +66,30 @@ async fn the_view_shows_usage_and_days_to_expiry(app: &TestApp) {
     assert!(html.contains("10 days left"), "{html}");
 }
 
+/// A database of its own, migrated, that no running orchestrator writes to (the app's
+/// own `builtin:licence-check` would remember today's alerts in its database meanwhile).
+async fn quiet_db(app: &TestApp) -> (Db, tempfile::TempDir, Option<PgDatabase>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg) = match app.backend {
+        Backend::Sqlite => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("watch.db").display()
+            ),
+            None,
+        ),
+        Backend::Postgres => {
+            let (name, url) = create_pg_database().await;
+            (url, Some(PgDatabase { name }))
+        }
+    };
+    let db = Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    (db, dir, pg)
+}
+
 async fn the_watch_raises_each_alert_once(app: &TestApp) {
-    let db = db_of(app).await;
+    let (db, _dir, _pg) = quiet_db(app).await;
     let terms = LicenceTerms {
         product_uuid: "p".into(),
         issued: "2026-01-01".into(),
@@ -121,6 +137,14 @@ async fn the_watch_raises_each_alert_once(app: &TestApp) {
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["licence_expiry_warning_days"], 5);
+    // the same setting in the watch's own database
+    let mut settings = holdfast_orchestrator::settings::load_from(&db)
+        .await
+        .unwrap();
+    settings.licence_expiry_warning_days = 5;
+    holdfast_orchestrator::settings::save(&db, &settings, 0)
+        .await
+        .unwrap();
     let (events, _) = watch::assess(&db, Some(&terms), day("2026-12-11"))
         .await
         .unwrap();
