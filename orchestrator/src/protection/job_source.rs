@@ -76,6 +76,11 @@ impl PlansJobSource {
 
     async fn facts(&self, plan: &PlanId) -> Result<PlanFacts, JobSourceError> {
         let app = self.app()?;
+        // The plan's state as of now, not as last stored: right after a drill's
+        // rollback the stored state may still carry a reason the rollback removed.
+        crate::protection::evaluate_plan(&app, plan.as_str())
+            .await
+            .map_err(failed)?;
         let mut tx = app.db.begin().await.map_err(from_db)?;
         let p = plans::get_plan(&mut tx, plan.as_str())
             .await

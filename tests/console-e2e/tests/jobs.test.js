@@ -348,7 +348,12 @@ describe('recovery jobs console', () => {
     await form.getByLabel('Date and time', { exact: true }).fill('2099-01-02T03:04');
     await form.getByRole('button', { name: 'Add job' }).click();
     await page.locator('#confirm-dialog').getByRole('button', { name: 'Yes, do it' }).click();
-    await page.waitForURL(/\/console\/jobs\/[0-9a-f-]{36}$/);
+    const refused = form.locator('[data-role=form-error]:not(:empty)');
+    await Promise.race([page.waitForURL(/\/console\/jobs\/[0-9a-f-]{36}$/), refused.waitFor()]);
+    if (await refused.isVisible()) {
+      const state = await page.evaluate((id) => fetch(`/api/v1/plans/${id}/state`).then((r) => r.text()), planId);
+      assert.fail(`the job was refused: ${await refused.textContent()}; plan state: ${state}`);
+    }
     await page.locator('#job-summary [data-role=job-state][data-value=waiting]').waitFor();
     assert.equal(await page.locator('[data-op]:not([hidden])').count(), 0, 'a waiting job has no operation');
     await page.locator('#job-boot [data-role=boot-empty]').waitFor();
