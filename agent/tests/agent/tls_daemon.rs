@@ -130,6 +130,16 @@ async fn daemons_replicate_over_tls_and_a_plain_source_reports_the_mismatch() {
     .await;
     // node-c runs without TLS.
     let c = start(config(&ns, "node-c", root, None)).await;
+    // Commands only once every agent said hello (its command queue is bound then).
+    let mut hellos = std::collections::HashSet::new();
+    while hellos.len() < 3 {
+        let h = expect(&mut sub, "hellos", |e| match &e.message {
+            AnyMessage::AgentHello(h) => Some(h.node_id.clone()),
+            _ => None,
+        })
+        .await;
+        hellos.insert(h);
+    }
     let vol = |node: &str, name: &str| root.join(node).join("volumes").join(name);
     random_file(&vol("node-a", "vol-tls"), 4 << 20, 3 << 20, 51);
     random_file(&vol("node-c", "vol-plain"), 1 << 20, 1 << 20, 52);
