@@ -184,6 +184,18 @@ async fn acquire(
     now: i64,
     expires: i64,
 ) -> Result<Option<i64>, db::DbError> {
+    // Look before writing: while another holder's lease is valid, a follower's poll is
+    // one read. (On SQLite every write statement takes the one writer lock, and a
+    // follower polling with writes every `ttl / 10` delayed the leader's renewals on a
+    // loaded machine until the lease lapsed.)
+    {
+        let mut c = db.conn().await?;
+        if let Some(row) = db::lease::get(&mut c, LEADER_LEASE).await?
+            && row.expires_at > now
+        {
+            return Ok(None);
+        }
+    }
     let mut tx = db.begin().await?;
     let got = db::lease::try_acquire(&mut tx, LEADER_LEASE, holder, now, expires).await;
     match got {
