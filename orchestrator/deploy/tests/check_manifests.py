@@ -199,7 +199,9 @@ def live_checks(container, toml_text, holdfast, pg_url):
             for i, port in enumerate(ports):
                 s, _ = http("GET", f"http://127.0.0.1:{port}/healthz")
                 check(s == 200, f"replica {i}: /healthz 200")
-            s, body = http("POST", f"http://127.0.0.1:{ports[0]}/api/v1/sessions", {"id": "admin", "password": password})
+            # argon2id on a loaded CI machine can take seconds: a generous timeout
+            s, body = http("POST", f"http://127.0.0.1:{ports[0]}/api/v1/sessions", {"id": "admin", "password": password},
+                           timeout=30)
             token = json.loads(body).get("token") if s == 201 else None
             check(token is not None, f"login on replica 0 (status {s})")
             if token:
