@@ -2,20 +2,21 @@
 //! client of the REST API, with credentials in a profile file.
 
 pub mod bench;
+pub mod bundle;
 pub mod clusters;
+pub mod groups;
 pub mod jobs;
+pub mod licence;
 pub mod output;
 pub mod plans;
 pub mod profile;
 pub mod protection_groups;
-pub mod snapshots;
-
-pub mod bundle;
-pub mod status;
-
 pub mod schedules;
+pub mod snapshots;
+pub mod status;
+pub mod users;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -88,13 +89,13 @@ pub enum Command {
     Account(AccountCmd),
     /// Users.
     #[command(subcommand)]
-    User(UserCmd),
+    User(users::UserCmd),
     /// User groups.
     #[command(subcommand)]
-    Group(GroupCmd),
+    Group(groups::GroupCmd),
     /// The licence.
     #[command(subcommand, alias = "licence")]
-    License(LicenseCmd),
+    License(licence::LicenseCmd),
     /// The event centre.
     #[command(subcommand)]
     Event(EventCmd),
@@ -173,172 +174,6 @@ pub enum AccountCmd {
     Show,
     /// Change the own password (reads current and new password, one per line, from stdin).
     Password,
-}
-
-/// `holdfast user ...`
-#[derive(Debug, Subcommand)]
-pub enum UserCmd {
-    /// List users.
-    List {
-        /// Only this role.
-        #[arg(long)]
-        role: Option<String>,
-        /// Only members of this group id.
-        #[arg(long)]
-        group: Option<String>,
-        /// Substring of id, name or e-mail.
-        #[arg(long)]
-        search: Option<String>,
-        /// Paging.
-        #[command(flatten)]
-        paging: Paging,
-    },
-    /// Show a user.
-    Show {
-        /// User id.
-        id: String,
-    },
-    /// Create a user; prints the first password once.
-    Create {
-        /// User id.
-        id: String,
-        /// Full name.
-        #[arg(long)]
-        name: String,
-        /// E-mail.
-        #[arg(long)]
-        email: String,
-        /// Role: manager, operator, viewer (admin only by an Admin).
-        #[arg(long)]
-        role: String,
-        /// Group id (repeatable).
-        #[arg(long = "group")]
-        groups: Vec<String>,
-    },
-    /// Update a user.
-    Update {
-        /// User id.
-        id: String,
-        /// New name.
-        #[arg(long)]
-        name: Option<String>,
-        /// New e-mail.
-        #[arg(long)]
-        email: Option<String>,
-        /// New role.
-        #[arg(long)]
-        role: Option<String>,
-        /// New groups (repeatable; replaces the list).
-        #[arg(long = "group")]
-        groups: Option<Vec<String>>,
-    },
-    /// Delete a user.
-    Delete {
-        /// User id.
-        id: String,
-    },
-    /// Reset a user's password; prints the new one once.
-    ResetPassword {
-        /// User id.
-        id: String,
-    },
-    /// End a user's session.
-    Logout {
-        /// User id.
-        id: String,
-    },
-}
-
-/// `holdfast group ...`
-#[derive(Debug, Subcommand)]
-pub enum GroupCmd {
-    /// List groups.
-    List {
-        /// Substring of the name.
-        #[arg(long)]
-        search: Option<String>,
-        /// Paging.
-        #[command(flatten)]
-        paging: Paging,
-    },
-    /// Show a group.
-    Show {
-        /// Group id.
-        id: String,
-    },
-    /// Create a group.
-    Create {
-        /// Unique name.
-        name: String,
-        /// Description.
-        #[arg(long, default_value = "")]
-        description: String,
-    },
-    /// Update a group.
-    Update {
-        /// Group id.
-        id: String,
-        /// New name.
-        #[arg(long)]
-        name: Option<String>,
-        /// New description.
-        #[arg(long)]
-        description: Option<String>,
-    },
-    /// Delete a group (members become "no group").
-    Delete {
-        /// Group id.
-        id: String,
-    },
-    /// Set the complete member list.
-    Members {
-        /// Group id.
-        id: String,
-        /// User ids.
-        users: Vec<String>,
-    },
-}
-
-/// `holdfast license ...`
-#[derive(Debug, Subcommand)]
-pub enum LicenseCmd {
-    /// Show the licence and this installation's product UUID.
-    Show,
-    /// Register or replace the licence key.
-    Register {
-        /// The key (`HFL1....`); `-` reads it from stdin.
-        key: String,
-    },
-    /// Developer tool: make a vendor key pair (writes the private key file, prints the
-    /// public key for `licence_public_key`).
-    #[command(hide = true)]
-    Keygen {
-        /// Private key file to create.
-        #[arg(long)]
-        private_key: PathBuf,
-    },
-    /// Developer tool: sign a licence key with a vendor private key file.
-    #[command(hide = true)]
-    Issue {
-        /// Private key file (from `license keygen`).
-        #[arg(long)]
-        private_key: PathBuf,
-        /// Product UUID of the installation (`holdfast license show`).
-        #[arg(long)]
-        product_uuid: String,
-        /// Issue date (YYYY-MM-DD; default today).
-        #[arg(long)]
-        issued: Option<String>,
-        /// Last valid day (YYYY-MM-DD).
-        #[arg(long)]
-        expires: String,
-        /// Instance limit.
-        #[arg(long)]
-        instances: u32,
-        /// Permitted platform (repeatable).
-        #[arg(long = "platform", default_value = "openstack")]
-        platforms: Vec<String>,
-    },
 }
 
 /// `holdfast event ...`
@@ -620,15 +455,15 @@ pub async fn execute(
                 .await?;
             Ok("password changed\n".to_owned())
         }
-        Command::User(cmd) => user(client()?, cmd, fmt).await,
-        Command::Group(cmd) => group(client()?, cmd, fmt).await,
+        Command::User(cmd) => users::run(client()?, cmd, fmt).await,
+        Command::Group(cmd) => groups::run(client()?, cmd, fmt).await,
         Command::Cluster(cmd) => clusters::run(client()?, cmd, fmt, env, stdin).await,
         Command::ProtectionGroup(cmd) => protection_groups::run(client()?, cmd, fmt).await,
         Command::Plan(cmd) => plans::run(client()?, cmd, fmt).await,
         Command::Job(cmd) => jobs::run(client()?, cmd, fmt).await,
         Command::Report(cmd) => jobs::report(client()?, cmd, fmt).await,
         Command::Schedule(cmd) => schedules::run(client()?, cmd, fmt).await,
-        Command::License(cmd) => license(client, cmd, fmt, stdin).await,
+        Command::License(cmd) => licence::run(client, cmd, fmt, stdin).await,
         Command::Event(EventCmd::List {
             severity,
             code,
@@ -722,226 +557,4 @@ pub async fn execute(
         }
         Command::SupportBundle(args) => bundle::write(args, env).await,
     }
-}
-
-async fn user(c: Client, cmd: UserCmd, fmt: Format) -> Result<String, CliError> {
-    use reqwest::Method;
-    let v = match cmd {
-        UserCmd::List {
-            role,
-            group,
-            search,
-            paging: p,
-        } => {
-            let mut q = Vec::new();
-            opt(&mut q, "role", &role);
-            opt(&mut q, "group", &group);
-            opt(&mut q, "q", &search);
-            paging(&mut q, &p);
-            c.send(Method::GET, "/api/v1/users", &q, None).await?
-        }
-        UserCmd::Show { id } => {
-            c.send(Method::GET, &format!("/api/v1/users/{id}"), &[], None)
-                .await?
-        }
-        UserCmd::Create {
-            id,
-            name,
-            email,
-            role,
-            groups,
-        } => {
-            let body =
-                json!({"id": id, "name": name, "email": email, "role": role, "groups": groups});
-            c.send(Method::POST, "/api/v1/users", &[], Some(&body))
-                .await?
-        }
-        UserCmd::Update {
-            id,
-            name,
-            email,
-            role,
-            groups,
-        } => {
-            let mut body = serde_json::Map::new();
-            if let Some(v) = name {
-                body.insert("name".into(), json!(v));
-            }
-            if let Some(v) = email {
-                body.insert("email".into(), json!(v));
-            }
-            if let Some(v) = role {
-                body.insert("role".into(), json!(v));
-            }
-            if let Some(v) = groups {
-                body.insert("groups".into(), json!(v));
-            }
-            c.send(
-                Method::PATCH,
-                &format!("/api/v1/users/{id}"),
-                &[],
-                Some(&Value::Object(body)),
-            )
-            .await?
-        }
-        UserCmd::Delete { id } => {
-            c.send(Method::DELETE, &format!("/api/v1/users/{id}"), &[], None)
-                .await?;
-            return Ok(format!("deleted user {id}\n"));
-        }
-        UserCmd::ResetPassword { id } => {
-            c.send(
-                Method::POST,
-                &format!("/api/v1/users/{id}/password-reset"),
-                &[],
-                None,
-            )
-            .await?
-        }
-        UserCmd::Logout { id } => {
-            c.send(
-                Method::DELETE,
-                &format!("/api/v1/users/{id}/sessions"),
-                &[],
-                None,
-            )
-            .await?;
-            return Ok(format!("logged out {id}\n"));
-        }
-    };
-    Ok(output::render(&v, fmt))
-}
-
-async fn group(c: Client, cmd: GroupCmd, fmt: Format) -> Result<String, CliError> {
-    use reqwest::Method;
-    let v = match cmd {
-        GroupCmd::List { search, paging: p } => {
-            let mut q = Vec::new();
-            opt(&mut q, "q", &search);
-            paging(&mut q, &p);
-            c.send(Method::GET, "/api/v1/groups", &q, None).await?
-        }
-        GroupCmd::Show { id } => {
-            c.send(Method::GET, &format!("/api/v1/groups/{id}"), &[], None)
-                .await?
-        }
-        GroupCmd::Create { name, description } => {
-            let body = json!({"name": name, "description": description});
-            c.send(Method::POST, "/api/v1/groups", &[], Some(&body))
-                .await?
-        }
-        GroupCmd::Update {
-            id,
-            name,
-            description,
-        } => {
-            let mut body = serde_json::Map::new();
-            if let Some(v) = name {
-                body.insert("name".into(), json!(v));
-            }
-            if let Some(v) = description {
-                body.insert("description".into(), json!(v));
-            }
-            c.send(
-                Method::PATCH,
-                &format!("/api/v1/groups/{id}"),
-                &[],
-                Some(&Value::Object(body)),
-            )
-            .await?
-        }
-        GroupCmd::Delete { id } => {
-            c.send(Method::DELETE, &format!("/api/v1/groups/{id}"), &[], None)
-                .await?;
-            return Ok(format!("deleted group {id}\n"));
-        }
-        GroupCmd::Members { id, users } => {
-            let body = json!({"user_ids": users});
-            c.send(
-                Method::PUT,
-                &format!("/api/v1/groups/{id}/members"),
-                &[],
-                Some(&body),
-            )
-            .await?
-        }
-    };
-    Ok(output::render(&v, fmt))
-}
-
-async fn license(
-    client: impl FnOnce() -> Result<Client, CliError>,
-    cmd: LicenseCmd,
-    fmt: Format,
-    stdin: impl FnOnce() -> String,
-) -> Result<String, CliError> {
-    use reqwest::Method;
-    match cmd {
-        LicenseCmd::Show => Ok(output::render(
-            &client()?
-                .send(Method::GET, "/api/v1/licence", &[], None)
-                .await?,
-            fmt,
-        )),
-        LicenseCmd::Register { key } => {
-            let key = if key == "-" {
-                stdin().trim().to_owned()
-            } else {
-                key
-            };
-            let body = json!({"licence_key": key});
-            Ok(output::render(
-                &client()?
-                    .send(Method::PUT, "/api/v1/licence", &[], Some(&body))
-                    .await?,
-                fmt,
-            ))
-        }
-        LicenseCmd::Keygen { private_key } => {
-            if private_key.exists() {
-                return Err(CliError::Usage(format!(
-                    "{} exists; not overwriting a private key",
-                    private_key.display()
-                )));
-            }
-            let key = crate::licence::generate_signing_key();
-            write_private(&private_key, &crate::licence::signing_key_text(&key))?;
-            Ok(format!(
-                "private key written to {}\npublic key (licence_public_key): {}\n",
-                private_key.display(),
-                crate::licence::public_key_text(&key.verifying_key())
-            ))
-        }
-        LicenseCmd::Issue {
-            private_key,
-            product_uuid,
-            issued,
-            expires,
-            instances,
-            platforms,
-        } => {
-            let text = std::fs::read_to_string(&private_key)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", private_key.display())))?;
-            let key = crate::licence::signing_key_from_text(&text).map_err(CliError::Usage)?;
-            let terms = crate::licence::LicenceTerms {
-                product_uuid,
-                issued: issued.unwrap_or_else(|| crate::licence::today().to_string()),
-                expires,
-                instance_limit: instances,
-                platforms,
-            };
-            Ok(crate::licence::issue(&terms, &key) + "\n")
-        }
-    }
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-    }
-    Ok(())
 }
