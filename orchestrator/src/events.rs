@@ -106,8 +106,20 @@ impl Event {
 /// Stores an event, streams it to live listeners and hands it to the webhook.
 pub async fn publish(app: &App, event: Event) -> Result<(), DbError> {
     let mut tx = app.db.begin().await?;
-    db::events::insert(&mut tx, &event).await?;
+    record(&mut tx, &event).await?;
     tx.commit().await?;
+    deliver(app, event).await
+}
+
+/// Stores an event in the caller's transaction, so that the event and the change it
+/// tells of commit together (a crash between the two loses neither alone). After the
+/// commit, the caller hands it to [`deliver`].
+pub async fn record(conn: &mut sqlx::AnyConnection, event: &Event) -> Result<(), DbError> {
+    db::events::insert(conn, event).await
+}
+
+/// Streams a stored event to live listeners, e-mail and the webhook.
+pub async fn deliver(app: &App, event: Event) -> Result<(), DbError> {
     tracing::info!(code = %event.code, severity = event.severity.as_str(), message = %event.message, "event");
     // No live listener is not an error.
     let _ = app.events.send(event.clone());

@@ -18,32 +18,32 @@ pub mod source;
 pub mod view;
 
 mod drive;
+mod engine_loop;
+mod errors;
+mod job_schedule;
 pub mod report;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
 use crate::db::DbError;
 use crate::db::job_engine::{self as rows, JobRow};
-use crate::domain::schedule::{self, Recurrence, Schedule, ScheduleError};
-use crate::dr::ids::{GroupId, JobId, PlanId};
+use crate::dr::ids::{JobId, PlanId};
 use crate::dr::job::{JobType, RecoveryPoint, RunType};
-use crate::dr::job_rules::{
-    self, CreateJobError, DeleteJobError, ExistingJob, JobChange, JobCreationFacts, JobRequest,
-    UpdateJobError,
-};
+use crate::dr::job_rules::{self, ExistingJob, JobChange, JobCreationFacts, JobRequest};
 use crate::dr::job_state::{
-    self, Effect, Event, InvalidTransition, JobState, Operation, Phase, RetryPoint, StartGate,
-    StateName,
+    self, Effect, Event, JobState, Operation, Phase, RetryPoint, StartGate, StateName,
 };
-use crate::dr::queue::{self, QueueDecision, QueuedJob};
+use crate::dr::queue;
 use crate::events::Severity;
-use crate::recovery::{RecoveryError, RunControl};
-use crate::state::{App, AppState, now_ms};
+use crate::state::{App, now_ms};
+pub use engine_loop::run;
+use engine_loop::{Driver, queued_jobs};
+pub use errors::{JobError, RetryPointError};
+pub use job_schedule::JobSchedule;
 use record::CorruptJob;
 pub use source::{JobSource, JobSourceError, NoPlans};
 
@@ -65,130 +65,6 @@ impl Default for EngineOptions {
             pause_timeout: Duration::from_secs(30 * 60),
             retry_after: Duration::from_secs(10),
         }
-    }
-}
-
-/// The schedule of a `schedule` job (a recurrence of jobs.md in a time zone).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct JobSchedule {
-    /// How it recurs (`daily`, `weekly`, `monthly_by_day`, `monthly_by_weekday`).
-    pub recurrence: Recurrence,
-    /// IANA time zone of the wall-clock times (default UTC).
-    #[serde(default = "utc")]
-    pub time_zone: String,
-    /// Nothing fires before this (RFC 3339); default: now.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<String>,
-}
-
-fn utc() -> String {
-    "UTC".to_owned()
-}
-
-impl JobSchedule {
-    fn schedule(&self, created_at: i64) -> Result<Schedule, JobError> {
-        if !matches!(
-            self.recurrence,
-            Recurrence::Daily { .. }
-                | Recurrence::Weekly { .. }
-                | Recurrence::MonthlyByDay { .. }
-                | Recurrence::MonthlyByWeekday { .. }
-        ) {
-            return Err(JobError::Invalid(
-                "a job schedule is daily, weekly, monthly_by_day or monthly_by_weekday".into(),
-            ));
-        }
-        let start = match &self.start {
-            None => created_at,
-            Some(s) => s
-                .parse::<jiff::Timestamp>()
-                .map(|t| t.as_millisecond())
-                .map_err(|e| JobError::Invalid(format!("schedule start {s:?}: {e}")))?,
-        };
-        Ok(Schedule::new(self.recurrence, &self.time_zone, start)?)
-    }
-
-    /// The first slot strictly after `after`.
-    fn next_after(&self, created_at: i64, after: i64) -> Result<i64, JobError> {
-        schedule::next_after(&self.schedule(created_at)?, after)
-            .ok_or_else(|| JobError::Invalid("the schedule never fires".into()))
-    }
-}
-
-/// Why a job request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// No such job.
-    #[error("job {0:?} does not exist")]
-    NotFound(String),
-    /// The plans side refused.
-    #[error(transparent)]
-    Source(#[from] JobSourceError),
-    /// The user may not act on this plan's jobs.
-    #[error(transparent)]
-    Denied(#[from] crate::domain::rbac::Denied),
-    /// The creation rules refused.
-    #[error(transparent)]
-    Create(#[from] CreateJobError),
-    /// The update rules refused.
-    #[error(transparent)]
-    Update(#[from] UpdateJobError),
-    /// The delete rules refused.
-    #[error(transparent)]
-    Delete(#[from] DeleteJobError),
-    /// The state machine refused.
-    #[error(transparent)]
-    Transition(#[from] InvalidTransition),
-    /// A field is invalid.
-    #[error("{0}")]
-    Invalid(String),
-    /// The job changed while the request was handled; try again.
-    #[error("job {0} changed while this request was handled; look at it again and retry")]
-    Changed(String),
-    /// The chosen instances cannot be recovered again.
-    #[error("{0}")]
-    RetryRefused(String),
-    /// The recovery point asked for a retry cannot be used.
-    #[error(transparent)]
-    RetryPoint(#[from] RetryPointError),
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] DbError),
-    /// The executor failed.
-    #[error(transparent)]
-    Recovery(#[from] RecoveryError),
-    /// A stored job does not read back.
-    #[error(transparent)]
-    Corrupt(#[from] CorruptJob),
-}
-
-/// Why a retry cannot recover from the recovery point asked for (jobs.md, "Retry
-/// (re-recover)": "optionally from another snapshot").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RetryPointError {
-    /// Not a snapshot: a retry names a snapshot of the group.
-    #[error(
-        "a retry recovers from the job's own point or from a snapshot of its protection group, not from {0}: name a snapshot (snapshot_id)"
-    )]
-    NotASnapshot(String),
-    /// The snapshot is not one of the group's current snapshots.
-    #[error(
-        "snapshot {snapshot} is not a snapshot of protection group {group} (plan {plan}): it belongs to another group, or the retention has deleted it; list the group's snapshots and choose one of them"
-    )]
-    UnknownSnapshot {
-        /// The snapshot asked for.
-        snapshot: String,
-        /// The job's protection group.
-        group: String,
-        /// The job's plan.
-        plan: String,
-    },
-}
-
-impl From<ScheduleError> for JobError {
-    fn from(e: ScheduleError) -> Self {
-        JobError::Invalid(e.to_string())
     }
 }
 
@@ -231,19 +107,6 @@ pub struct Operated {
     pub cleanup_script: Option<String>,
 }
 
-#[derive(Debug)]
-struct Driver {
-    kind: DriverKind,
-    control: Option<watch::Sender<RunControl>>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DriverKind {
-    Recovery,
-    Clear,
-}
-
 /// The job engine (in `AppState`).
 #[derive(Debug)]
 pub struct Jobs {
@@ -257,15 +120,6 @@ pub struct Jobs {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn control_of(state: StateName) -> Option<RunControl> {
-    match state {
-        StateName::Running => Some(RunControl::Run),
-        StateName::Paused => Some(RunControl::Pause),
-        StateName::Canceling => Some(RunControl::Cancel),
-        _ => None,
-    }
 }
 
 impl Jobs {
@@ -391,12 +245,12 @@ impl Jobs {
         if effects.contains(&Effect::FreezeCopy) {
             self.freeze_into(&mut row, now).await?;
         }
-        {
-            let mut conn = app.db.conn().await?;
-            rows::insert(&mut conn, &row).await?;
-        }
-        self.announce(app, &row, "job.created", Severity::Info, "created")
-            .await;
+        let event = job_event(&row, "job.created", Severity::Info, "created");
+        let mut tx = app.db.begin().await?;
+        rows::insert(&mut tx, &row).await?;
+        crate::events::record(&mut tx, &event).await?;
+        tx.commit().await.map_err(DbError::from)?;
+        self.announce(app, &row.id, event).await;
         Ok(row)
     }
 
@@ -442,14 +296,16 @@ impl Jobs {
             }
         }
         row.updated_at = now;
-        let mut conn = app.db.conn().await?;
-        if !rows::update(&mut conn, &row).await? {
+        let event = job_event(&row, "job.updated", Severity::Info, "updated");
+        let mut tx = app.db.begin().await?;
+        if !rows::update(&mut tx, &row).await? {
+            tx.rollback().await.map_err(DbError::from)?;
             return Err(JobError::Changed(row.id));
         }
-        drop(conn);
+        crate::events::record(&mut tx, &event).await?;
+        tx.commit().await.map_err(DbError::from)?;
         row.version += 1;
-        self.announce(app, &row, "job.updated", Severity::Info, "updated")
-            .await;
+        self.announce(app, &row.id, event).await;
         Ok(row)
     }
 
@@ -466,11 +322,6 @@ impl Jobs {
             }
             job_rules::DeleteOutcome::Clean => None,
         };
-        let mut conn = app.db.conn().await?;
-        if !rows::delete(&mut conn, id, row.version).await? {
-            return Err(JobError::Changed(row.id));
-        }
-        drop(conn);
         let (severity, what) = match &script {
             Some(_) => (
                 Severity::Warning,
@@ -478,8 +329,15 @@ impl Jobs {
             ),
             None => (Severity::Info, "deleted"),
         };
-        self.announce(app, &row, "job.deleted", severity, what)
-            .await;
+        let event = job_event(&row, "job.deleted", severity, what);
+        let mut tx = app.db.begin().await?;
+        if !rows::delete(&mut tx, id, row.version).await? {
+            tx.rollback().await.map_err(DbError::from)?;
+            return Err(JobError::Changed(row.id));
+        }
+        crate::events::record(&mut tx, &event).await?;
+        tx.commit().await.map_err(DbError::from)?;
+        self.announce(app, &row.id, event).await;
         Ok(script)
     }
 
@@ -631,8 +489,10 @@ impl Jobs {
         new.state = next.phase.name().to_string();
         new.state_json = record::state_json(&next);
         new.updated_at = now;
+        let (code, severity) = event_code(&next);
+        let event = job_event(&new, code, severity, &new.state);
         {
-            // the last state and the removal from the list commit together
+            // the last state, its event and the removal from the list commit together
             let mut tx = app.db.begin().await?;
             if !rows::update(&mut tx, &new).await? {
                 tx.rollback().await.map_err(DbError::from)?;
@@ -645,11 +505,10 @@ impl Jobs {
             if let Some((run, plan)) = &retry {
                 crate::recovery::start_retry(&mut tx, run, plan).await?;
             }
+            crate::events::record(&mut tx, &event).await?;
             tx.commit().await.map_err(DbError::from)?;
         }
-        let (code, severity) = event_code(&next);
-        self.announce(app, &new, code, severity, &new.state.clone())
-            .await;
+        self.announce(app, &new.id, event).await;
         Ok(Operated {
             job: (!removed).then_some(new),
             cleanup_script: script,
@@ -692,184 +551,27 @@ impl Jobs {
         Ok(created.cleanup_script(&JobId::new(&row.id), &Default::default()))
     }
 
-    async fn announce(&self, app: &App, row: &JobRow, code: &str, severity: Severity, what: &str) {
-        let event = crate::events::Event::new(
-            code,
-            severity,
-            format!("{} job {:?} ({}): {what}", row.job_type, row.name, row.id),
-        )
-        .object("job", &row.id)
-        .object("plan", &row.plan_id)
-        .object("protection_group", &row.group_id)
-        .group(Some(row.owner_group_id.clone()));
-        if let Err(e) = crate::events::publish(app, event).await {
-            tracing::warn!(error = %e, job_id = %row.id, "cannot record the job event");
+    /// After the commit of a change and its event: the event goes out (live stream,
+    /// e-mail, webhook) and monitors hear of the job.
+    async fn announce(&self, app: &App, id: &str, event: crate::events::Event) {
+        if let Err(e) = crate::events::deliver(app, event).await {
+            tracing::warn!(error = %e, job_id = %id, "cannot deliver the job event");
         }
-        let _ = self.changes.send(row.id.clone());
+        let _ = self.changes.send(id.to_owned());
     }
+}
 
-    /// One pass of the engine (the leader's loop calls it every tick).
-    pub async fn tick(&self, app: &AppState) -> Result<(), JobError> {
-        let now = now_ms();
-        let all = {
-            let mut conn = app.db.conn().await?;
-            rows::all(&mut conn).await?
-        };
-        // triggers: a waiting job whose time came (the compare-and-set fires it once)
-        for row in &all {
-            if row.state == "waiting" && row.fire_at.is_some_and(|t| t <= now) {
-                let id = row.id.clone();
-                if let Err(e) = self.apply(app, row.clone(), Event::Trigger).await {
-                    tracing::warn!(job_id = %id, error = %e, "cannot trigger the job");
-                    self.note(app, &id, &e).await;
-                }
-            }
-        }
-        let all = {
-            let mut conn = app.db.conn().await?;
-            rows::all(&mut conn).await?
-        };
-        let queued = queued_jobs(&all)?;
-        let ts = jiff::Timestamp::from_millisecond(now).unwrap_or_else(|_| jiff::Timestamp::now());
-        for d in queue::decide(&queued, ts) {
-            let (id, event) = match d {
-                QueueDecision::Start(id) => (id, Event::Operation(Operation::Run(StartGate::Open))),
-                QueueDecision::CancelLate(id) => (id, Event::StartDeadlinePassed),
-            };
-            if let Some(row) = all.iter().find(|r| r.id == id.as_str())
-                && let Err(e) = self.apply(app, row.clone(), event).await
-            {
-                tracing::warn!(job_id = %id, error = %e, "queue decision not applied");
-            }
-        }
-        // timers
-        for row in &all {
-            let event = match row.state.as_str() {
-                "paused" if row.pause_until.is_some_and(|t| t <= now) => Event::PauseTimeout,
-                "completed" | "clear-failed"
-                    if row.job_type == "drill" && row.rollback_at.is_some_and(|t| t <= now) =>
-                {
-                    Event::RollbackTimeout
-                }
-                _ => continue,
-            };
-            let fresh = self.load(app, &row.id).await?;
-            if fresh.version == row.version
-                && let Err(e) = self.apply(app, fresh, event).await
-            {
-                tracing::warn!(job_id = %row.id, error = %e, "timer not applied");
-            }
-        }
-        // work derived from the stored state
-        let all = {
-            let mut conn = app.db.conn().await?;
-            rows::all(&mut conn).await?
-        };
-        self.reap();
-        for row in all {
-            let state = row.state.as_str();
-            if let Some(ctl) = control_of(record::parse_state(&row.state_json)?.phase.name()) {
-                self.ensure_driver(app, &row, DriverKind::Recovery, Some(ctl));
-            } else if state == "clearing" {
-                self.ensure_driver(app, &row, DriverKind::Clear, None);
-            } else if state == "reporting" {
-                let id = row.id.clone();
-                if let Err(e) = report::write(self, app, row).await {
-                    tracing::warn!(job_id = %id, error = %e, "cannot write the job report");
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Forgets drivers that ended.
-    fn reap(&self) {
-        lock(&self.drivers).retain(|_, d| !d.handle.is_finished());
-    }
-
-    fn ensure_driver(
-        &self,
-        app: &AppState,
-        row: &JobRow,
-        kind: DriverKind,
-        control: Option<RunControl>,
-    ) {
-        let mut drivers = lock(&self.drivers);
-        if let Some(d) = drivers.get(&row.id) {
-            if d.kind == kind {
-                if let (Some(tx), Some(ctl)) = (&d.control, control) {
-                    tx.send_if_modified(|c| {
-                        let changed = *c != ctl;
-                        *c = ctl;
-                        changed
-                    });
-                }
-                return;
-            }
-            // a driver of the other kind is ending; wait for it
-            return;
-        }
-        if lock(&self.backoff)
-            .get(&row.id)
-            .is_some_and(|t| Instant::now() < *t)
-        {
-            return;
-        }
-        let (tx, rx) = watch::channel(control.unwrap_or(RunControl::Run));
-        let app2 = app.clone();
-        let row2 = row.clone();
-        let span = tracing::info_span!("job_driver", job_id = %row.id, plan_id = %row.plan_id, group_id = %row.group_id);
-        let handle = tokio::spawn(tracing::Instrument::instrument(
-            async move {
-                let id = row2.id.clone();
-                let result = match kind {
-                    DriverKind::Recovery => drive::recovery(&app2, row2, rx).await,
-                    DriverKind::Clear => drive::clear(&app2, row2).await,
-                };
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "job driver failed; it is tried again");
-                    let jobs = &app2.jobs;
-                    lock(&jobs.backoff)
-                        .insert(id.clone(), Instant::now() + jobs.options.retry_after);
-                    jobs.note(&app2, &id, &e).await;
-                }
-            },
-            span,
-        ));
-        drivers.insert(
-            row.id.clone(),
-            Driver {
-                kind,
-                control: control.map(|_| tx),
-                handle,
-            },
-        );
-    }
-
-    /// Records the last failure on the job (best effort: shown by the monitor).
-    async fn note(&self, app: &App, id: &str, e: &JobError) {
-        let Ok(mut row) = self.load(app, id).await else {
-            return;
-        };
-        let text = e.to_string();
-        if row.reason.as_deref() == Some(text.as_str()) {
-            return;
-        }
-        row.reason = Some(text);
-        row.updated_at = now_ms();
-        if let Ok(mut conn) = app.db.conn().await
-            && rows::update(&mut conn, &row).await.unwrap_or(false)
-        {
-            let _ = self.changes.send(row.id.clone());
-        }
-    }
-
-    /// Stops every driver (leadership lost or shutdown); the jobs resume elsewhere.
-    fn stop_drivers(&self) {
-        for (_, d) in lock(&self.drivers).drain() {
-            d.handle.abort();
-        }
-    }
+/// The event of a change of a job, recorded in the transaction of the change.
+fn job_event(row: &JobRow, code: &str, severity: Severity, what: &str) -> crate::events::Event {
+    crate::events::Event::new(
+        code,
+        severity,
+        format!("{} job {:?} ({}): {what}", row.job_type, row.name, row.id),
+    )
+    .object("job", &row.id)
+    .object("plan", &row.plan_id)
+    .object("protection_group", &row.group_id)
+    .group(Some(row.owner_group_id.clone()))
 }
 
 fn millis(d: Duration) -> i64 {
@@ -894,62 +596,5 @@ fn event_code(s: &JobState) -> (&'static str, Severity) {
         Phase::ClearFailed { .. } => ("job.clear_failed", Severity::Error),
         Phase::Reporting { .. } => ("job.reporting", Severity::Info),
         Phase::Finished { .. } => ("job.finished", Severity::Info),
-    }
-}
-
-fn queued_jobs(all: &[JobRow]) -> Result<Vec<QueuedJob>, JobError> {
-    all.iter()
-        .map(|r| {
-            Ok(QueuedJob {
-                id: JobId::new(&r.id),
-                group: GroupId::new(&r.group_id),
-                state: record::parse_state(&r.state_json)?.phase.name(),
-                queued: r
-                    .queue_seq
-                    .and_then(|q| u64::try_from(q).ok())
-                    .unwrap_or(u64::MAX),
-                scheduled_slot: r
-                    .scheduled_slot
-                    .and_then(|s| jiff::Timestamp::from_millisecond(s).ok()),
-            })
-        })
-        .collect()
-}
-
-/// The engine loop: on the leader-lease holder only, one [`Jobs::tick`] per interval
-/// (and at once after a job changed); drivers stop when the lease is lost.
-pub async fn run(app: AppState) {
-    let mut shutdown = app.shutdown.clone();
-    let mut changes = app.jobs.subscribe();
-    let mut every = tokio::time::interval(app.jobs.options.tick);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut leading = false;
-    loop {
-        tokio::select! {
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
-                    app.jobs.stop_drivers();
-                    return;
-                }
-                continue;
-            }
-            _ = every.tick() => {}
-            _ = changes.recv() => {}
-        }
-        if !app.leader.is_leader() {
-            if leading {
-                tracing::warn!(
-                    "lost the leader lease; job drivers stop (the new leader resumes them)"
-                );
-                app.jobs.stop_drivers();
-                leading = false;
-            }
-            continue;
-        }
-        leading = true;
-        if let Err(e) = app.jobs.tick(&app).await {
-            tracing::warn!(error = %e, "job engine pass failed; retrying");
-        }
-        app.jobs.passes.send_modify(|n| *n += 1);
     }
 }
