@@ -22,8 +22,10 @@ use crate::agents_bus::{AgentProc, delete_namespace, namespace};
 use crate::clusters::cloud::{self, Cloud, amqp_url};
 use crate::helpers::{Backend, TestApp, eventually, spawn_app_with};
 
-/// The target node both plans map their instances to.
-const NODE: &str = "compute-0000";
+/// The target node both plans map their instances to: the only one of its zone (the
+/// test cloud places an instance in the requested zone, not on the requested node).
+const NODE: &str = "compute-0001";
+const ZONE: &str = "az2";
 /// Plan A: an m1.tiny and an m1.small (1 vCPU each) of project-000.
 const PLAN_A: [&str; 2] = ["server-00000", "server-00004"];
 /// Plan B: an m1.medium (2 vCPUs) of project-000.
@@ -111,12 +113,12 @@ async fn protect(
         "POST",
         "/api/v1/plans",
         Some(json!({"group_id": g["id"], "name": format!("{name}-dr"),
-            "target_cluster_id": dst, "retention": 4, "mapping": {
-                "project_name": format!("{name}-dr"), "availability_zone": "nova",
-                "networks": {net0: "create"},
-                "volume_types": {"__DEFAULT__": "__DEFAULT__"},
-                "instances": instances,
-            }})),
+        "target_cluster_id": dst, "retention": 4, "mapping": {
+            "project_name": format!("{name}-dr"), "availability_zone": ZONE,
+            "networks": {net0: "create"},
+            "volume_types": {"__DEFAULT__": "__DEFAULT__"},
+            "instances": instances,
+        }})),
     )
     .await;
     p["id"].as_str().unwrap().to_owned()
@@ -150,8 +152,14 @@ async fn own_drill_does_not_warn_its_plan(backend: Backend) {
     // an empty target whose node fits 2 vCPUs: plan A's two instances, or plan B's
     // one, not both
     let mut target_fx = generate(0, 0, 1);
-    target_fx.hypervisors[0].vcpus = 2;
-    assert_eq!(target_fx.hypervisors[0].hostname, NODE);
+    target_fx.hypervisors[1].vcpus = 2;
+    assert_eq!(
+        (
+            target_fx.hypervisors[1].hostname.as_str(),
+            target_fx.hypervisors[1].availability_zone.as_str()
+        ),
+        (NODE, ZONE)
+    );
     let target = cloud::start(&target_fx).await;
     let (src_pool, dst_pool) = (pool(&source), pool(&target));
     std::fs::create_dir_all(&dst_pool).unwrap();
@@ -203,18 +211,35 @@ async fn own_drill_does_not_warn_its_plan(backend: Backend) {
     wait_normal(&app, &admin, &a).await;
     wait_normal(&app, &admin, &b).await;
 
-    let job = ok(
-        &app,
-        &admin,
-        "POST",
-        "/api/v1/jobs",
-        Some(json!({"plan_id": a, "type": "drill", "run_type": "now",
-            "recovery_point": "latest-snapshot"})),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // the job is refused while either plan's state is not Normal at that moment (a
+    // plan's replication facts may still settle just after it became Normal)
+    let job = std::sync::Mutex::new((None::<String>, Vec::<Value>::new()));
+    let created = eventually(Duration::from_secs(120), || async {
+        let (s, b) = app
+            .call(
+                "POST",
+                "/api/v1/jobs",
+                Some(&admin),
+                Some(json!({"plan_id": a, "type": "drill", "run_type": "now",
+                    "recovery_point": "latest-snapshot"})),
+            )
+            .await;
+        let mut j = job.lock().unwrap();
+        if s == 201 || s == 200 {
+            j.0 = b["id"].as_str().map(str::to_owned);
+            return true;
+        }
+        assert_eq!(s, 409, "{b}");
+        j.1.push(b);
+        false
+    })
+    .await;
+    let (job, refusals) = job.into_inner().unwrap();
+    assert!(created, "the drill was never accepted: {refusals:?}");
+    if !refusals.is_empty() {
+        eprintln!("the drill was refused first: {refusals:?}");
+    }
+    let job = job.unwrap();
     let monitor = format!("/api/v1/jobs/{job}/monitor");
     let deadline = Instant::now() + Duration::from_secs(240);
     let m = loop {
@@ -229,17 +254,26 @@ async fn own_drill_does_not_warn_its_plan(backend: Backend) {
 
     // the drill's instances are on the node, and the orchestrator's copy says so
     sync(&app, &admin, &dst).await;
-    let hv = target
-        .session()
+    let session = target.session().await;
+    let nova = session.nova();
+    let placed: Vec<(String, Option<String>, u32)> = nova
+        .servers(&Filters::all_tenants())
         .await
-        .nova()
+        .unwrap()
+        .into_iter()
+        .map(|x| (x.name, x.hypervisor_hostname, x.flavor.vcpus))
+        .collect();
+    let hv = nova
         .hypervisors()
         .await
         .unwrap()
         .into_iter()
         .find(|h| h.hypervisor_hostname == NODE)
         .unwrap();
-    assert_eq!(hv.vcpus_used, 2, "the drill's instances run on {NODE}");
+    assert_eq!(
+        hv.vcpus_used, 2,
+        "the drill's instances run on {NODE}: {placed:?}"
+    );
     let (state, reasons) = plan_state(&app, &admin, &a).await;
     assert_eq!(
         (state.as_str(), reasons.as_slice()),
