@@ -13,7 +13,8 @@ fn node(id: &str, zone: &str, free: Resources) -> NodeFacts {
     NodeFacts {
         id: NodeId::new(id),
         zone: zone.into(),
-        free,
+        allocatable: free,
+        used: Resources::default(),
         ratios: Ratios::Synced,
     }
 }
@@ -291,4 +292,16 @@ proptest! {
         }
         prop_assert_eq!(got.is_empty(), ok, "{:?}", got);
     }
+}
+
+#[test]
+fn node_free_is_allocatable_minus_used_never_below_zero() {
+    let mut n = node("n1", "nova", r(4, 8192, 100));
+    n.used = r(1, 1024, 10);
+    assert_eq!(n.free(), r(3, 7168, 90));
+    // overcommitted vCPUs: none free, the rest still counts
+    n.used = r(9, 1024, 10);
+    assert_eq!(n.free(), r(0, 7168, 90));
+    assert_eq!(allocatable(16, Some(4.0)), 64);
+    assert_eq!(allocatable(16, None), 16);
 }
