@@ -268,7 +268,7 @@ proptest! {
                 .iter()
                 .filter(|i| i.placement == NodeMapping::Node(n.id.clone()))
                 .fold(Resources::default(), |a, i| a.plus(i.needs));
-            ok &= need.fits_in(n.free);
+            ok &= need.fits_in(n.free());
         }
         for i in &inst {
             match &i.placement {
@@ -282,11 +282,11 @@ proptest! {
                 NodeMapping::AnyInZone(_) => {
                     any_flexible = true;
                     zone_need = zone_need.plus(i.needs);
-                    ok &= nodes.iter().any(|n| i.needs.fits_in(n.free));
+                    ok &= nodes.iter().any(|n| i.needs.fits_in(n.free()));
                 }
             }
         }
-        let zone_free = nodes.iter().fold(Resources::default(), |a, n| a.plus(n.free));
+        let zone_free = nodes.iter().fold(Resources::default(), |a, n| a.plus(n.free()));
         if any_flexible {
             ok &= zone_need.fits_in(zone_free);
         }
