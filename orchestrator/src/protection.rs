@@ -30,6 +30,7 @@ pub mod groups;
 pub mod inventory;
 pub mod job_source;
 pub mod mapping;
+pub mod own_jobs;
 pub mod plan_view;
 pub mod plans;
 pub mod replication;

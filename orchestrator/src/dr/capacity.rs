@@ -36,6 +36,15 @@ impl Resources {
         }
     }
 
+    /// What is left of `self` when `o` is taken away (each resource floored at zero).
+    pub fn minus(self, o: Resources) -> Resources {
+        Resources {
+            vcpus: self.vcpus.saturating_sub(o.vcpus),
+            ram_mb: self.ram_mb.saturating_sub(o.ram_mb),
+            disk_gb: self.disk_gb.saturating_sub(o.disk_gb),
+        }
+    }
+
     /// Whether `self` fits into `free`.
     pub fn fits_in(self, free: Resources) -> bool {
         self.vcpus <= free.vcpus && self.ram_mb <= free.ram_mb && self.disk_gb <= free.disk_gb
@@ -102,20 +111,25 @@ impl fmt::Display for Ratios {
     }
 }
 
-/// Free amount of one resource: `total × ratio − used`, rounded down, never below
-/// zero. A missing, non-finite or non-positive ratio counts as 1.0.
-pub fn free(total: u64, used: u64, ratio: Option<f64>) -> u64 {
+/// What a node can give out of one resource: `total × ratio`, rounded down. A
+/// missing, non-finite or non-positive ratio counts as 1.0.
+pub fn allocatable(total: u64, ratio: Option<f64>) -> u64 {
     let ratio = ratio.filter(|r| r.is_finite() && *r > 0.0).unwrap_or(1.0);
     // u64 → f64 loses precision only above 2^53, far beyond any node's capacity
     #[allow(clippy::cast_precision_loss)]
     let scaled = (total as f64 * ratio).floor();
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let capacity = if scaled >= u64::MAX as f64 {
+    if scaled >= u64::MAX as f64 {
         u64::MAX
     } else {
         scaled as u64
-    };
-    capacity.saturating_sub(used)
+    }
+}
+
+/// Free amount of one resource: `total × ratio − used`, rounded down, never below
+/// zero. A missing, non-finite or non-positive ratio counts as 1.0.
+pub fn free(total: u64, used: u64, ratio: Option<f64>) -> u64 {
+    allocatable(total, ratio).saturating_sub(used)
 }
 
 /// Where a recovered instance is placed on the target (the compute-node mapping).
@@ -147,10 +161,21 @@ pub struct NodeFacts {
     pub id: NodeId,
     /// Its availability zone.
     pub zone: String,
-    /// Free capacity (see [`free`]), from the last sync.
-    pub free: Resources,
-    /// Whether `free` used real allocation ratios.
+    /// What it can give out (`total × ratio`, see [`allocatable`]), from the last
+    /// sync.
+    pub allocatable: Resources,
+    /// What its instances take, from the last sync.
+    pub used: Resources,
+    /// Whether `allocatable` used real allocation ratios.
     pub ratios: Ratios,
+}
+
+impl NodeFacts {
+    /// Free capacity: `allocatable − used`, each resource floored at zero (an
+    /// overcommitted node has none free, however far beyond it is).
+    pub fn free(&self) -> Resources {
+        self.allocatable.minus(self.used)
+    }
 }
 
 /// A capacity problem (a `Warning` reason).
@@ -254,7 +279,7 @@ pub fn check(instances: &[InstanceNeeds], nodes: &[NodeFacts]) -> Vec<CapacityIs
                 *l = l.plus(i.needs);
                 if !nodes
                     .iter()
-                    .any(|n| &n.zone == z && i.needs.fits_in(n.free))
+                    .any(|n| &n.zone == z && i.needs.fits_in(n.free()))
                 {
                     out.push(CapacityIssue::FitsNoNode {
                         name: i.name.clone(),
@@ -268,12 +293,12 @@ pub fn check(instances: &[InstanceNeeds], nodes: &[NodeFacts]) -> Vec<CapacityIs
     }
     for (id, need) in &on_node {
         if let Some(n) = by_id.get(id)
-            && !need.fits_in(n.free)
+            && !need.fits_in(n.free())
         {
             out.push(CapacityIssue::Node {
                 node: (*id).clone(),
                 need: *need,
-                free: n.free,
+                free: n.free(),
                 ratios: n.ratios,
             });
         }
@@ -282,7 +307,7 @@ pub fn check(instances: &[InstanceNeeds], nodes: &[NodeFacts]) -> Vec<CapacityIs
         let free = nodes
             .iter()
             .filter(|n| n.zone == *zone)
-            .fold(Resources::default(), |acc, n| acc.plus(n.free));
+            .fold(Resources::default(), |acc, n| acc.plus(n.free()));
         if !need.fits_in(free) {
             out.push(CapacityIssue::Zone {
                 zone: (*zone).to_owned(),

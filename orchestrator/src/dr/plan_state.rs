@@ -15,6 +15,11 @@
 //! 6. `Normal`.
 //!
 //! Every reason found is returned, not only the one that decided the state.
+//!
+//! What the plan's own jobs hold on the target ([`OwnJobsHold`]: the instances, the
+//! project and the floating IPs of its drill not yet rolled back) is not held against
+//! it: their nodes' capacity is counted without them, and "project name taken" /
+//! "floating IP in use" by them are no reasons.
 
 use std::fmt;
 
@@ -24,6 +29,9 @@ use super::plan_sync::MappingIssue;
 use super::retention::Retention;
 
 pub use super::capacity::{InstanceNeeds, NodeFacts, NodeMapping};
+pub use own_jobs::OwnJobsHold;
+
+mod own_jobs;
 
 /// The plan states of protection.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -135,6 +143,8 @@ pub struct PlanFacts {
     pub target_storage_bytes: u64,
     /// Jobs of the plan from `pending` to `reporting`.
     pub jobs_in_progress: Vec<JobId>,
+    /// What the plan's own jobs hold on the target (not counted against it).
+    pub own_jobs: OwnJobsHold,
 }
 
 /// One reason behind a plan's state, in operator words.
@@ -263,9 +273,16 @@ pub fn evaluate(facts: &PlanFacts) -> PlanStatus {
     for name in &facts.unmapped_volumes {
         warnings.push(Reason::UnmappedVolume { name: name.clone() });
     }
-    warnings.extend(facts.mapping_issues.iter().cloned().map(Reason::Mapping));
     warnings.extend(
-        capacity::check(&facts.instances, &facts.nodes)
+        facts
+            .mapping_issues
+            .iter()
+            .filter(|i| !facts.own_jobs.explains(i))
+            .cloned()
+            .map(Reason::Mapping),
+    );
+    warnings.extend(
+        capacity::check(&facts.instances, &facts.own_jobs.discount(&facts.nodes))
             .into_iter()
             .map(Reason::Capacity),
     );

@@ -42,10 +42,15 @@ pub fn target_nodes(target: &ClusterDocs) -> Vec<NodeFacts> {
         .map(|h| NodeFacts {
             id: NodeId::new(&h.hypervisor_hostname),
             zone: target.zone_of(h),
-            free: Resources {
-                vcpus: capacity::free(h.vcpus, h.vcpus_used, None),
-                ram_mb: capacity::free(h.memory_mb, h.memory_mb_used, None),
-                disk_gb: capacity::free(h.local_gb, h.local_gb_used, None),
+            allocatable: Resources {
+                vcpus: capacity::allocatable(h.vcpus, None),
+                ram_mb: capacity::allocatable(h.memory_mb, None),
+                disk_gb: capacity::allocatable(h.local_gb, None),
+            },
+            used: Resources {
+                vcpus: h.vcpus_used,
+                ram_mb: h.memory_mb_used,
+                disk_gb: h.local_gb_used,
             },
             ratios: Ratios::Assumed,
         })

@@ -1,8 +1,9 @@
 //! Plan-state evaluation at run time: gathers the facts (cluster statuses, unmapped
 //! resources, the mapping against the synced target, capacity, running jobs,
-//! replication), applies [`crate::dr::plan_state::evaluate`], stores state + reasons
-//! and raises `plan.state.changed` on every change. Called after cluster syncs and
-//! status changes (`clusters/plan_hooks.rs`) and after every plan or group change.
+//! replication, what the plan's own jobs hold on the target), applies
+//! [`crate::dr::plan_state::evaluate`], stores state + reasons and raises
+//! `plan.state.changed` on every change. Called after cluster syncs and status
+//! changes (`clusters/plan_hooks.rs`) and after every plan or group change.
 
 use std::collections::BTreeSet;
 
@@ -17,6 +18,7 @@ use crate::dr::plan_state::{
 };
 use crate::dr::plan_sync::{self, MappingIssue, PlanView, TargetInventory};
 use crate::dr::retention::Retention;
+use crate::dr::rollback::Resource;
 use crate::events::{Event, Severity};
 use crate::state::{App, now_ms};
 
@@ -52,6 +54,8 @@ pub struct PlanInputs<'a> {
     pub jobs_running: Vec<JobId>,
     /// What replication knows.
     pub replication: ReplicationFacts,
+    /// The target resources the plan's own jobs created and still hold.
+    pub own_resources: Vec<Resource>,
 }
 
 /// `active` / `inactive` as stored for clusters.
@@ -209,6 +213,7 @@ pub fn status_of(i: &PlanInputs<'_>) -> (PlanState, Vec<String>) {
         // knows the target storage).
         target_storage_bytes: free.unwrap_or(u64::MAX),
         jobs_in_progress: i.jobs_running.clone(),
+        own_jobs: super::own_jobs::hold(&i.own_resources, i.target),
     };
     let status = plan_state::evaluate(&facts);
     let mut state = status.state;
@@ -284,6 +289,8 @@ pub async fn evaluate_plan(
     let target_docs = super::inventory::load(&mut tx, &p.target_cluster_id).await?;
     let jobs = db::job_engine::existing_for(&mut tx, Some(&p.id), None).await?;
     let sync_warnings = db::plan_sync_warnings::list(&mut tx, &p.id).await?;
+    let job_ids: Vec<String> = jobs.iter().map(|(id, _)| id.clone()).collect();
+    let own_resources = super::own_jobs::held_resources(&mut tx, &job_ids).await?;
     tx.commit().await.map_err(DbError::from)?;
     let mapping = plans::parse_mapping(&p)?;
     let retention = Retention::parse(p.retention).map_err(|e| DbError::Corrupt {
@@ -305,6 +312,7 @@ pub async fn evaluate_plan(
             .map(|(id, _)| JobId::new(id))
             .collect(),
         replication,
+        own_resources,
     };
     let (state, reasons) = with_sync_warnings(status_of(&inputs), sync_warnings);
     let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".to_owned());

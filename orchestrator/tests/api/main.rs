@@ -18,6 +18,7 @@ mod agents_bus;
 mod job_kill9;
 mod lease;
 mod plan_facts;
+mod plan_own_drill;
 mod plan_snapshots;
 mod replication;
 

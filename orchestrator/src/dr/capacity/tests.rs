@@ -13,7 +13,8 @@ fn node(id: &str, zone: &str, free: Resources) -> NodeFacts {
     NodeFacts {
         id: NodeId::new(id),
         zone: zone.into(),
-        free,
+        allocatable: free,
+        used: Resources::default(),
         ratios: Ratios::Synced,
     }
 }
@@ -267,7 +268,7 @@ proptest! {
                 .iter()
                 .filter(|i| i.placement == NodeMapping::Node(n.id.clone()))
                 .fold(Resources::default(), |a, i| a.plus(i.needs));
-            ok &= need.fits_in(n.free);
+            ok &= need.fits_in(n.free());
         }
         for i in &inst {
             match &i.placement {
@@ -281,14 +282,26 @@ proptest! {
                 NodeMapping::AnyInZone(_) => {
                     any_flexible = true;
                     zone_need = zone_need.plus(i.needs);
-                    ok &= nodes.iter().any(|n| i.needs.fits_in(n.free));
+                    ok &= nodes.iter().any(|n| i.needs.fits_in(n.free()));
                 }
             }
         }
-        let zone_free = nodes.iter().fold(Resources::default(), |a, n| a.plus(n.free));
+        let zone_free = nodes.iter().fold(Resources::default(), |a, n| a.plus(n.free()));
         if any_flexible {
             ok &= zone_need.fits_in(zone_free);
         }
         prop_assert_eq!(got.is_empty(), ok, "{:?}", got);
     }
+}
+
+#[test]
+fn node_free_is_allocatable_minus_used_never_below_zero() {
+    let mut n = node("n1", "nova", r(4, 8192, 100));
+    n.used = r(1, 1024, 10);
+    assert_eq!(n.free(), r(3, 7168, 90));
+    // overcommitted vCPUs: none free, the rest still counts
+    n.used = r(9, 1024, 10);
+    assert_eq!(n.free(), r(0, 7168, 90));
+    assert_eq!(allocatable(16, Some(4.0)), 64);
+    assert_eq!(allocatable(16, None), 16);
 }

@@ -33,13 +33,15 @@ fn healthy() -> PlanFacts {
         nodes: vec![NodeFacts {
             id: NodeId::new("n1"),
             zone: "nova".into(),
-            free: res(4, 8192),
+            allocatable: res(4, 8192),
+            used: Resources::default(),
             ratios: Ratios::Synced,
         }],
         retention: Retention::parse(2).unwrap(),
         source_bytes: 100,
         target_storage_bytes: 400,
         jobs_in_progress: vec![],
+        own_jobs: OwnJobsHold::default(),
     }
 }
 
@@ -163,7 +165,8 @@ fn any_in_zone_capacity() {
     f.nodes.push(NodeFacts {
         id: NodeId::new("n2"),
         zone: "nova".into(),
-        free: res(2, 2048),
+        allocatable: res(2, 2048),
+        used: Resources::default(),
         ratios: Ratios::Synced,
     });
     f.instances.push(InstanceNeeds {
@@ -311,7 +314,8 @@ fn arb_facts() -> impl Strategy<Value = PlanFacts> {
                     .map(|n| NodeFacts {
                         id: NodeId::new(format!("n{n}")),
                         zone: "nova".into(),
-                        free: res(8, 8192),
+                        allocatable: res(8, 8192),
+                        used: Resources::default(),
                         ratios: Ratios::Synced,
                     })
                     .collect(),
@@ -319,6 +323,7 @@ fn arb_facts() -> impl Strategy<Value = PlanFacts> {
                 source_bytes: sb,
                 target_storage_bytes: tb,
                 jobs_in_progress: (0..jobs).map(|j| JobId::new(format!("j{j}"))).collect(),
+                own_jobs: OwnJobsHold::default(),
             },
         )
 }
@@ -347,4 +352,113 @@ proptest! {
             prop_assert!(!r.to_string().is_empty());
         }
     }
+}
+
+/// `healthy()` with node n1 fully used: by the plan's own drill (`own` of it) and by
+/// others (the rest).
+fn n1_used(used: Resources, own: Option<Resources>) -> PlanFacts {
+    let mut f = healthy();
+    f.nodes[0].used = used;
+    if let Some(own) = own {
+        f.own_jobs.on_nodes.insert(NodeId::new("n1"), own);
+    }
+    f
+}
+
+fn capacity_reasons(f: &PlanFacts) -> Vec<Reason> {
+    evaluate(f)
+        .reasons
+        .into_iter()
+        .filter(|r| matches!(r, Reason::Capacity(_)))
+        .collect()
+}
+
+#[test]
+fn own_drill_instances_do_not_take_the_plans_capacity() {
+    // n1: 4 vCPUs / 8192 MiB, all used by the plan's own drill (its db, 2 vCPUs, and
+    // an earlier instance); the plan needs 2 vCPUs / 4096 MiB there
+    let f = n1_used(res(4, 8192), Some(res(2, 4096)));
+    assert_eq!(evaluate(&f).state, PlanState::Normal, "{:?}", evaluate(&f));
+    // the same usage by anyone else is a shortfall
+    let f = n1_used(res(4, 8192), None);
+    assert_eq!(evaluate(&f).state, PlanState::Warning);
+    assert!(matches!(
+        capacity_reasons(&f)[..],
+        [Reason::Capacity(CapacityIssue::Node { free, .. })] if free == res(0, 0)
+    ));
+}
+
+#[test]
+fn another_plans_drill_still_takes_capacity() {
+    // n1 holds the plan's own drill (2 vCPUs) and another plan's (2 vCPUs): only
+    // the own one is given back, so 2 vCPUs are free, and the plan needs 3
+    let mut f = n1_used(res(4, 8192), Some(res(2, 4096)));
+    f.instances[0].needs = res(3, 4096);
+    let got = capacity_reasons(&f);
+    assert!(
+        matches!(
+            got[..],
+            [Reason::Capacity(CapacityIssue::Node { free, .. })] if free == res(2, 4096)
+        ),
+        "{got:?}"
+    );
+    // what the own drill holds on another node frees nothing on n1
+    let mut f = n1_used(res(4, 8192), None);
+    f.own_jobs.on_nodes.insert(NodeId::new("n2"), res(4, 8192));
+    assert_eq!(capacity_reasons(&f).len(), 1);
+}
+
+#[test]
+fn own_drill_on_an_overcommitted_node_frees_only_what_was_over() {
+    // n1 is 4 vCPUs over (8 used of 4); the own drill's 2 leave it 2 over: nothing free
+    let f = n1_used(res(8, 8192), Some(res(2, 0)));
+    let got = capacity_reasons(&f);
+    assert!(
+        matches!(
+            got[..],
+            [Reason::Capacity(CapacityIssue::Node { free, .. })] if free.vcpus == 0
+        ),
+        "{got:?}"
+    );
+    // the own drill never counts below zero
+    let f = n1_used(res(1, 1024), Some(res(3, 8192)));
+    assert_eq!(evaluate(&f).state, PlanState::Normal);
+}
+
+#[test]
+fn own_drill_project_is_no_taken_project_name() {
+    let taken = MappingIssue::ProjectNameTaken {
+        name: "shop-dr".into(),
+    };
+    let mut f = healthy();
+    f.mapping_issues = vec![taken.clone()];
+    f.own_jobs.projects.insert("shop-dr".into());
+    assert_eq!(evaluate(&f).state, PlanState::Normal);
+    // a project of that name the plan's jobs did not create is a reason
+    f.own_jobs.projects = ["shop-dr-drill-1a2b".to_owned()].into();
+    assert_eq!(evaluate(&f).reasons, vec![Reason::Mapping(taken)]);
+}
+
+#[test]
+fn own_drill_address_is_no_address_in_use() {
+    let taken = |a: &str| MappingIssue::FloatingIpTaken { address: a.into() };
+    let mut f = healthy();
+    f.mapping_issues = vec![taken("203.0.113.10"), taken("203.0.113.11")];
+    f.own_jobs.addresses.insert("203.0.113.10".into());
+    // the address held by someone else stays a reason
+    assert_eq!(
+        evaluate(&f).reasons,
+        vec![Reason::Mapping(taken("203.0.113.11"))]
+    );
+    f.own_jobs.addresses.insert("203.0.113.11".into());
+    assert_eq!(evaluate(&f).state, PlanState::Normal);
+}
+
+#[test]
+fn own_jobs_leave_other_mapping_issues_alone() {
+    let mut f = healthy();
+    f.own_jobs.projects.insert("az2".into());
+    f.own_jobs.addresses.insert("az2".into());
+    f.mapping_issues = vec![MappingIssue::ZoneGone { zone: "az2".into() }];
+    assert_eq!(evaluate(&f).state, PlanState::Warning);
 }
