@@ -63,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/settings", get(settings::page))
         .route("/console/clusters", get(clusters::list))
         .route("/console/clusters/new", get(clusters::new))
+        .route("/console/clusters/stream", get(clusters::live::stream))
         .route("/console/clusters/{id}", get(clusters::detail::page))
         .route(
             "/console/clusters/{id}/resources/{kind}",

@@ -7,11 +7,15 @@
 //   success does what data-success says (reload, redirect:URL, secret:URL, reset, stay:
 //   a toast only — the page follows a live stream —, script or script:URL: show the
 //   returned cleanup_script in #script-dialog, then stay or go to URL); data-type
-//   `local-time` sends a datetime-local value as RFC 3339 UTC.
+//   `local-time` sends a datetime-local value as RFC 3339 UTC. <fieldset data-list>
+//   sends a list of objects (the clusters' storage metadata entries, typed per entry),
+//   and an API message naming one of their fields is shown under that field.
 // - <button data-api="METHOD URL" data-confirm="question"> asks in a dialog first (a
 //   form with data-confirm too).
-// - Live updates: Holdfast.live(url, onEvent) subscribes to a Server-Sent Events stream;
-//   the event centre adds new rows, every page counts new events in the header.
+// - Live updates: Holdfast.live(url, onEvent, types) subscribes to a Server-Sent Events
+//   stream; the event centre adds new rows, every page counts new events in the header;
+//   <div data-live-rows=URL> replaces a list's cells from the server's `rows` messages
+//   (the cluster list's statuses).
 // - <time datetime> is shown in the browser's time zone.
 'use strict';
 
@@ -215,6 +219,7 @@
     for (const a of arrays) body[a] = [];
     for (const el of form.elements) {
       if (!el.name || el.disabled || el.dataset.send === 'no') continue;
+      if (el.closest('[data-list-item]')) continue;
       if ((el.type === 'checkbox' || el.type === 'radio') && !el.checked) continue;
       let v = el.value;
       if (el.dataset.type === 'array') {
@@ -238,7 +243,95 @@
       }
       setPath(body, el.name, v, el.dataset.key);
     }
+    // <fieldset data-list="name">: a list of objects, one per [data-list-item], of its
+    // enabled named fields (trimmed; data-type="lines" a list).
+    for (const list of form.querySelectorAll('[data-list]')) {
+      body[list.dataset.list] = Array.from(list.querySelectorAll('[data-list-item]')).map((item) => {
+        const o = {};
+        for (const el of item.querySelectorAll('input, select, textarea')) {
+          if (!el.name || el.disabled) continue;
+          o[el.name] = el.dataset.type === 'lines'
+            ? el.value.split(/[\n,]/).map((x) => x.trim()).filter(Boolean)
+            : el.value.trim();
+        }
+        return o;
+      });
+    }
     return body;
+  }
+
+  // ---- lists of objects in a form (storage metadata) --------------------------------
+
+  // Shows the fields of the entry's chosen type ([data-for-type]); the others are
+  // hidden and disabled, so they are not sent.
+  function syncEntryType(select) {
+    const item = select.closest('[data-list-item]');
+    if (!item) return;
+    for (const f of item.querySelectorAll('[data-for-type]')) {
+      const off = f.dataset.forType !== select.value;
+      f.hidden = off;
+      for (const el of f.querySelectorAll('input, select, textarea')) el.disabled = off;
+    }
+  }
+
+  function addEntry(button) {
+    const list = button.closest('[data-list]');
+    const tpl = list && list.querySelector('template');
+    const box = list && list.querySelector('[data-role=storage-entries]');
+    if (!tpl || !box) return;
+    const n = Number(list.dataset.next || list.querySelectorAll('[data-list-item]').length);
+    list.dataset.next = String(n + 1);
+    const wrap = document.createElement('div');
+    wrap.innerHTML = tpl.innerHTML.split('__N__').join('n' + n);
+    const item = wrap.firstElementChild;
+    box.appendChild(item);
+    const type = item.querySelector('[data-role=storage-type]');
+    if (type) { syncEntryType(type); type.focus(); }
+  }
+
+  // The API names a field of a list entry (`storage.pool: must be …`; it checks the
+  // entries in order and reports the first refusal): the message goes under that field
+  // of the first entry whose value breaks the field's declared shape (required,
+  // pattern) or repeats an earlier entry's ([data-unique]), else of the first entry
+  // with that field. Returns false when the message names no such field.
+  function showListFieldError(form, result) {
+    const err = (result.body && result.body.error) || {};
+    const m = /^([a-z_]+)\.([a-z_]+): /.exec(err.message || '');
+    const list = m && form.querySelector('[data-list="' + CSS.escape(m[1]) + '"]');
+    if (!list) return false;
+    const inputOf = (item) => {
+      const f = item.querySelector('[data-field="' + CSS.escape(m[2]) + '"]:not([hidden])');
+      return f && f.querySelector('input, select, textarea');
+    };
+    const inputs = Array.from(list.querySelectorAll('[data-list-item]')).map(inputOf).filter(Boolean);
+    if (!inputs.length) return false;
+    const seen = new Set();
+    let el = inputs.find((i) => {
+      const v = i.value.trim();
+      const repeated = i.dataset.unique !== undefined && seen.has(v);
+      seen.add(v);
+      return !i.checkValidity() || repeated;
+    }) || inputs[0];
+    const p = document.createElement('p');
+    p.className = 'field-error';
+    p.id = el.id + '-error';
+    p.setAttribute('role', 'alert');
+    p.textContent = errorText(result);
+    el.closest('.field').appendChild(p);
+    el.setAttribute('aria-invalid', 'true');
+    el.setAttribute('aria-describedby', ((el.getAttribute('aria-describedby') || '') + ' ' + p.id).trim());
+    el.focus();
+    return true;
+  }
+
+  function clearFieldErrors(form) {
+    for (const p of form.querySelectorAll('.field-error')) p.remove();
+    for (const el of form.querySelectorAll('[aria-invalid=true]')) {
+      el.removeAttribute('aria-invalid');
+      const rest = (el.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && id !== el.id + '-error');
+      if (rest.length) el.setAttribute('aria-describedby', rest.join(' '));
+      else el.removeAttribute('aria-describedby');
+    }
   }
 
   // A value the browser cannot send as typed (shown like an API refusal).
@@ -283,6 +376,7 @@
   async function submitForm(form) {
     const [method, url] = form.dataset.api.split(' ');
     clearFormError(form);
+    clearFieldErrors(form);
     for (const el of form.querySelectorAll('[data-same-as]')) {
       const other = document.getElementById(el.dataset.sameAs);
       if (other && other.value !== el.value) {
@@ -309,6 +403,7 @@
       await afterSuccess(form.dataset.success, result.body, form.dataset.toast, form);
       return;
     }
+    if (showListFieldError(form, result)) return;
     const clear = form.dataset.clearOnError;
     if (clear && form.elements[clear]) form.elements[clear].value = '';
     showFormError(form, errorText(result));
@@ -369,26 +464,55 @@
 
   const streams = new Map();
 
-  // Calls onEvent(data, type) for every message of the stream at url; one connection
-  // per URL per page, re-established by the browser after a drop.
-  function live(url, onEvent) {
+  // Calls onEvent(data, type) for every message of the given types (SSE event names;
+  // by default the event centre's `event` and `lagged`) of the stream at url; one
+  // connection per URL per page, re-established by the browser after a drop.
+  function live(url, onEvent, types) {
     let entry = streams.get(url);
     if (!entry) {
       const source = new EventSource(url, { withCredentials: true });
-      entry = { source, handlers: [] };
-      const dispatch = (type) => (msg) => {
-        let data = msg.data;
-        try { data = JSON.parse(msg.data); } catch (_) { /* plain text */ }
-        for (const h of entry.handlers) h(data, type);
-      };
-      source.addEventListener('event', dispatch('event'));
-      source.addEventListener('lagged', dispatch('lagged'));
+      entry = { source, handlers: [], types: new Set() };
       source.addEventListener('open', () => document.body.classList.add('live-connected'));
       source.addEventListener('error', () => document.body.classList.remove('live-connected'));
       streams.set(url, entry);
     }
-    entry.handlers.push(onEvent);
+    const wanted = types || ['event', 'lagged'];
+    for (const type of wanted) {
+      if (entry.types.has(type)) continue;
+      entry.types.add(type);
+      entry.source.addEventListener(type, (msg) => {
+        let data = msg.data;
+        try { data = JSON.parse(msg.data); } catch (_) { /* plain text */ }
+        for (const h of entry.handlers) if (h.types.includes(type)) h.fn(data, type);
+      });
+    }
+    entry.handlers.push({ fn: onEvent, types: wanted });
     return entry.source;
+  }
+
+  // <div data-live-rows="stream URL"> around a list: the stream's `rows` messages
+  // ([{ key, cells: { name: html } }], rendered by the server as the page renders
+  // them) replace the cells [data-live-cell=name] of the row [data-live-key=key] in
+  // place. The box says data-live="open" while connected and counts the messages
+  // applied in data-live-updates.
+  function setupLiveRows() {
+    for (const box of document.querySelectorAll('[data-live-rows]')) {
+      const source = live(box.dataset.liveRows, (rows) => {
+        for (const r of Array.isArray(rows) ? rows : []) {
+          const tr = box.querySelector('tr[data-live-key="' + CSS.escape(r.key) + '"]');
+          if (!tr) continue;
+          for (const [name, html] of Object.entries(r.cells || {})) {
+            const cell = tr.querySelector('[data-live-cell="' + CSS.escape(name) + '"]');
+            if (!cell) continue;
+            cell.innerHTML = html;
+            cell.querySelectorAll('time[datetime]').forEach(localTime);
+          }
+        }
+        box.dataset.liveUpdates = String(Number(box.dataset.liveUpdates || 0) + 1);
+      }, ['rows']);
+      source.addEventListener('open', () => { box.dataset.live = 'open'; });
+      source.addEventListener('error', () => { box.dataset.live = 'closed'; });
+    }
   }
 
   function eventMatches(list, e) {
@@ -487,6 +611,15 @@
     if (!target) return;
     const button = target.closest('button[data-api]');
     if (button) { ev.preventDefault(); clickApiButton(button); return; }
+    if (target.closest('[data-role=storage-add]')) { addEntry(target.closest('[data-role=storage-add]')); return; }
+    const remove = target.closest('[data-role=storage-remove]');
+    if (remove) {
+      const list = remove.closest('[data-list]');
+      remove.closest('[data-list-item]').remove();
+      const add = list && list.querySelector('[data-role=storage-add]');
+      if (add) add.focus();
+      return;
+    }
     if (target.closest('[data-role=logout]')) {
       ev.preventDefault();
       api('DELETE', '/api/v1/sessions/current').then(() => location.assign('/console/login'));
@@ -498,6 +631,11 @@
       toggle.setAttribute('aria-expanded', String(open));
       document.body.classList.toggle('nav-open', open);
     }
+  });
+
+  document.addEventListener('change', (ev) => {
+    const el = ev.target;
+    if (el instanceof HTMLSelectElement && el.dataset.role === 'storage-type') syncEntryType(el);
   });
 
   document.addEventListener('input', (ev) => {
@@ -518,6 +656,7 @@
     document.querySelectorAll('input[data-policy]').forEach(checkPolicy);
     flushToast();
     setupLive();
+    setupLiveRows();
     setupWatch();
     const first = document.querySelector('main form[data-api] input:not([type=hidden]):not([readonly])');
     if (first && document.body.classList.contains('bare')) first.focus();

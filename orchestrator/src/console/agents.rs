@@ -122,13 +122,31 @@ pub async fn list(
         lang.t("agents.replications"),
         lang.t("agents.problems"),
     ];
-    let body = html! {
-        (widgets::page_header(lang.t("agents.title"), html! {}))
-        @if page.total == 0 { p .hint #agents-empty { (lang.t("agents.empty_hint")) } }
-        (widgets::table(lang, "agents-table", lang.t("agents.title"), &columns, rows, page.items.is_empty()))
-        (widgets::pagination(lang, "/console/agents", &[], page.total, limit, offset))
-    };
-    layout::page(&s, lang.t("agents.title"), Nav::Agents, body)
+    let title = lang.t("agents.title");
+    let body = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: "/console/agents",
+            title,
+            intro: html! { @if page.total == 0 { p .hint #agents-empty { (lang.t("agents.empty_hint")) } } },
+            table: widgets::table(
+                lang,
+                "agents-table",
+                title,
+                &columns,
+                rows,
+                page.items.is_empty(),
+            ),
+            paging: Some(widgets::Paging {
+                pairs: &[],
+                total: page.total,
+                limit,
+                offset,
+            }),
+            ..widgets::ListPage::default()
+        },
+    );
+    layout::page(&s, title, Nav::Agents, body)
 }
 
 /// `GET /console/agents/{node}`.

@@ -3,7 +3,9 @@
 //! ([`detail`]), and the synced resources per kind ([`resources`]).
 
 pub mod detail;
+pub mod live;
 pub mod resources;
+pub mod storage;
 
 use std::collections::BTreeMap;
 
@@ -70,6 +72,16 @@ pub fn sync_badge(lang: Lang, c: &ClusterView) -> Markup {
     }
 }
 
+/// The last sync's time, or "never".
+pub fn last_sync_cell(lang: Lang, c: &ClusterView) -> Markup {
+    html! {
+        @match &c.sync_finished_at {
+            Some(t) => (widgets::time_text(t)),
+            None => span .hint { (lang.t("clusters.never")) },
+        }
+    }
+}
+
 /// The label of a resource kind.
 pub fn kind_label(lang: Lang, k: ResourceKind) -> &'static str {
     match k {
@@ -130,17 +142,12 @@ pub async fn list(
     };
     let rows = html! {
         @for c in &page.items {
-            tr data-cluster=(c.name) {
+            tr data-cluster=(c.name) data-live-key=(c.id) {
                 td { a href=(format!("/console/clusters/{}", c.id)) { (c.name) } }
                 td { (names.get(&c.owner_group_id).unwrap_or(&c.owner_group_id)) }
-                td { (status_badge(lang, c)) }
-                td { (sync_badge(lang, c)) }
-                td {
-                    @match &c.sync_finished_at {
-                        Some(t) => (widgets::time_text(t)),
-                        None => span .hint { (lang.t("clusters.never")) },
-                    }
-                }
+                td data-live-cell="status" { (status_badge(lang, c)) }
+                td data-live-cell="sync" { (sync_badge(lang, c)) }
+                td data-live-cell="last_sync" { (last_sync_cell(lang, c)) }
             }
         }
     };
@@ -152,13 +159,34 @@ pub async fn list(
         lang.t("clusters.last_sync"),
     ];
     let pairs = [("q", search.unwrap_or_default())];
-    let body = html! {
-        (widgets::page_header(lang.t("clusters.title"), actions))
-        (widgets::filters(lang, "/console/clusters", filter_fields))
-        (widgets::table(lang, "clusters-table", lang.t("clusters.title"), &columns, rows, page.items.is_empty()))
-        (widgets::pagination(lang, "/console/clusters", &pairs, page.total, limit, offset))
-    };
-    layout::page(&s, lang.t("clusters.title"), Nav::Clusters, body)
+    // The statuses follow the server's stream (`live`) for this very page of the list.
+    let mut stream_pairs = pairs.to_vec();
+    stream_pairs.push(("offset", offset.to_string()));
+    stream_pairs.push(("limit", limit.to_string()));
+    let stream = widgets::url_with("/console/clusters/stream", &stream_pairs);
+    let title = lang.t("clusters.title");
+    let body = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: "/console/clusters",
+            title,
+            actions,
+            filters: Some(filter_fields),
+            table: html! {
+                div #clusters-live data-live-rows=(stream) {
+                    (widgets::table(lang, "clusters-table", title, &columns, rows, page.items.is_empty()))
+                }
+            },
+            paging: Some(widgets::Paging {
+                pairs: &pairs,
+                total: page.total,
+                limit,
+                offset,
+            }),
+            ..widgets::ListPage::default()
+        },
+    );
+    layout::page(&s, title, Nav::Clusters, body)
 }
 
 /// The groups `s` may create an item of `menu` for (a cluster, a protection group):
@@ -185,22 +213,6 @@ pub async fn owner_choices(state: &AppState, s: &Session, menu: Menu) -> Vec<(St
             (id, name)
         })
         .collect()
-}
-
-/// Example of the storage metadata field (one entry per Cinder backend).
-pub const STORAGE_EXAMPLE: &str = r#"[{"type": "ceph", "backend": "ceph", "monitors": ["10.0.0.1:6789"], "pool": "volumes", "client": "cinder", "keyring_ref": "/etc/ceph/ceph.client.cinder.keyring"},
- {"type": "file", "backend": "lvm", "node": "storage-1", "path_prefix": "/dev/cinder-volumes"}]"#;
-
-/// The storage metadata field (JSON, as the API takes it).
-pub fn storage_field(lang: Lang, value: &str) -> Markup {
-    html! {
-        div .field {
-            label for="c-storage" { (lang.t("clusters.storage")) }
-            textarea #c-storage name="storage" rows="5" data-type="json" data-empty="omit"
-                spellcheck="false" aria-describedby="c-storage-hint" { (value) }
-            p .hint #c-storage-hint { (lang.t("clusters.storage_hint")) br; code { (STORAGE_EXAMPLE) } }
-        }
-    }
 }
 
 /// `GET /console/clusters/new`.
@@ -267,7 +279,7 @@ pub async fn new(State(state): State<AppState>, s: Session) -> Response {
                     data_type: Some("lines"), data_empty: Some("omit"), hint: Some(lang.t("clusters.exchanges_hint")), ..FieldAttrs::default()
                 }))
             }
-            (storage_field(lang, ""))
+            (storage::storage_fields(lang, "register", &[]))
             (widgets::form_error())
             div .form-buttons {
                 button type="submit" { (lang.t("clusters.register")) }
@@ -282,7 +294,7 @@ pub async fn new(State(state): State<AppState>, s: Session) -> Response {
 mod tests {
     use super::*;
 
-    fn cluster(status: &str, sync: &str, error: Option<&str>) -> ClusterView {
+    pub(super) fn cluster(status: &str, sync: &str, error: Option<&str>) -> ClusterView {
         ClusterView {
             id: "c".into(),
             name: "n".into(),

@@ -162,20 +162,33 @@ pub async fn list(
     } else {
         lang.t("events.live_off")
     };
+    let title = lang.t("events.title");
+    let list = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: "/console/events",
+            title,
+            actions: html! { span .live-status data-role="live-status" data-live=(live) { (live_status) } },
+            filters: Some(filter_fields),
+            table: html! {
+                p .hint { (lang.t("events.utc_hint")) }
+                @if let Some(m) = &problem { div .alert.error role="alert" { p { (m) } } }
+                div #event-list data-live=[live.then_some("/api/v1/events/stream")]
+                    data-severity=(sev_value) data-code=[code.as_deref()] data-object=[object.as_deref()] {
+                    (widgets::table(lang, "events-table", title, &columns, rows, empty))
+                }
+            },
+            paging: page.as_ref().map(|p| widgets::Paging {
+                pairs: &pairs,
+                total: p.total,
+                limit,
+                offset,
+            }),
+            ..widgets::ListPage::default()
+        },
+    );
     let body = html! {
-        (widgets::page_header(lang.t("events.title"), html! {
-            span .live-status data-role="live-status" data-live=(live) { (live_status) }
-        }))
-        (widgets::filters(lang, "/console/events", filter_fields))
-        p .hint { (lang.t("events.utc_hint")) }
-        @if let Some(m) = &problem { div .alert.error role="alert" { p { (m) } } }
-        div #event-list data-live=[live.then_some("/api/v1/events/stream")]
-            data-severity=(sev_value) data-code=[code.as_deref()] data-object=[object.as_deref()] {
-            (widgets::table(lang, "events-table", lang.t("events.title"), &columns, rows, empty))
-        }
-        @if let Some(p) = &page {
-            (widgets::pagination(lang, "/console/events", &pairs, p.total, limit, offset))
-        }
+        (list)
         template #event-row {
             tr {
                 td { time {} }
@@ -186,7 +199,7 @@ pub async fn list(
             }
         }
     };
-    layout::page(&s, lang.t("events.title"), Nav::Events, body)
+    layout::page(&s, title, Nav::Events, body)
 }
 
 /// `GET /console/events/{id}`.

@@ -78,13 +78,32 @@ pub async fn list(
         lang.t("groups.created_at"),
     ];
     let pairs = [("q", search.unwrap_or_default())];
-    let body = html! {
-        (widgets::page_header(lang.t("groups.title"), actions))
-        (widgets::filters(lang, "/console/groups", filter_fields))
-        (widgets::table(lang, "groups-table", lang.t("groups.title"), &columns, rows, page.items.is_empty()))
-        (widgets::pagination(lang, "/console/groups", &pairs, page.total, limit, offset))
-    };
-    layout::page(&s, lang.t("groups.title"), Nav::Groups, body)
+    let title = lang.t("groups.title");
+    let body = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: "/console/groups",
+            title,
+            actions,
+            filters: Some(filter_fields),
+            table: widgets::table(
+                lang,
+                "groups-table",
+                title,
+                &columns,
+                rows,
+                page.items.is_empty(),
+            ),
+            paging: Some(widgets::Paging {
+                pairs: &pairs,
+                total: page.total,
+                limit,
+                offset,
+            }),
+            ..widgets::ListPage::default()
+        },
+    );
+    layout::page(&s, title, Nav::Groups, body)
 }
 
 /// `GET /console/groups/new`.

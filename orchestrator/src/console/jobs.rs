@@ -288,13 +288,32 @@ pub async fn list(
         ("state", job_state.unwrap_or_default()),
         ("group", group.unwrap_or_default()),
     ];
-    let body = html! {
-        (widgets::page_header(lang.t("jobs.title"), actions))
-        (widgets::filters(lang, "/console/jobs", filter_fields))
-        (widgets::table(lang, "jobs-table", lang.t("jobs.title"), &columns, rows, page.items.is_empty()))
-        (widgets::pagination(lang, "/console/jobs", &pairs, page.total, limit, offset))
-    };
-    layout::page(&s, lang.t("jobs.title"), Nav::RecoveryJobs, body)
+    let title = lang.t("jobs.title");
+    let body = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: "/console/jobs",
+            title,
+            actions,
+            filters: Some(filter_fields),
+            table: widgets::table(
+                lang,
+                "jobs-table",
+                title,
+                &columns,
+                rows,
+                page.items.is_empty(),
+            ),
+            paging: Some(widgets::Paging {
+                pairs: &pairs,
+                total: page.total,
+                limit,
+                offset,
+            }),
+            ..widgets::ListPage::default()
+        },
+    );
+    layout::page(&s, title, Nav::RecoveryJobs, body)
 }
 
 #[cfg(test)]

@@ -153,13 +153,32 @@ pub async fn list(
         ("state", plan_state.unwrap_or_default()),
         ("cluster", cluster.unwrap_or_default()),
     ];
-    let body = html! {
-        (widgets::page_header(lang.t("plans.title"), actions))
-        (widgets::filters(lang, "/console/plans", filter_fields))
-        (widgets::table(lang, "plans-table", lang.t("plans.title"), &columns, rows, page.items.is_empty()))
-        (widgets::pagination(lang, "/console/plans", &pairs, page.total, limit, offset))
-    };
-    layout::page(&s, lang.t("plans.title"), Nav::RecoveryPlans, body)
+    let title = lang.t("plans.title");
+    let body = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: "/console/plans",
+            title,
+            actions,
+            filters: Some(filter_fields),
+            table: widgets::table(
+                lang,
+                "plans-table",
+                title,
+                &columns,
+                rows,
+                page.items.is_empty(),
+            ),
+            paging: Some(widgets::Paging {
+                pairs: &pairs,
+                total: page.total,
+                limit,
+                offset,
+            }),
+            ..widgets::ListPage::default()
+        },
+    );
+    layout::page(&s, title, Nav::RecoveryPlans, body)
 }
 
 #[cfg(test)]

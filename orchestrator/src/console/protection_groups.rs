@@ -280,13 +280,32 @@ pub async fn list(
         ("q", search.unwrap_or_default()),
         ("cluster", cluster.unwrap_or_default()),
     ];
-    let body = html! {
-        (widgets::page_header(lang.t("pgroups.title"), actions))
-        (widgets::filters(lang, "/console/protection-groups", filter_fields))
-        (widgets::table(lang, "pgroups-table", lang.t("pgroups.title"), &columns, rows, page.items.is_empty()))
-        (widgets::pagination(lang, "/console/protection-groups", &pairs, page.total, limit, offset))
-    };
-    layout::page(&s, lang.t("pgroups.title"), Nav::ProtectionGroups, body)
+    let title = lang.t("pgroups.title");
+    let body = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: "/console/protection-groups",
+            title,
+            actions,
+            filters: Some(filter_fields),
+            table: widgets::table(
+                lang,
+                "pgroups-table",
+                title,
+                &columns,
+                rows,
+                page.items.is_empty(),
+            ),
+            paging: Some(widgets::Paging {
+                pairs: &pairs,
+                total: page.total,
+                limit,
+                offset,
+            }),
+            ..widgets::ListPage::default()
+        },
+    );
+    layout::page(&s, title, Nav::ProtectionGroups, body)
 }
 
 /// `GET /console/protection-groups/new[?cluster=..&project=..]`: the source cluster

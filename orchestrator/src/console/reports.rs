@@ -238,14 +238,32 @@ pub async fn list(
         ("from", from.unwrap_or_default()),
         ("to", to.unwrap_or_default()),
     ];
-    let body = html! {
-        (widgets::page_header(lang.t("reports.title"), html! {}))
-        p .hint { (lang.t("reports.intro")) }
-        (widgets::filters(lang, "/console/reports", filter_fields))
-        (widgets::table(lang, "reports-table", lang.t("reports.title"), &columns, rows, page.items.is_empty()))
-        (widgets::pagination(lang, "/console/reports", &pairs, page.total, limit, offset))
-    };
-    layout::page(&s, lang.t("reports.title"), Nav::RecoveryResults, body)
+    let title = lang.t("reports.title");
+    let body = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: "/console/reports",
+            title,
+            intro: html! { p .hint { (lang.t("reports.intro")) } },
+            filters: Some(filter_fields),
+            table: widgets::table(
+                lang,
+                "reports-table",
+                title,
+                &columns,
+                rows,
+                page.items.is_empty(),
+            ),
+            paging: Some(widgets::Paging {
+                pairs: &pairs,
+                total: page.total,
+                limit,
+                offset,
+            }),
+            ..widgets::ListPage::default()
+        },
+    );
+    layout::page(&s, title, Nav::RecoveryResults, body)
 }
 
 fn row(lang: Lang, s: &Session, r: &ReportItem) -> Markup {

@@ -45,6 +45,18 @@ impl Session {
     }
 }
 
+/// Is the session still open (not logged out, replaced by a new login, or expired)?
+/// Long-lived streams ask before each message.
+pub async fn still_valid(state: &AppState, s: &Session) -> bool {
+    let Ok(mut conn) = state.db.conn().await else {
+        return false;
+    };
+    matches!(
+        db::sessions::get(&mut conn, &s.auth.token_hash, now_ms()).await,
+        Ok(Some(_))
+    )
+}
+
 /// The path and query of a request.
 pub fn path_and_query(parts: &Parts) -> String {
     parts

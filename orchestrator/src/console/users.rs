@@ -183,13 +183,32 @@ pub async fn list(
         lang.t("users.groups"),
         lang.t("users.status"),
     ];
-    let body = html! {
-        (widgets::page_header(lang.t("users.title"), actions))
-        (widgets::filters(lang, "/console/users", filter_fields))
-        (widgets::table(lang, "users-table", lang.t("users.title"), &columns, rows, page.items.is_empty()))
-        (widgets::pagination(lang, "/console/users", &pairs, page.total, limit, offset))
-    };
-    layout::page(&s, lang.t("users.title"), Nav::Users, body)
+    let title = lang.t("users.title");
+    let body = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: "/console/users",
+            title,
+            actions,
+            filters: Some(filter_fields),
+            table: widgets::table(
+                lang,
+                "users-table",
+                title,
+                &columns,
+                rows,
+                page.items.is_empty(),
+            ),
+            paging: Some(widgets::Paging {
+                pairs: &pairs,
+                total: page.total,
+                limit,
+                offset,
+            }),
+            ..widgets::ListPage::default()
+        },
+    );
+    layout::page(&s, title, Nav::Users, body)
 }
 
 /// Roles `s` may give a new user.

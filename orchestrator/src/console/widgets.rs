@@ -122,6 +122,52 @@ pub fn pagination(
     }
 }
 
+/// A list page: the heading with its actions, an introduction, the filter form (GET,
+/// to `path`), the table (with whatever the page puts around it) and the pagination.
+/// Every console list is one (users, groups, events, clusters and their resources,
+/// agents, protection groups, plans, jobs, results).
+#[derive(Debug, Default)]
+pub struct ListPage<'a> {
+    /// The list's URL path (the filters' action, the pagination's links).
+    pub path: &'a str,
+    /// The heading.
+    pub title: &'a str,
+    /// Buttons and links beside the heading.
+    pub actions: Markup,
+    /// Between the heading and the filters (a hint, a navigation).
+    pub intro: Markup,
+    /// The filter fields; `None`: no filter form.
+    pub filters: Option<Markup>,
+    /// The table ([`table`]), or what holds it.
+    pub table: Markup,
+    /// `None`: no pagination.
+    pub paging: Option<Paging<'a>>,
+}
+
+/// Where a list page is: the filters its links keep, the total and the page.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging<'a> {
+    /// Filters to keep in the links.
+    pub pairs: &'a [(&'a str, String)],
+    /// Items in the whole list.
+    pub total: i64,
+    /// Page size.
+    pub limit: i64,
+    /// Items skipped.
+    pub offset: i64,
+}
+
+/// Renders a [`ListPage`].
+pub fn list_page(lang: Lang, p: ListPage<'_>) -> Markup {
+    html! {
+        (page_header(p.title, p.actions))
+        (p.intro)
+        @if let Some(fields) = p.filters { (filters(lang, p.path, fields)) }
+        (p.table)
+        @if let Some(g) = p.paging { (pagination(lang, p.path, g.pairs, g.total, g.limit, g.offset)) }
+    }
+}
+
 /// A search/filter form (GET; works without scripts).
 pub fn filters(lang: Lang, path: &str, fields: Markup) -> Markup {
     html! {
@@ -268,6 +314,54 @@ mod tests {
             "/x?q=a%20b"
         );
         assert_eq!(url_with("/x", &[]), "/x");
+    }
+
+    #[test]
+    fn a_list_page_is_heading_intro_filters_table_and_pagination_in_that_order() {
+        let pairs = [("q", "bo".to_owned())];
+        let m = list_page(
+            Lang::En,
+            ListPage {
+                path: "/console/users",
+                title: "Users",
+                actions: html! { a #add href="/console/users/new" { "Add" } },
+                intro: html! { p #intro { "hi" } },
+                filters: Some(html! { input #f-q name="q"; }),
+                table: table(Lang::En, "users-table", "Users", &["Name"], html! {}, true),
+                paging: Some(Paging {
+                    pairs: &pairs,
+                    total: 45,
+                    limit: 20,
+                    offset: 0,
+                }),
+            },
+        )
+        .into_string();
+        let at = |needle: &str| m.find(needle).unwrap_or_else(|| panic!("{needle}: {m}"));
+        let order = [
+            at(r#"<h1 id="page-title">Users</h1>"#),
+            at(r#"id="add""#),
+            at(r#"id="intro""#),
+            at(r#"<form class="filters" method="get" action="/console/users""#),
+            at(r#"id="f-q""#),
+            at(r#"id="users-table""#),
+            at(r#"href="/console/users?q=bo&amp;offset=20""#),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{m}");
+        let bare = list_page(
+            Lang::En,
+            ListPage {
+                path: "/console/agents",
+                title: "Agents",
+                table: html! { table {} },
+                ..ListPage::default()
+            },
+        )
+        .into_string();
+        assert!(
+            !bare.contains("filters") && !bare.contains("pagination"),
+            "{bare}"
+        );
     }
 
     #[test]

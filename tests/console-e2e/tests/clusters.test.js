@@ -1,7 +1,9 @@
 // The clusters menu in headless Chromium: register a cluster against a real test cloud
-// (after a refused registration that names the failing check), watch its first sync
-// finish, browse its synced resources with paging and filters, sync again, edit, a
-// refused password rotation, the list, and delete with confirmation.
+// (after a refused registration that names the failing check, and storage metadata
+// refused under the field it names), watch its first sync finish, browse its synced
+// resources with paging and filters, sync again, edit (a Ceph backend in its typed
+// fields), a refused password rotation, a sync started through the API shown live in
+// the open list, the list, and delete with confirmation.
 // No sleeps: every wait is for a selector or a condition, with Playwright's deadline.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,17 +107,30 @@ describe('clusters console', () => {
     await page.locator('#c-name').fill('bad name!');
     await submitRegistration(page);
     await error.filter({ hasText: 'cluster name' }).waitFor();
-    // Storage metadata that is not JSON is caught in the browser.
+    // Storage metadata in typed fields per backend type; the API's refusal is shown
+    // under the field it names, before any connection is made.
     await page.locator('#c-name').fill('seoul-dc1');
-    await page.getByLabel('Storage metadata').fill('[{"type": ');
-    await page.getByRole('button', { name: 'Check connection and register' }).click();
-    await error.filter({ hasText: 'Storage metadata is not valid JSON' }).waitFor();
+    const storage = page.locator('#register-storage');
+    await storage.getByRole('button', { name: 'Add backend' }).click();
+    const entry = storage.locator('[data-list-item]').first();
+    assert.ok(await entry.getByLabel('Pool').isVisible(), 'a new entry starts as Ceph');
+    await entry.getByLabel('Type').selectOption({ label: 'File / LVM' });
+    assert.ok(await entry.getByLabel('Pool').isHidden(), 'the Ceph fields are hidden for a file backend');
+    await entry.getByLabel('Cinder backend name').fill('lvm');
+    await entry.getByLabel('Node').fill('storage-1');
+    await entry.getByLabel('Path prefix').fill('dev/cinder-volumes');
+    await submitRegistration(page);
+    const fieldError = entry.locator('[data-field=path_prefix] .field-error');
+    await fieldError.waitFor();
+    assert.match(await fieldError.textContent(), /storage\.path_prefix: must be an absolute path/);
+    assert.equal(await entry.getByLabel('Path prefix').getAttribute('aria-invalid'), 'true');
+    assert.ok(await error.isHidden(), 'the message is at the field, not above the form');
+    await shot(page, '20-cluster-register-storage-refused');
   });
 
   it('registers a cluster against the test cloud and shows its first sync finish', async () => {
     await fillRegistration(page, { name: 'seoul-dc1', password: CLOUD_PASSWORD });
-    await page.getByLabel('Storage metadata').fill(
-      '[{"type": "file", "backend": "lvm", "node": "storage-1", "path_prefix": "/dev/cinder-volumes"}]');
+    await page.locator('#register-storage [data-list-item]').getByLabel('Path prefix').fill('/dev/cinder-volumes');
     await page.getByLabel('Exchanges').fill('');
     await submitRegistration(page);
     await page.waitForURL(/\/console\/clusters\/[0-9a-f-]{36}$/);
@@ -127,6 +142,8 @@ describe('clusters console', () => {
     const instances = page.locator('#resource-counts tr[data-kind=instances] td.num');
     assert.equal((await instances.textContent()).trim(), String(SERVERS));
     await page.locator('#storage-title').waitFor();
+    assert.match(await page.locator('#storage-table tr[data-backend=lvm]').textContent(),
+      /File \/ LVM[\s\S]*storage-1[\s\S]*\/dev\/cinder-volumes/);
     assert.match(await page.locator('#cluster-facts').textContent(), /Seoul primary site/);
     await shot(page, '21-cluster-detail');
   });
@@ -170,6 +187,29 @@ describe('clusters console', () => {
     await page.locator('.toast', { hasText: 'Cluster saved' }).waitFor();
     assert.match(await page.locator('#cluster-facts').textContent(), /rack 4/);
 
+    // A Ceph backend added in its typed fields: the API's refusal under the field, then saved.
+    const storage = edit.locator('#edit-storage');
+    assert.equal(await storage.locator('[data-list-item]').count(), 1);
+    assert.equal(await storage.getByLabel('Path prefix').inputValue(), '/dev/cinder-volumes');
+    await storage.getByRole('button', { name: 'Add backend' }).click();
+    const ceph = storage.locator('[data-list-item]').nth(1);
+    await ceph.getByLabel('Cinder backend name').fill('ceph-ssd');
+    await ceph.getByLabel('Pool').fill('volumes');
+    await ceph.getByLabel('Ceph user').fill('cinder');
+    await ceph.getByLabel('Keyring reference').fill('/etc/ceph/ceph.client.cinder.keyring');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    const monitors = ceph.locator('[data-field=monitors] .field-error');
+    await monitors.waitFor();
+    assert.match(await monitors.textContent(), /storage\.monitors: name at least one monitor/);
+    await shot(page, '23-cluster-storage-refused');
+    await ceph.getByLabel('Monitor hosts').fill('10.0.0.1:6789, 10.0.0.2');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    const cephRow = page.locator('#storage-table tr[data-backend="ceph-ssd"]');
+    await cephRow.waitFor();
+    assert.match(await cephRow.textContent(), /Ceph RBD[\s\S]*10\.0\.0\.1:6789, 10\.0\.0\.2[\s\S]*volumes[\s\S]*cinder/);
+    assert.equal(await page.locator('#edit-storage [data-list-item]').count(), 2);
+    assert.equal(await page.locator('#edit-storage [data-list-item]').nth(1).getByLabel('Pool').inputValue(), 'volumes');
+
     const rot = page.locator('#cluster-password');
     await rot.getByLabel('Current password').fill('wrong-old');
     await rot.getByLabel('New password', { exact: true }).fill('N3w-secret');
@@ -181,6 +221,40 @@ describe('clusters console', () => {
     await rot.getByRole('button', { name: 'Rotate password' }).click();
     await rot.locator('[data-role=form-error]', { hasText: 'Connection check failed' }).waitFor();
     await shot(page, '23-cluster-edit');
+  });
+
+  it('shows a sync started through the API live in the open list, without a reload', async () => {
+    await page.goto('/console/clusters');
+    await page.locator('#clusters-live[data-live=open]').waitFor();
+    await page.evaluate(() => { window.holdfastNoReload = true; });
+    const row = page.locator('#clusters-table tr[data-cluster="seoul-dc1"]');
+    await row.locator('[data-role=sync-status][data-value=Done]').waitFor();
+    const before = await row.locator('[data-live-cell=last_sync] time').getAttribute('datetime');
+    // The test cloud answers server lists slowly for a while, so that Running lasts
+    // longer than the stream's poll; the fault is removed once Running is shown.
+    const added = await fetch(`${cloud.base}/_testcloud/faults`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ service: 'compute', method: 'GET', path_contains: '/servers', action: { kind: 'latency', ms: 2500 } }),
+    });
+    assert.equal(added.status, 201);
+    const fault = (await added.json()).fault.id;
+    try {
+      const status = await page.evaluate(async (url) => {
+        const csrf = document.querySelector('meta[name="csrf-token"]').content;
+        return (await fetch(url, { method: 'POST', headers: { 'X-CSRF-Token': csrf } })).status;
+      }, clusterUrl.replace('/console/', '/api/v1/') + '/sync');
+      assert.equal(status, 202);
+      await row.locator('[data-role=sync-status][data-value=Running]').waitFor({ timeout: 20000 });
+      await shot(page, '24-clusters-sync-running');
+    } finally {
+      await fetch(`${cloud.base}/_testcloud/faults/${fault}`, { method: 'DELETE' });
+    }
+    await row.locator('[data-role=sync-status][data-value=Done]').waitFor({ timeout: 90000 });
+    const after = await row.locator('[data-live-cell=last_sync] time').getAttribute('datetime');
+    assert.ok(Date.parse(after) > Date.parse(before), `last sync ${before} → ${after}`);
+    assert.equal(await row.locator('[data-role=sync-error]').count(), 0);
+    assert.ok(await page.evaluate(() => window.holdfastNoReload === true), 'the page was not reloaded');
+    assert.ok(Number(await page.locator('#clusters-live').getAttribute('data-live-updates')) >= 3, 'first rows, Running, Done');
   });
 
   it('shows a Viewer of the owner group the cluster without its actions; the server refuses them', async () => {

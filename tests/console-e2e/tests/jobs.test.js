@@ -7,21 +7,20 @@
 // drill followed live on the monitor (server push, no reload) to completion, extend,
 // clean up now (rollback) behind a confirmation, the link to the report; a waiting job
 // edited and deleted after confirmation; a Viewer who sees no mutation controls and is
-// refused when forcing an operation. No sleeps for synchronisation: every wait is for a
-// selector or a condition.
+// refused when forcing an operation; a completed DR job whose retry offers the group's
+// snapshots in a list (the server refuses one deleted meanwhile). No sleeps for
+// synchronisation: every wait is for a selector or a condition.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { startServer, ADMIN_PASSWORD } from '../lib/server.js';
-import { startTestCloud, CLOUD_USER, CLOUD_PASSWORD, CLOUD_PROJECT } from '../lib/testcloud.js';
-import { startAgent, AMQP_URL, BUS_NAMESPACE } from '../lib/agent.js';
+import { ADMIN_PASSWORD } from '../lib/server.js';
+import { BUS_NAMESPACE } from '../lib/agent.js';
+import { drillStack } from '../lib/drill.js';
 import { launch, newPage, shot, loginAs } from '../lib/browser.js';
 
 // This file's own bus namespace and node ids: other files (run concurrently) start
 // agents too, and an agent's queue is named by namespace and node id.
 const NAMESPACE = `${BUS_NAMESPACE}-jobs`;
 const SOURCE_NODE = 'e2e-jobs-source';
-const TARGET_NODE = 'testcloud';
 
 function sourceFixture() {
   return {
@@ -55,11 +54,12 @@ function targetFixture() {
   };
 }
 
+const drill = drillStack({
+  namespace: NAMESPACE, sourceNode: SOURCE_NODE, sourceFixture: sourceFixture(), targetFixture: targetFixture(),
+  servers: ['db', 'app1'], serverConfig: ['agent_heartbeat_interval_ms = 1000', 'lease_ttl_ms = 3000'],
+});
 let server;
-let source;
-let target;
 let browser;
-const agents = [];
 const pages = [];
 let viewerPassword;
 let planId;
@@ -81,94 +81,22 @@ async function eventually(check, { timeoutMs = 60000, everyMs = 250 } = {}) {
   }
 }
 
-async function register(token, name, group, cloud, node) {
-  const r = await server.call('POST', '/api/v1/clusters', token, {
-    name, owner_group_id: group, platform: 'openstack', auth_url: cloud.authUrl,
-    credential: { username: CLOUD_USER, password: CLOUD_PASSWORD, project: CLOUD_PROJECT },
-    storage: [{ type: 'file', backend: 'file', node, path_prefix: cloud.pool('file') }],
-  });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  await eventually(async () => {
-    const c = await server.call('GET', `/api/v1/clusters/${r.body.id}`, token);
-    assert.equal(c.body.sync_status, 'Done', JSON.stringify(c.body));
-    assert.ok(!c.body.sync_error, JSON.stringify(c.body));
-  }, { timeoutMs: 90000 });
-  return r.body.id;
-}
-
-async function byName(token, cluster, kind) {
-  const r = await server.call('GET', `/api/v1/clusters/${cluster}/resources/${kind}?limit=500`, token);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return Object.fromEntries(r.body.items.map((i) => [i.name, i.id]));
-}
-
 describe('recovery jobs console', () => {
   before(async () => {
-    [server, source, target] = await Promise.all([
-      startServer({
-        extraConfig: [
-          `bus_url = ${JSON.stringify(AMQP_URL)}`, `bus_namespace = ${JSON.stringify(NAMESPACE)}`,
-          'agent_heartbeat_interval_ms = 1000', 'lease_ttl_ms = 3000',
-        ],
-      }),
-      startTestCloud({ fixture: sourceFixture() }),
-      startTestCloud({ fixture: targetFixture() }),
-    ]);
-    mkdirSync(target.pool('file'), { recursive: true });
-    agents.push(startAgent({ namespace: NAMESPACE, node: SOURCE_NODE, backend: { name: 'file', path: source.pool('file') } }));
-    agents.push(startAgent({ namespace: NAMESPACE, node: TARGET_NODE, backend: { name: 'file', path: target.pool('file') } }));
+    await drill.start();
+    ({ server, planId } = drill);
+    const v = await drill.api('POST', '/api/v1/users', {
+      id: 'vic', name: 'Vic', email: 'vic@example.com', role: 'viewer', groups: [drill.teamId],
+    });
+    viewerPassword = v.password;
+    await drill.api('DELETE', '/api/v1/sessions/current');
     browser = await launch();
-
-    const admin = await server.login('admin', ADMIN_PASSWORD);
-    const g = await server.call('POST', '/api/v1/groups', admin, { name: 'dr-ops', description: '' });
-    assert.equal(g.status, 201, JSON.stringify(g.body));
-    const lic = await server.call('GET', '/api/v1/licence', admin);
-    const put = await server.call('PUT', '/api/v1/licence', admin, { licence_key: server.licenceKey(lic.body.product_uuid) });
-    assert.equal(put.status, 200, JSON.stringify(put.body));
-    const [src, dst] = await Promise.all([
-      register(admin, 'seoul-prod', g.body.id, source, SOURCE_NODE),
-      register(admin, 'busan-dr', g.body.id, target, TARGET_NODE),
-    ]);
-    const servers = await byName(admin, src, 'instances');
-    const networks = await byName(admin, src, 'networks');
-    const publicNet = (await byName(admin, dst, 'networks')).public;
-    const pg = await server.call('POST', '/api/v1/protection-groups', admin, {
-      name: 'shop', description: 'the shop', source_cluster_id: src, owner_group_id: g.body.id,
-      instances: [servers.db, servers.app1], rpo_minutes: 5, rto_minutes: 30,
-      snapshot_interval: { kind: 'every_hours', n: 1 },
-    });
-    assert.equal(pg.status, 201, JSON.stringify(pg.body));
-    const plan = await server.call('POST', '/api/v1/plans', admin, {
-      group_id: pg.body.id, name: 'shop-to-busan', target_cluster_id: dst, retention: 4,
-      mapping: {
-        project_name: 'shop-dr', availability_zone: 'nova',
-        networks: { [networks.back]: 'create' }, volume_types: { __DEFAULT__: '__DEFAULT__' },
-        instances: { [servers.db]: { start_order: 0 }, [servers.app1]: { start_order: 1 } },
-        external_network: publicNet,
-      },
-    });
-    assert.equal(plan.status, 201, JSON.stringify(plan.body));
-    planId = plan.body.id;
-    const v = await server.call('POST', '/api/v1/users', admin, {
-      id: 'vic', name: 'Vic', email: 'vic@example.com', role: 'viewer', groups: [g.body.id],
-    });
-    assert.equal(v.status, 201, JSON.stringify(v.body));
-    viewerPassword = v.body.password;
-    // Replication through both agents, then the first group snapshot: the plan is Normal.
-    await eventually(async () => {
-      const p = await server.call('GET', `/api/v1/plans/${planId}/state`, admin);
-      assert.equal(p.body.state, 'Normal', JSON.stringify(p.body) + '\n' + agents.map((a) => a.log()).join('\n').slice(-4000));
-    }, { timeoutMs: 180000, everyMs: 500 });
-    await server.call('DELETE', '/api/v1/sessions/current', admin);
   });
 
   after(async () => {
     for (const p of pages) await p.context.close().catch(() => {});
     if (browser) await browser.close();
-    for (const a of agents) await a.stop();
-    if (server) await server.stop();
-    if (source) await source.stop();
-    if (target) await target.stop();
+    await drill.stop();
     for (const p of pages) assert.deepEqual(p.problems, [], 'browser errors');
   });
 
@@ -393,5 +321,58 @@ describe('recovery jobs console', () => {
     await page.waitForURL(/\/console\/jobs$/);
     await page.locator('.toast', { hasText: 'Recovery job deleted' }).waitFor();
     await page.locator('#jobs-table .empty-row').waitFor();
+  });
+  it('offers a DR job\'s retry point as a list of the group\'s snapshots; the server still checks the choice', async () => {
+    // Calls the API with the browser's session (a new API login would end it).
+    const call = (method, path, body) => page.evaluate(async ([m, url, b]) => {
+      const csrf = document.querySelector('meta[name="csrf-token"]').content;
+      const r = await fetch(url, {
+        method: m, headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' },
+        body: b === undefined ? undefined : JSON.stringify(b),
+      });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    }, [method, path, body]);
+    const snapshotsUrl = `/api/v1/protection-groups/${drill.groupId}/snapshots`;
+    // Two more snapshots: the DR recovers from the latest, the retry from an older one.
+    for (let i = 0; i < 2; i++) {
+      const taken = await call('POST', snapshotsUrl, {});
+      assert.equal(taken.status, 201, JSON.stringify(taken.body));
+    }
+    const snaps = (await call('GET', snapshotsUrl)).body.items;
+    assert.ok(snaps.length >= 3, JSON.stringify(snaps));
+    // After the drill's rollback the plan may be repairing its mirroring (Prepare).
+    await eventually(async () => {
+      const st = await call('GET', `/api/v1/plans/${planId}/state`);
+      assert.equal(st.body.state, 'Normal', JSON.stringify(st.body));
+    }, { timeoutMs: 180000, everyMs: 500 });
+    const dr = await call('POST', '/api/v1/jobs', {
+      plan_id: planId, name: 'e2e-dr', type: 'dr', run_type: 'now', recovery_point: 'latest-snapshot',
+    });
+    assert.equal(dr.status, 201, JSON.stringify(dr.body));
+    await page.goto(`/console/jobs/${dr.body.id}`);
+    await page.locator('#job-summary [data-role=job-state][data-value=completed]').waitFor({ timeout: 240000 });
+    const form = page.locator('#job-retry');
+    await form.waitFor({ state: 'visible' });
+
+    // The point is chosen in a list: the job's own first, then the group's snapshots,
+    // newest first, by time and id.
+    const select = form.getByLabel('From snapshot (optional)');
+    const options = await select.locator('option').evaluateAll((os) => os.map((o) => ({ value: o.value, text: o.textContent })));
+    assert.deepEqual(options[0], { value: '', text: "The job's own recovery point (Latest snapshot)" });
+    assert.deepEqual(options.slice(1).map((o) => o.value), snaps.map((sn) => sn.id));
+    for (const [i, o] of options.slice(1).entries()) assert.equal(o.text, `${snaps[i].taken_at} · ${snaps[i].id}`);
+    await form.getByLabel('app1').check();
+    await shot(page, '45-job-retry-snapshots');
+
+    // A snapshot the retention (here: a delete) removed after the page was shown: the
+    // server refuses it, in words, in the form.
+    const oldest = snaps[snaps.length - 1].id;
+    await select.selectOption(oldest);
+    const gone = await call('DELETE', `${snapshotsUrl}/${oldest}`);
+    assert.equal(gone.status, 204, JSON.stringify(gone.body));
+    await form.getByRole('button', { name: 'Recover again' }).click();
+    const error = form.locator('[data-role=form-error]');
+    await error.filter({ hasText: `snapshot ${oldest} is not a snapshot of protection group` }).waitFor();
   });
 });

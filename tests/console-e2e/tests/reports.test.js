@@ -11,18 +11,15 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startServer, ADMIN_PASSWORD } from '../lib/server.js';
-import { startTestCloud, CLOUD_USER, CLOUD_PASSWORD, CLOUD_PROJECT } from '../lib/testcloud.js';
-import { startAgent, AMQP_URL, BUS_NAMESPACE } from '../lib/agent.js';
+import { ADMIN_PASSWORD } from '../lib/server.js';
+import { BUS_NAMESPACE } from '../lib/agent.js';
+import { drillStack, until } from '../lib/drill.js';
 import { launch, newPage, shot, loginAs } from '../lib/browser.js';
 
 // This file's own bus namespace (its orchestrator consumes the namespace's orchestrator
 // queue) and node ids, so that it never shares queues with another test file's.
 const NAMESPACE = `${BUS_NAMESPACE}-reports`;
 const SOURCE_NODE = 'reports-e2e-source';
-// The target agent's node id is the target cloud's Cinder host name, so that the volumes
-// it exports are adopted at `testcloud@file#file` (as in tests/demo).
-const TARGET_NODE = 'testcloud';
 
 // The source runs "shop": a database server with a data volume and a web server, on a
 // network behind a router to the external network; the target has its external network,
@@ -59,16 +56,15 @@ const targetFixture = {
   networks: [{ name: 'public', external: true, shared: true, subnets: [{ name: 'public-sub', cidr: '198.51.100.0/24' }] }],
 };
 
+const drill = drillStack({
+  namespace: NAMESPACE, sourceNode: SOURCE_NODE, sourceFixture: sourceFixture(), targetFixture,
+  servers: ['db', 'web'],
+});
 let server;
-let source;
-let target;
 let browser;
-const agents = [];
 const pages = [];
-let admin;
 let viewerPassword;
 let groupId;
-let planId;
 let reportId;
 let jobName;
 
@@ -78,80 +74,12 @@ async function open(opts) {
   return p;
 }
 
-// Polls `check` until it returns a value other than undefined, or fails at the deadline
-// with `what` and the last value seen.
-async function until(what, check, { timeoutMs = 120000, everyMs = 250 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    const v = await check((seen) => { last = seen; });
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen in ${timeoutMs / 1000} s; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-async function api(method, path, body) {
-  const r = await server.call(method, path, admin, body);
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-
-async function register(name, owner, cloud, node) {
-  const c = await api('POST', '/api/v1/clusters', {
-    name, owner_group_id: owner, platform: 'openstack', auth_url: cloud.authUrl,
-    credential: { username: CLOUD_USER, password: CLOUD_PASSWORD, project: CLOUD_PROJECT },
-    storage: [{ type: 'file', backend: 'file', node, path_prefix: cloud.pool() }],
-  });
-  await until(`the sync of ${name}`, async (seen) => {
-    const v = await api('GET', `/api/v1/clusters/${c.id}`);
-    seen(v);
-    assert.notEqual(v.sync_status, 'Failed', JSON.stringify(v));
-    return v.sync_status === 'Done' ? true : undefined;
-  }, { timeoutMs: 90000 });
-  return c.id;
-}
-
-async function byName(cluster, kind) {
-  const v = await api('GET', `/api/v1/clusters/${cluster}/resources/${kind}?limit=500`);
-  return Object.fromEntries(v.items.map((r) => [r.name, r.id]));
-}
-
-// Licence, clusters, group, plan replicated to Normal (its first snapshot taken), a
-// drill from the latest snapshot, completed and rolled back: the report exists.
+// A drill from the latest snapshot of the Normal plan, completed and rolled back: the
+// report exists.
 async function produceReport() {
-  const lic = await api('GET', '/api/v1/licence');
-  await api('PUT', '/api/v1/licence', { licence_key: server.licenceKey(lic.product_uuid) });
-  const team = (await api('POST', '/api/v1/groups', { name: 'dr-team', description: 'the DR operators' })).id;
-  const [src, dst] = await Promise.all([
-    register('seoul-prod', team, source, SOURCE_NODE),
-    register('busan-dr', team, target, TARGET_NODE),
-  ]);
-  const servers = await byName(src, 'instances');
-  const networks = await byName(src, 'networks');
-  const publicNet = (await byName(dst, 'networks')).public;
-  groupId = (await api('POST', '/api/v1/protection-groups', {
-    name: 'shop', description: 'the web shop', source_cluster_id: src, owner_group_id: team,
-    instances: [servers.db, servers.web], rpo_minutes: 5, rto_minutes: 30,
-    snapshot_interval: { kind: 'every_hours', n: 1 },
-  })).id;
-  planId = (await api('POST', '/api/v1/plans', {
-    group_id: groupId, name: 'shop-to-busan', target_cluster_id: dst, retention: 4,
-    mapping: {
-      project_name: 'shop-dr', availability_zone: 'nova',
-      networks: { [networks.back]: 'create' }, volume_types: { __DEFAULT__: '__DEFAULT__' },
-      instances: { [servers.db]: { start_order: 0 }, [servers.web]: { start_order: 1 } },
-      external_network: publicNet,
-    },
-  })).id;
-  await until('the plan reaching Normal with its first snapshot', async (seen) => {
-    const p = await api('GET', `/api/v1/plans/${planId}`);
-    const snaps = await api('GET', `/api/v1/protection-groups/${groupId}/snapshots`);
-    seen({ state: p.state, reasons: p.reasons, snapshots: snaps.total });
-    return p.state === 'Normal' && snaps.total >= 1 ? true : undefined;
-  }, { timeoutMs: 180000 });
+  const { api } = drill;
   const job = await api('POST', '/api/v1/jobs', {
-    plan_id: planId, name: 'shop-drill-1', type: 'drill', run_type: 'now', recovery_point: 'latest-snapshot',
+    plan_id: drill.planId, name: 'shop-drill-1', type: 'drill', run_type: 'now', recovery_point: 'latest-snapshot',
   });
   jobName = job.name;
   const done = await until('the drill completing', async (seen) => {
@@ -171,29 +99,16 @@ async function produceReport() {
 
 describe('recovery results and snapshots console', () => {
   before(async () => {
-    [server, source, target] = await Promise.all([
-      startServer({
-        extraConfig: [
-          `bus_url = ${JSON.stringify(AMQP_URL)}`, `bus_namespace = ${JSON.stringify(NAMESPACE)}`,
-        ],
-      }),
-      startTestCloud({ fixture: sourceFixture() }),
-      startTestCloud({ fixture: targetFixture }),
-    ]);
-    agents.push(
-      startAgent({ namespace: NAMESPACE, node: SOURCE_NODE, backends: [{ name: 'file', path: source.pool() }] }),
-      startAgent({ namespace: NAMESPACE, node: TARGET_NODE, backends: [{ name: 'file', path: target.pool() }] }),
-    );
-    admin = await server.login('admin', ADMIN_PASSWORD);
+    await drill.start();
+    ({ server, groupId } = drill);
     try {
       await produceReport();
     } catch (e) {
-      e.message += '\n--- agent logs ---\n' + agents.map((a) => a.log().split('\n').slice(-40).join('\n')).join('\n---\n');
+      e.message += '\n--- agent logs ---\n' + drill.agentLogs();
       throw e;
     }
-    const team = (await api('GET', '/api/v1/groups')).items.find((g) => g.name === 'dr-team').id;
-    const v = await api('POST', '/api/v1/users', {
-      id: 'vera', name: 'Vera', email: 'vera@example.com', role: 'viewer', groups: [team],
+    const v = await drill.api('POST', '/api/v1/users', {
+      id: 'vera', name: 'Vera', email: 'vera@example.com', role: 'viewer', groups: [drill.teamId],
     });
     viewerPassword = v.password;
     browser = await launch();
@@ -202,10 +117,7 @@ describe('recovery results and snapshots console', () => {
   after(async () => {
     for (const p of pages) await p.context.close().catch(() => {});
     if (browser) await browser.close();
-    for (const a of agents) await a.stop();
-    if (server) await server.stop();
-    if (source) await source.stop();
-    if (target) await target.stop();
+    await drill.stop();
     for (const p of pages) assert.deepEqual(p.problems, [], 'browser errors');
   });
 

@@ -11,7 +11,7 @@ use super::super::layout::{self, Nav};
 use super::super::session::Session;
 use super::super::widgets::{self, ApiCall, FieldAttrs};
 use super::kind_label;
-use super::{group_names, status_badge, storage_field, sync_badge};
+use super::{group_names, status_badge, storage, sync_badge};
 use crate::domain::cluster::ResourceKind;
 use crate::domain::rbac::{self, Action, Menu, Owner};
 use crate::state::AppState;
@@ -32,8 +32,6 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
     let sync_url = format!("{url}/sync");
     let delete_q = lang.f("clusters.delete_confirm", &[("name", &c.name)]);
     let counts = c.resource_counts.clone().unwrap_or_default();
-    // Prefilled (`[]` when none) so that clearing the entries is a change the API sees.
-    let storage_value = serde_json::to_string_pretty(&c.storage).unwrap_or_default();
     let actions = html! {
         @if may_update {
             (widgets::api_button(lang.t("clusters.sync"), ApiCall {
@@ -99,7 +97,7 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
         @if !c.storage.is_empty() {
             section .card aria-labelledby="storage-title" {
                 h2 #storage-title { (lang.t("clusters.storage")) }
-                pre { (serde_json::to_string_pretty(&c.storage).unwrap_or_default()) }
+                (storage::storage_table(lang, &c.storage))
             }
         }
         @if may_update {
@@ -114,7 +112,7 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
                         label for="c-description" { (lang.t("clusters.description")) }
                         textarea #c-description name="description" maxlength="1024" rows="2" { (c.description) }
                     }
-                    (storage_field(lang, &storage_value))
+                    (storage::storage_fields(lang, "edit", &c.storage))
                     (widgets::form_error())
                     div .form-buttons { button type="submit" { (lang.t("form.save")) } }
                 }

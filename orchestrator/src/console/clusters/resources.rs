@@ -153,19 +153,36 @@ pub async fn list(
         ),
     ];
     let back = format!("/console/clusters/{id}");
-    let body = html! {
-        (widgets::page_header(&title, html! {
-            a .button.secondary href=(back) { (lang.t("resources.back")) }
-        }))
-        nav .kinds aria-label=(lang.t("clusters.kind")) {
-            @for k in ResourceKind::ALL {
-                a href=(format!("/console/clusters/{id}/resources/{}", k.as_str()))
-                    aria-current=[(k.as_str() == kind).then_some("page")] { (kind_label(lang, k)) } " "
-            }
-        }
-        (widgets::filters(lang, &path, filter_fields))
-        (widgets::table(lang, "resources-table", &title, &columns, rows, page.items.is_empty()))
-        (widgets::pagination(lang, &path, &pairs, page.total, limit, offset))
-    };
+    let body = widgets::list_page(
+        lang,
+        widgets::ListPage {
+            path: &path,
+            title: &title,
+            actions: html! { a .button.secondary href=(back) { (lang.t("resources.back")) } },
+            intro: html! {
+                nav .kinds aria-label=(lang.t("clusters.kind")) {
+                    @for k in ResourceKind::ALL {
+                        a href=(format!("/console/clusters/{id}/resources/{}", k.as_str()))
+                            aria-current=[(k.as_str() == kind).then_some("page")] { (kind_label(lang, k)) } " "
+                    }
+                }
+            },
+            filters: Some(filter_fields),
+            table: widgets::table(
+                lang,
+                "resources-table",
+                &title,
+                &columns,
+                rows,
+                page.items.is_empty(),
+            ),
+            paging: Some(widgets::Paging {
+                pairs: &pairs,
+                total: page.total,
+                limit,
+                offset,
+            }),
+        },
+    );
     layout::page(&s, &title, Nav::Clusters, body)
 }

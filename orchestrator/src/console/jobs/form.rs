@@ -207,7 +207,8 @@ fn at_field(lang: Lang, current: Option<&str>) -> Markup {
     }
 }
 
-async fn snapshots(state: &AppState, s: &Session, group: &str) -> Vec<SnapshotView> {
+/// The protection group's snapshots (newest first) the user may see.
+pub async fn snapshots(state: &AppState, s: &Session, group: &str) -> Vec<SnapshotView> {
     crate::api::snapshots::list(
         State(state.clone()),
         s.auth.clone(),

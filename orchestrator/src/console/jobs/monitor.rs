@@ -17,6 +17,7 @@ use super::super::layout::{self, Nav};
 use super::super::session::Session;
 use super::super::widgets::{self, ApiCall};
 use super::{point_label, result_badge, run_label, state_badge, type_label};
+use crate::api::snapshots::SnapshotView;
 use crate::domain::rbac::{self, Action, Menu, Owner};
 use crate::dr::job_operations::{self, ALL};
 use crate::jobs::view::boot::BootEntry;
@@ -128,7 +129,30 @@ fn task_row(lang: Lang, t: &TaskView) -> Markup {
     }
 }
 
-fn operation_controls(lang: Lang, m: &MonitorView, snapshots_hint: &str) -> Markup {
+/// The retry's recovery point: the job's own (nothing sent), or one of the group's
+/// snapshots, by time and id (the API still refuses one the retention has removed:
+/// 409 `unknown_snapshot`, shown in the form).
+fn retry_point_field(lang: Lang, job_point: &str, snapshots: &[SnapshotView]) -> Markup {
+    let own = lang.f(
+        "jobs.retry_point_own",
+        &[("point", &point_label(lang, job_point))],
+    );
+    html! {
+        div .field {
+            label for="j-retry-snapshot" { (lang.t("jobs.retry_snapshot")) }
+            select #j-retry-snapshot name="snapshot_id" data-empty="omit" aria-describedby="j-retry-snapshot-hint" {
+                option value="" selected { (own) }
+                @for sn in snapshots {
+                    option value=(sn.id) data-taken-at=(sn.taken_at) { (sn.taken_at) " · " (sn.id) }
+                }
+            }
+            p .hint #j-retry-snapshot-hint { (lang.t("jobs.retry_snapshot_hint")) }
+            @if snapshots.is_empty() { p .hint data-role="no-snapshots" { (lang.t("jobs.no_snapshots")) } }
+        }
+    }
+}
+
+fn operation_controls(lang: Lang, m: &MonitorView, snapshots: &[SnapshotView]) -> Markup {
     let id = &m.job.id;
     let shown = |op: &str| m.operations.iter().any(|o| o == op);
     html! {
@@ -157,9 +181,7 @@ fn operation_controls(lang: Lang, m: &MonitorView, snapshots_hint: &str) -> Mark
                     label .check { input type="checkbox" name="instances" value=(e.id) data-type="array"; (e.name) }
                 }
             }
-            (widgets::text_field("j-retry-snapshot", lang.t("jobs.retry_snapshot"), "snapshot_id", "", widgets::FieldAttrs {
-                data_empty: Some("omit"), hint: Some(snapshots_hint), ..widgets::FieldAttrs::default()
-            }))
+            (retry_point_field(lang, &m.job.recovery_point, snapshots))
             (widgets::form_error())
             div .form-buttons { button type="submit" { (lang.t("jobs.op_retry")) } }
         }
@@ -186,6 +208,12 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
         .into_iter()
         .find(|p| p.id == j.plan_id)
         .map_or_else(|| j.plan_id.clone(), |p| p.name);
+    // The retry form (shown live once the job's state allows a retry) offers them.
+    let snapshots = if may(Action::Update) {
+        super::form::snapshots(&state, &s, &j.group_id).await
+    } else {
+        Vec::new()
+    };
     let actions = html! {
         @if may(Action::Update) && j.run_type != "now" {
             a .button.secondary href=(format!("/console/jobs/{}/edit", j.id)) data-role="job-edit" hidden[j.state != "waiting"] { (lang.t("jobs.edit")) }
@@ -252,7 +280,7 @@ pub async fn page(State(state): State<AppState>, s: Session, Path(id): Path<Stri
                     }
                 }
             }
-            @if may(Action::Update) { (operation_controls(lang, &m, lang.t("jobs.retry_snapshot_hint"))) }
+            @if may(Action::Update) { (operation_controls(lang, &m, &snapshots)) }
             div .notice #job-finished role="status" hidden[!finished] {
                 p { (lang.t("jobs.finished_notice")) " "
                     a href=(format!("/console/reports/{report_id}")) data-role="report-link" { (lang.t("jobs.report_link")) } }
@@ -344,6 +372,44 @@ mod tests {
         assert!(
             stopped < m.find("a-name").unwrap(),
             "stopped instances come first"
+        );
+    }
+
+    fn snapshot(id: &str, taken_at: &str) -> SnapshotView {
+        SnapshotView {
+            id: id.into(),
+            plan_id: "p".into(),
+            taken_at: taken_at.into(),
+            snapshot_name: format!("holdfast-{id}"),
+            volumes: Vec::new(),
+            plan: None,
+        }
+    }
+
+    #[test]
+    fn the_retry_offers_the_jobs_point_then_the_groups_snapshots_by_time_and_id() {
+        let snaps = [
+            snapshot("s2", "2026-11-27T12:00:00Z"),
+            snapshot("s1", "2026-11-27T11:00:00Z"),
+        ];
+        let m = retry_point_field(Lang::En, "latest-snapshot", &snaps).into_string();
+        assert!(
+            m.contains(r#"<select id="j-retry-snapshot" name="snapshot_id" data-empty="omit""#),
+            "{m}"
+        );
+        // the job's own point first and chosen: nothing is sent for it
+        let own = m
+            .find(r#"<option value="" selected>The job's own recovery point (Latest snapshot)</option>"#)
+            .expect(&m);
+        let s2 = m.find("2026-11-27T12:00:00Z · s2").expect(&m);
+        let s1 = m.find("2026-11-27T11:00:00Z · s1").expect(&m);
+        assert!(own < s2 && s2 < s1, "{m}");
+        assert!(m.contains(r#"option value="s2""#), "{m}");
+        assert!(!m.contains("no-snapshots"), "{m}");
+        let none = retry_point_field(Lang::Ko, "latest-data", &[]).into_string();
+        assert!(
+            none.contains("data-role=\"no-snapshots\"") && none.contains("작업의 복구데이터 시점"),
+            "{none}"
         );
     }
 
