@@ -217,8 +217,9 @@ mod tests {
                 data: vec![7; 40],
             }],
         )
-        .await;
-        assert!(e.unwrap_err().to_string().contains("lacks"), "{e:?}");
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("lacks"), "{e}");
         // zeroed where data was written
         let e = check(
             &c,
