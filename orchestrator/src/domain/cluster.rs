@@ -76,6 +76,17 @@ pub enum BackendStorage {
         client: String,
         /// Where the keyring is on the agents' nodes (a path, never the key itself).
         keyring_ref: String,
+        /// The Cinder pool (`host@backend#pool`, as `openstack volume backend pool list`
+        /// shows it) that volumes recovered on this cluster are adopted into with
+        /// manage-existing. Needed when the cluster is a target: Ceph metadata does not
+        /// tell which `cinder-volume` host serves the backend.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cinder_host: Option<String>,
+        /// Node ids or host names of the agents that reach this Ceph cluster; empty: any
+        /// online agent with a backend of this name. Needed when another cluster's Ceph
+        /// backend has the same name (e.g. `ceph` on both source and target).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        agents: Vec<String>,
     },
     /// File or LVM backend: the node holding the volumes and their path prefix.
     File {
@@ -144,8 +155,13 @@ pub fn validate_storage(entries: &[BackendStorage]) -> Result<(), ClusterFieldEr
                 pool,
                 client,
                 keyring_ref,
-                ..
+                backend,
+                cinder_host,
+                agents,
             } => {
+                for a in agents {
+                    plain("storage.agents", a, 255)?;
+                }
                 if monitors.is_empty() {
                     return Err(field_err("storage.monitors", "name at least one monitor"));
                 }
@@ -155,6 +171,22 @@ pub fn validate_storage(entries: &[BackendStorage]) -> Result<(), ClusterFieldEr
                 plain("storage.pool", pool, 255)?;
                 plain("storage.client", client, 255)?;
                 plain("storage.keyring_ref", keyring_ref, 4096)?;
+                if let Some(h) = cinder_host {
+                    plain("storage.cinder_host", h, 255)?;
+                    let served = h
+                        .split_once('@')
+                        .and_then(|(host, rest)| Some((host, rest.split_once('#')?)))
+                        .filter(|(host, (_, pool))| !host.is_empty() && !pool.is_empty())
+                        .map(|(_, (b, _))| b);
+                    if served != Some(backend.as_str()) {
+                        return Err(field_err(
+                            "storage.cinder_host",
+                            format!(
+                                "must be a Cinder pool of backend {backend:?}: <host>@{backend}#<pool>, as `openstack volume backend pool list` shows it"
+                            ),
+                        ));
+                    }
+                }
             }
             BackendStorage::File {
                 node, path_prefix, ..
@@ -313,6 +345,8 @@ mod tests {
             pool: "volumes".into(),
             client: "cinder".into(),
             keyring_ref: "/etc/ceph/ceph.client.cinder.keyring".into(),
+            cinder_host: None,
+            agents: vec![],
         };
         let file = BackendStorage::File {
             backend: "lvm".into(),
@@ -341,10 +375,63 @@ mod tests {
             pool: "p".into(),
             client: "c".into(),
             keyring_ref: "/k".into(),
+            cinder_host: None,
+            agents: vec![],
         };
         assert_eq!(
             validate_storage(&[no_mon]).unwrap_err().field,
             "storage.monitors"
+        );
+        let with_host = |h: &str| BackendStorage::Ceph {
+            backend: "rbd-1".into(),
+            monitors: vec!["10.0.0.1:6789".into()],
+            pool: "volumes".into(),
+            client: "cinder".into(),
+            keyring_ref: "/k".into(),
+            cinder_host: Some(h.into()),
+            agents: vec!["dr-1".into()],
+        };
+        validate_storage(&[with_host("ctl@rbd-1#rbd-1")]).unwrap();
+        validate_storage(&[with_host("rbd:volumes@rbd-1#pool")]).unwrap();
+        for bad in [
+            "ctl@other#rbd-1",
+            "ctl@rbd-1",
+            "@rbd-1#p",
+            "ctl@rbd-1#",
+            "ctl",
+        ] {
+            assert_eq!(
+                validate_storage(&[with_host(bad)]).unwrap_err().field,
+                "storage.cinder_host",
+                "{bad}"
+            );
+        }
+        // metadata stored before the field existed still reads, and reads back the same
+        let old: BackendStorage = serde_json::from_str(
+            r#"{"type":"ceph","backend":"b","monitors":["m"],"pool":"p","client":"c","keyring_ref":"/k"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            &old,
+            BackendStorage::Ceph { cinder_host: None, agents, .. } if agents.is_empty()
+        ));
+        let text = serde_json::to_string(&old).unwrap();
+        assert!(
+            !text.contains("cinder_host") && !text.contains("agents"),
+            "{text}"
+        );
+        let unnamed_agent = BackendStorage::Ceph {
+            backend: "rbd-1".into(),
+            monitors: vec!["m".into()],
+            pool: "p".into(),
+            client: "c".into(),
+            keyring_ref: "/k".into(),
+            cinder_host: None,
+            agents: vec!["dr-1".into(), " ".into()],
+        };
+        assert_eq!(
+            validate_storage(&[unnamed_agent]).unwrap_err().field,
+            "storage.agents"
         );
         let parsed: Result<BackendStorage, _> =
             serde_json::from_str(r#"{"type":"nfs","backend":"x"}"#);

@@ -137,20 +137,25 @@ impl ClusterDocs {
             .unwrap_or_else(|| id.to_owned())
     }
 
-    /// The availability zone a compute node is in (from the zones' host lists; Nova's
-    /// default zone `nova` when no zone lists it).
+    /// The availability zone a compute node is in: the zone whose host list shows it
+    /// running `nova-compute` (a node that also runs the conductor or the scheduler is
+    /// listed in Nova's `internal` zone too), else any zone that lists it, else Nova's
+    /// default zone `nova`.
     pub fn zone_of(&self, h: &nova::Hypervisor) -> String {
         let host = h
             .service
             .as_ref()
             .map_or(h.hypervisor_hostname.as_str(), |s| s.host.as_str());
+        let names = [host, h.hypervisor_hostname.as_str()];
+        let listed = |z: &&nova::AvailabilityZone| {
+            z.hosts
+                .as_ref()
+                .is_some_and(|hs| names.iter().any(|n| hs.contains_key(*n)))
+        };
         self.zones
             .values()
-            .find(|z| {
-                z.hosts.as_ref().is_some_and(|hs| {
-                    hs.contains_key(host) || hs.contains_key(&h.hypervisor_hostname)
-                })
-            })
+            .find(|z| z.compute_hosts().iter().any(|c| names.contains(c)))
+            .or_else(|| self.zones.values().find(listed))
             .map_or_else(|| "nova".to_owned(), |z| z.name.clone())
     }
 
@@ -221,4 +226,53 @@ impl ClusterDocs {
 /// The storage metadata of a cluster record (empty when unreadable).
 pub fn storage_of(c: &ClusterRecord) -> Vec<BackendStorage> {
     serde_json::from_str(&c.storage_json).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone(name: &str, hosts: serde_json::Value) -> nova::AvailabilityZone {
+        serde_json::from_value(serde_json::json!({
+            "zoneName": name, "zoneState": {"available": true}, "hosts": hosts,
+        }))
+        .unwrap()
+    }
+
+    fn node(host: &str) -> nova::Hypervisor {
+        serde_json::from_value(serde_json::json!({
+            "id": "1", "hypervisor_hostname": host, "service": {"host": host},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_node_is_in_the_zone_where_it_runs_nova_compute() {
+        // an all-in-one node, as a real cloud lists it: `internal` for its conductor
+        // and scheduler (and first by name), its own zone for nova-compute
+        let up = serde_json::json!({"active": true, "available": true});
+        let mut docs = ClusterDocs::default();
+        docs.zones.insert(
+            "internal".into(),
+            zone(
+                "internal",
+                serde_json::json!({"ctl": {"nova-conductor": up, "nova-scheduler": up}}),
+            ),
+        );
+        docs.zones.insert(
+            "nova".into(),
+            zone("nova", serde_json::json!({"ctl": {"nova-compute": up}})),
+        );
+        docs.zones.insert(
+            "az2".into(),
+            zone("az2", serde_json::json!({"c2": {"nova-compute": up}})),
+        );
+        assert_eq!(docs.zone_of(&node("ctl")), "nova");
+        assert_eq!(docs.zone_of(&node("c2")), "az2");
+        // listed without its services: the zone that lists it; unlisted: `nova`
+        docs.zones
+            .insert("az3".into(), zone("az3", serde_json::json!({"c3": {}})));
+        assert_eq!(docs.zone_of(&node("c3")), "az3");
+        assert_eq!(docs.zone_of(&node("elsewhere")), "nova");
+    }
 }

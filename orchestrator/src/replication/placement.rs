@@ -6,11 +6,13 @@
 //! Conventions (operations manual): an agent serves a Cinder backend when one of its
 //! `[[backends]]` carries the Cinder backend name (`volume_backend_name`); a file/LVM
 //! backend is served by the agent whose node id or host name is the metadata's `node`;
-//! a Ceph backend by any online agent with that backend. Cinder names a volume's object
+//! a Ceph backend by an online agent with that backend, among the metadata's `agents`
+//! when it names some (two clusters often both call their backend `ceph`; both ends on
+//! one agent's backend is refused). Cinder names a volume's object
 //! `volume-<id>`; the mirror on the target is `holdfast-mirror-<id>`. Without an
 //! explicit target pool, the target backend is the target cluster's only backend of the
 //! source's storage type, adopted as `<node>@<backend>#<backend>` (file/LVM: Cinder's
-//! pool name is the backend name).
+//! pool name is the backend name) or, for Ceph, into the metadata's `cinder_host`.
 
 use holdfast_protocol::NodeId;
 use holdfast_protocol::messages::{StorageKind, VolumeLocation};
@@ -163,13 +165,27 @@ pub enum PlacementError {
     },
     /// A Ceph target needs its Cinder pool named.
     #[error(
-        "the Cinder host of Ceph backend {backend:?} on cluster {cluster} cannot be derived from storage metadata; name the target pool (host@backend#pool)"
+        "the Cinder pool of Ceph backend {backend:?} on cluster {cluster} is not in its storage metadata: set cinder_host (host@backend#pool, as `openstack volume backend pool list` shows it)"
     )]
     TargetHostNeeded {
         /// The target cluster.
         cluster: String,
         /// The backend.
         backend: String,
+    },
+    /// Both ends would be the same backend of the same agent.
+    #[error(
+        "backend {backend:?} of cluster {source_cluster} and backend {backend:?} of cluster {target_cluster} would both be served by agent {node}, so the mirror would land on the source's own storage; name the agents of each cluster's backend in its storage metadata (`agents`)"
+    )]
+    SameAgent {
+        /// The agent.
+        node: String,
+        /// The backend name both clusters use.
+        backend: String,
+        /// The source cluster.
+        source_cluster: String,
+        /// The target cluster.
+        target_cluster: String,
     },
     /// A node id an agent registered is not valid (cannot happen for registered agents).
     #[error("agent node id {0:?} is invalid")]
@@ -234,13 +250,13 @@ fn serving<'a>(
             })
             .map(|(_, k)| *k)
     };
-    let node = match storage {
-        BackendStorage::File { node, .. } => Some(node.as_str()),
-        BackendStorage::Ceph { .. } => None,
+    let named: Vec<&str> = match storage {
+        BackendStorage::File { node, .. } => vec![node.as_str()],
+        BackendStorage::Ceph { agents, .. } => agents.iter().map(String::as_str).collect(),
     };
     let mut candidates: Vec<(&AgentView, StorageKind)> = agents
         .iter()
-        .filter(|a| node.is_none_or(|n| a.node_id == n || a.hostname == n))
+        .filter(|a| named.is_empty() || named.iter().any(|n| a.node_id == *n || a.hostname == *n))
         .filter_map(|a| kind_of(a).map(|k| (a, k)))
         .collect();
     candidates.sort_by(|a, b| (!a.0.online, &a.0.node_id).cmp(&(!b.0.online, &b.0.node_id)));
@@ -250,7 +266,7 @@ fn serving<'a>(
         .ok_or_else(|| PlacementError::NoAgent {
             cluster: cluster.to_owned(),
             backend: backend.to_owned(),
-            node: node.map(str::to_owned),
+            node: (!named.is_empty()).then(|| named.join(", ")),
         })?;
     if !agent.online {
         return Err(PlacementError::AgentUnreachable {
@@ -293,6 +309,10 @@ pub fn place(i: PlacementInput<'_>, agents: &[AgentView]) -> Result<Placement, P
             };
             let host = match only {
                 BackendStorage::File { backend, node, .. } => format!("{node}@{backend}#{backend}"),
+                BackendStorage::Ceph {
+                    cinder_host: Some(h),
+                    ..
+                } => h.clone(),
                 BackendStorage::Ceph { backend, .. } => {
                     return Err(PlacementError::TargetHostNeeded {
                         cluster: target_cluster.to_owned(),
@@ -313,6 +333,16 @@ pub fn place(i: PlacementInput<'_>, agents: &[AgentView]) -> Result<Placement, P
     }
     let (src_agent, src_kind) = serving(source_cluster, source, agents)?;
     let (tgt_agent, tgt_kind) = serving(target_cluster, target, agents)?;
+    if src_agent.node_id == tgt_agent.node_id && source.backend() == target.backend() {
+        // one `[[backends]]` entry reaches one storage: this would mirror the volume
+        // onto the source's own storage
+        return Err(PlacementError::SameAgent {
+            node: src_agent.node_id.clone(),
+            backend: source.backend().to_owned(),
+            source_cluster: source_cluster.to_owned(),
+            target_cluster: target_cluster.to_owned(),
+        });
+    }
     let target_data_addr =
         tgt_agent
             .data_plane_addr

@@ -60,6 +60,11 @@ impl Api {
         self.call("PUT", path, Some(body)).await
     }
 
+    /// `DELETE path`.
+    pub(crate) async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.call("DELETE", path, None).await
+    }
+
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut req = self

@@ -3,13 +3,16 @@
 //! process, then plays an operator's day through the REST API — protect a shop, let it
 //! replicate, write new data, run a drill that rebuilds the shop on the target, check
 //! the recovered data, roll the drill back and read its report — and keeps serving the
-//! console until Ctrl-C (or exits with `--exit`).
+//! console until Ctrl-C (or exits with `--exit`). With `--realstack` it plays a drill
+//! on the two real clouds of `shared/realstack` instead (see `realstack.rs`).
 
 #![forbid(unsafe_code)]
 
 mod client;
+mod realstack;
 mod scenario;
 mod stack;
+mod story;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +40,32 @@ struct Args {
     /// Exit after the story instead of serving the console.
     #[arg(long)]
     exit: bool,
+    /// Play the drill on the real stack of shared/realstack (two real OpenStack clouds,
+    /// Cinder on two real Ceph clusters; start it with up-all.sh) instead of the test
+    /// clouds, and exit.
+    #[arg(long)]
+    realstack: bool,
+    /// The real stack's state directory.
+    #[arg(
+        long,
+        env = "HOLDFAST_REALSTACK_DIR",
+        default_value = "/tmp/holdfast-realstack"
+    )]
+    realstack_dir: PathBuf,
+    /// The real source cloud's notification broker (from the real stack's stack.env).
+    #[arg(
+        long,
+        env = "HOLDFAST_RABBIT_URL_SOURCE",
+        default_value = "amqp://holdfast:secret@127.0.0.1:5672/source"
+    )]
+    source_notifications: String,
+    /// The real target cloud's notification broker (from the real stack's stack.env).
+    #[arg(
+        long,
+        env = "HOLDFAST_RABBIT_URL_TARGET",
+        default_value = "amqp://holdfast:secret@127.0.0.1:5672/target"
+    )]
+    target_notifications: String,
 }
 
 #[tokio::main]
@@ -58,21 +87,29 @@ async fn main() -> anyhow::Result<()> {
         args.data_dir.display(),
         log_path.display()
     );
-    let n = scenario::Narrator::new();
+    let n = story::Narrator::new();
     let opts = stack::Options {
         bind: args.bind,
         data_dir: args.data_dir.clone(),
         bus_url: args.bus_url.clone(),
     };
+    if args.realstack {
+        let real = realstack::RealStack {
+            dir: args.realstack_dir.clone(),
+            source_broker: args.source_notifications.clone(),
+            target_broker: args.target_notifications.clone(),
+        };
+        return realstack::run(&opts, &real, &n).await;
+    }
     let stack = stack::Stack::start(&opts)
         .await
         .context("starting the demo (is RabbitMQ running? `.ci/setup` starts it)")?;
     n.say(format!(
         "started: source and target test clouds, agents demo-source-node and testcloud, orchestrator at {}",
-        stack.base
+        stack.svc.base
     ));
-    let mut api = client::Api::new(&stack.base)?;
-    api.login("admin", &stack.admin_password).await?;
+    let mut api = client::Api::new(&stack.svc.base)?;
+    api.login("admin", &stack.svc.admin_password).await?;
     let story = scenario::run(&api, &stack, &args.bus_url, &n).await;
     if let Err(e) = &story {
         n.say(format!("the demo stopped: {e:#}"));
@@ -85,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
             );
             println!(
                 "  holdfast login --url {} --user admin --password-stdin",
-                stack.base
+                stack.svc.base
             );
             println!("  holdfast plan show {plan}");
             println!(
@@ -97,9 +134,9 @@ async fn main() -> anyhow::Result<()> {
         }
         println!(
             "console: {}/console/  (user admin, password {})",
-            stack.base, stack.admin_password
+            stack.svc.base, stack.svc.admin_password
         );
-        println!("API:     {}/api/v1/openapi.json", stack.base);
+        println!("API:     {}/api/v1/openapi.json", stack.svc.base);
         println!("Ctrl-C stops the demo.");
         tokio::signal::ctrl_c().await?;
     }

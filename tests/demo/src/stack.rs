@@ -46,11 +46,34 @@ impl Cloud {
     }
 }
 
+/// How often agents report and how long the leader lease lasts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    pub(crate) heartbeat_ms: u64,
+    pub(crate) lease_ttl_ms: u64,
+}
+
+impl Pace {
+    /// The demo's: quick, on an otherwise idle machine.
+    pub(crate) const DEMO: Pace = Pace {
+        heartbeat_ms: 1000,
+        lease_ttl_ms: 3000,
+    };
+}
+
 /// The running demo.
 #[derive(Debug)]
 pub(crate) struct Stack {
     pub(crate) source: Cloud,
     pub(crate) target: Cloud,
+    /// The orchestrator and the agents.
+    pub(crate) svc: Services,
+}
+
+/// The orchestrator (embedded SQLite in the data dir) and node agents running in this
+/// process, stopped together.
+#[derive(Debug)]
+pub(crate) struct Services {
     /// `http://host:port` of the orchestrator.
     pub(crate) base: String,
     /// The first admin's password.
@@ -58,6 +81,7 @@ pub(crate) struct Stack {
     /// Signs the demo's licence (its public half is the orchestrator's licence key).
     pub(crate) licence_signer: ed25519_dalek::SigningKey,
     stop: watch::Sender<bool>,
+    stopped: watch::Receiver<bool>,
     tasks: Vec<JoinHandle<anyhow::Result<()>>>,
 }
 
@@ -112,21 +136,36 @@ async fn start_cloud(
 }
 
 fn agent_config(opts: &Options, cloud: &Cloud) -> anyhow::Result<holdfast_agent::config::Config> {
-    let dir = opts.data_dir.join(format!("agent-{}", cloud.node));
+    let backend = format!(
+        "[[backends]]\nname = {BACKEND:?}\nkind = \"file\"\npath = {pool:?}\n",
+        pool = cloud.pool().display().to_string(),
+    );
+    write_agent_config(opts, NAMESPACE, &cloud.node, &backend)
+}
+
+/// The bus namespace of the demo's orchestrator and agents.
+const NAMESPACE: &str = "holdfast-demo";
+
+/// Writes `agent-<node>/agent.toml` in the data dir (node id, bus, state dir, a data
+/// plane on a loopback port, then `backends`) and parses it as the agent would.
+pub(crate) fn write_agent_config(
+    opts: &Options,
+    namespace: &str,
+    node: &str,
+    backends: &str,
+) -> anyhow::Result<holdfast_agent::config::Config> {
+    let dir = opts.data_dir.join(format!("agent-{node}"));
     std::fs::create_dir_all(&dir)?;
     let text = format!(
-        "node_id = {node:?}\nbus_url = {bus:?}\nbus_namespace = \"holdfast-demo\"\n\
+        "node_id = {node:?}\nbus_url = {bus:?}\nbus_namespace = {namespace:?}\n\
          state_dir = {state:?}\nheartbeat_interval_ms = 1000\n\n\
-         [data_plane]\nlisten = \"127.0.0.1:0\"\n\n\
-         [[backends]]\nname = {BACKEND:?}\nkind = \"file\"\npath = {pool:?}\n",
-        node = cloud.node,
+         [data_plane]\nlisten = \"127.0.0.1:0\"\n\n{backends}",
         bus = opts.bus_url,
         state = dir.join("state").display().to_string(),
-        pool = cloud.pool().display().to_string(),
     );
     std::fs::write(dir.join("agent.toml"), &text)?;
     holdfast_agent::config::Config::parse(&text, |_| None)
-        .with_context(|| format!("the agent configuration of {}", cloud.node))
+        .with_context(|| format!("the agent configuration of {node}"))
 }
 
 fn random_password() -> String {
@@ -169,8 +208,32 @@ impl Stack {
         // the target agent's node id is the target cloud's Cinder host name, so that
         // volumes it exports are adopted at `testcloud@file#file`
         let target = start_cloud(opts, "target", "testcloud", Shop::target()).await?;
+        let mut svc = Services::start(opts, NAMESPACE, Pace::DEMO).await?;
+        for cloud in [&source, &target] {
+            svc.spawn_agent(agent_config(opts, cloud)?).await?;
+        }
+        Ok(Stack {
+            source,
+            target,
+            svc,
+        })
+    }
+
+    /// Stops the orchestrator and the agents.
+    pub(crate) async fn stop(self) -> anyhow::Result<()> {
+        self.svc.stop().await
+    }
+}
+
+impl Services {
+    /// Starts the orchestrator on `opts.bind` with its bus namespace and pace, and waits
+    /// until it is healthy.
+    pub(crate) async fn start(
+        opts: &Options,
+        namespace: &str,
+        pace: Pace,
+    ) -> anyhow::Result<Services> {
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = Vec::new();
         let admin_password = random_password();
         let licence_signer = holdfast_orchestrator::licence::generate_signing_key();
         let config = holdfast_orchestrator::Config {
@@ -179,15 +242,15 @@ impl Stack {
             bus_url: Some(holdfast_orchestrator::config::Secret::new(
                 opts.bus_url.clone(),
             )),
-            bus_namespace: "holdfast-demo".into(),
+            bus_namespace: namespace.into(),
             admin_password: Some(holdfast_orchestrator::config::Secret::new(
                 admin_password.clone(),
             )),
             licence_public_key: Some(holdfast_orchestrator::licence::public_key_text(
                 &licence_signer.verifying_key(),
             )),
-            agent_heartbeat_interval_ms: 1000,
-            lease_ttl_ms: 3000,
+            agent_heartbeat_interval_ms: pace.heartbeat_ms,
+            lease_ttl_ms: pace.lease_ttl_ms,
             ..holdfast_orchestrator::Config::default()
         };
         let listener = tokio::net::TcpListener::bind(opts.bind)
@@ -195,34 +258,38 @@ impl Stack {
             .with_context(|| format!("binding {} (another demo running? use --bind)", opts.bind))?;
         let base = format!("http://{}", listener.local_addr()?);
         let mut stopped2 = stopped.clone();
-        tasks.push(tokio::spawn(async move {
+        let tasks = vec![tokio::spawn(async move {
             holdfast_orchestrator::run(config, listener, async move {
                 let _ = stopped2.wait_for(|s| *s).await;
             })
             .await
             .map_err(anyhow::Error::from)
-        }));
+        })];
         wait_ready(&base).await?;
-        for cloud in [&source, &target] {
-            let config = agent_config(opts, cloud)?;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let mut stopped = stopped.clone();
-            tasks.push(tokio::spawn(async move {
-                holdfast_agent::daemon::run(config, listener, async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
-            }));
-        }
-        Ok(Stack {
-            source,
-            target,
+        Ok(Services {
             base,
             admin_password,
             licence_signer,
             stop,
+            stopped,
             tasks,
         })
+    }
+
+    /// Starts a node agent (its data plane on a loopback port).
+    pub(crate) async fn spawn_agent(
+        &mut self,
+        config: holdfast_agent::config::Config,
+    ) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let mut stopped = self.stopped.clone();
+        self.tasks.push(tokio::spawn(async move {
+            holdfast_agent::daemon::run(config, listener, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+        }));
+        Ok(())
     }
 
     /// Stops the orchestrator and the agents.

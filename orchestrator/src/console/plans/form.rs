@@ -150,7 +150,8 @@ pub async fn target_choices(
     let networks = resources(state, s, target, "networks", None, true).await?;
     let types = resources(state, s, target, "volume-types", None, false).await?;
     let flavors = resources(state, s, target, "flavors", None, false).await?;
-    // A node's zone: the zone whose host list names it (Nova's `nova` otherwise).
+    // A node's zone: the zone where it runs nova-compute (an all-in-one node is listed
+    // in `internal` too), else the zone whose host list names it, else Nova's `nova`.
     let zone_docs: Vec<nova::AvailabilityZone> = zones
         .iter()
         .filter_map(|z| typed(z.document.as_ref()))
@@ -158,7 +159,12 @@ pub async fn target_choices(
     let zone_of = |host: &str| {
         zone_docs
             .iter()
-            .find(|z| z.hosts.as_ref().is_some_and(|h| h.contains_key(host)))
+            .find(|z| z.compute_hosts().contains(&host))
+            .or_else(|| {
+                zone_docs
+                    .iter()
+                    .find(|z| z.hosts.as_ref().is_some_and(|h| h.contains_key(host)))
+            })
             .map_or_else(|| "nova".to_owned(), |z| z.name.clone())
     };
     let (external, internal): (Vec<_>, Vec<_>) = networks

@@ -9,12 +9,22 @@ fn file(backend: &str, node: &str) -> BackendStorage {
 }
 
 fn ceph(backend: &str) -> BackendStorage {
+    ceph_with(backend, None)
+}
+
+fn ceph_with(backend: &str, cinder_host: Option<&str>) -> BackendStorage {
+    ceph_served(backend, cinder_host, &[])
+}
+
+fn ceph_served(backend: &str, cinder_host: Option<&str>, agents: &[&str]) -> BackendStorage {
     BackendStorage::Ceph {
         backend: backend.into(),
         monitors: vec!["mon1".into()],
         pool: "volumes".into(),
         client: "cinder".into(),
         keyring_ref: "/etc/ceph/k".into(),
+        cinder_host: cinder_host.map(str::to_owned),
+        agents: agents.iter().map(|a| (*a).to_owned()).collect(),
     }
 }
 
@@ -108,6 +118,70 @@ fn ceph_prefers_an_online_agent_and_needs_the_target_pool_named() {
     assert_eq!(p.source.node.as_str(), "a1");
     assert_eq!(p.target.node.as_str(), "b1");
     assert_eq!(p.target_host, "rbd:volumes@rbd-dr#rbd-dr");
+}
+
+#[test]
+fn a_ceph_target_is_adopted_into_the_cinder_host_of_its_storage_metadata() {
+    let src = [ceph("rbd-1")];
+    let tgt = [ceph_with("rbd-dr", Some("dr-ctl@rbd-dr#rbd-dr"))];
+    let agents = [
+        agent("a1", "h1", true, &[("rbd-1", StorageKind::Rbd)]),
+        agent("b1", "h2", true, &[("rbd-dr", StorageKind::Rbd)]),
+    ];
+    let p = place(input("c@rbd-1#rbd-1", &src, &tgt, None), &agents).unwrap();
+    assert_eq!(p.target_host, "dr-ctl@rbd-dr#rbd-dr");
+    assert_eq!(p.target.node.as_str(), "b1");
+    assert_eq!(p.target.location.kind, StorageKind::Rbd);
+    assert_eq!(p.target.location.object, "holdfast-mirror-v1");
+    // a pool the caller names still wins
+    let named = place(
+        input("c@rbd-1#rbd-1", &src, &tgt, Some("other@rbd-dr#rbd-dr")),
+        &agents,
+    )
+    .unwrap();
+    assert_eq!(named.target_host, "other@rbd-dr#rbd-dr");
+}
+
+#[test]
+fn two_ceph_clusters_with_the_same_backend_name_are_told_apart_by_their_agents() {
+    // both clouds call their Cinder backend `ceph`, as most do
+    let agents = [
+        agent("src-1", "h1", true, &[("ceph", StorageKind::Rbd)]),
+        agent("dr-1", "h2", true, &[("ceph", StorageKind::Rbd)]),
+    ];
+    let unnamed_src = [ceph("ceph")];
+    let unnamed_tgt = [ceph_with("ceph", Some("dr@ceph#ceph"))];
+    let e = place(
+        input("c@ceph#ceph", &unnamed_src, &unnamed_tgt, None),
+        &agents,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        PlacementError::SameAgent {
+            node: "dr-1".into(),
+            backend: "ceph".into(),
+            source_cluster: "src".into(),
+            target_cluster: "tgt".into(),
+        }
+    );
+    assert!(e.to_string().contains("`agents`"), "{e}");
+    let src = [ceph_served("ceph", None, &["src-1"])];
+    let tgt = [ceph_served("ceph", Some("dr@ceph#ceph"), &["h2"])];
+    let p = place(input("c@ceph#ceph", &src, &tgt, None), &agents).unwrap();
+    assert_eq!(p.source.node.as_str(), "src-1");
+    assert_eq!(p.target.node.as_str(), "dr-1");
+    assert_eq!(p.target_host, "dr@ceph#ceph");
+    // an agent the metadata does not name never serves it
+    let elsewhere = [ceph_served("ceph", Some("dr@ceph#ceph"), &["dr-2"])];
+    assert_eq!(
+        place(input("c@ceph#ceph", &src, &elsewhere, None), &agents),
+        Err(PlacementError::NoAgent {
+            cluster: "tgt".into(),
+            backend: "ceph".into(),
+            node: Some("dr-2".into()),
+        })
+    );
 }
 
 #[test]
