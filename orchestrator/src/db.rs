@@ -34,6 +34,8 @@ pub mod summary;
 pub mod schedule_list;
 pub mod smtp;
 
+mod sqlite_readers;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -86,6 +88,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "recovery_run_epoch",
         include_str!("../migrations/0010_recovery_run_epoch.sql"),
+    ),
+    (
+        11,
+        "resource_list_index",
+        include_str!("../migrations/0011_resource_list_index.sql"),
     ),
 ];
 
@@ -170,6 +177,10 @@ impl DbError {
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// Connections for reads that need no transaction. SQLite (a file in WAL mode): a
+    /// pool of its own, so that API reads run beside the one writer instead of queueing
+    /// behind its transactions; otherwise the same pool as `pool`.
+    read: AnyPool,
     backend: Backend,
 }
 
@@ -206,13 +217,21 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(|source| DbError::Connect { backend, source })?;
+        let mut read = pool.clone();
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)
                 .await
                 .map_err(|source| DbError::Connect { backend, source })?;
+            if sqlite_readers::on_disk(url) {
+                read = sqlite_readers::pool(url).await?;
+            }
         }
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            read,
+            backend,
+        })
     }
 
     /// Applies every embedded migration not yet applied.
@@ -241,6 +260,14 @@ impl Db {
         Ok(self.pool.acquire().await?)
     }
 
+    /// A connection that only reads (`PRAGMA query_only` on SQLite), for the API's hot
+    /// reads: on an SQLite file it does not wait for the writer's connection, so lists
+    /// stay responsive during a cluster sync. Each statement sees what was committed
+    /// before it started.
+    pub async fn read_conn(&self) -> Result<sqlx::pool::PoolConnection<Any>, DbError> {
+        Ok(self.read.acquire().await?)
+    }
+
     /// A trivial round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -249,6 +276,7 @@ impl Db {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.read.close().await;
         self.pool.close().await;
     }
 }

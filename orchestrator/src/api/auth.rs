@@ -81,7 +81,7 @@ impl FromRequestParts<AppState> for Auth {
             ApiError::unauthenticated("log in first: send `Authorization: Bearer <token>`")
         })?;
         let hash = token_hash(&token);
-        let mut conn = state.db.conn().await?;
+        let mut conn = state.db.read_conn().await?;
         let session = db::sessions::get(&mut conn, &hash, now_ms())
             .await?
             .ok_or_else(|| ApiError::unauthenticated("the session has ended; log in again"))?;

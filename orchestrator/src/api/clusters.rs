@@ -265,7 +265,7 @@ pub async fn list(
     rbac::decide(&auth.actor, Menu::Clusters, Action::Read, Owner::System)?;
     let member = (auth.actor.role != Role::Admin).then_some(auth.actor.user_id.as_str());
     let (records, total) = {
-        let mut conn = state.db.conn().await?;
+        let mut conn = state.db.read_conn().await?;
         db::clusters::list(&mut conn, member, q.q.as_deref(), page.limit, page.offset).await?
     };
     let items = records
@@ -283,7 +283,7 @@ pub async fn authorised(
     action: Action,
 ) -> ApiResult<ClusterRecord> {
     let record = {
-        let mut conn = state.db.conn().await?;
+        let mut conn = state.db.read_conn().await?;
         db::clusters::get(&mut conn, id).await?
     }
     .ok_or_else(|| ApiError::not_found("cluster", id))?;

@@ -308,8 +308,12 @@ pub async fn sync_all(
     }
     report.deltas = deltas.unwrap_or_default();
     if report.changed() > 0 {
+        // The copy is complete either way: a failure here only slows lists down until
+        // the database's own maintenance (autovacuum) catches up.
         let mut conn = app.db.conn().await?;
-        resources::analyze(&mut conn).await?;
+        if let Err(e) = resources::refresh_after_sync(&mut conn, app.db.backend()).await {
+            tracing::warn!(error = %e, "cannot refresh the resource table after the sync; lists may be slow until the database's autovacuum runs");
+        }
     }
     report.write_secs = started.elapsed().as_secs_f64() - fetch_secs;
     Ok(report)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 
-use super::DbError;
+use super::{Backend, DbError};
 
 /// A resource as the sync writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,12 +356,21 @@ pub async fn live(
     Ok(rows.into_iter().map(|r| stored(r, kind)).collect())
 }
 
-/// Refreshes the planner statistics of the resource table (after a full sync changed
-/// many rows; without them PostgreSQL may sort whole kinds instead of using the index).
-pub async fn analyze(conn: &mut AnyConnection) -> Result<(), DbError> {
-    sqlx::query("ANALYZE cluster_resources")
-        .execute(&mut *conn)
-        .await?;
+/// Refreshes the resource table after a full sync changed many rows: planner
+/// statistics on both engines (without them PostgreSQL may sort whole kinds instead of
+/// using the index) and, on PostgreSQL, the visibility map (`VACUUM`): until pages are
+/// marked all-visible, a count or page read from the index still visits every row's
+/// heap page, documents and all. `VACUUM` skips pages already all-visible, so this
+/// costs the pages the sync wrote. It cannot run in a transaction: pass a plain
+/// connection.
+pub async fn refresh_after_sync(conn: &mut AnyConnection, backend: Backend) -> Result<(), DbError> {
+    let sql = match backend {
+        Backend::Postgres => "VACUUM (ANALYZE) cluster_resources",
+        Backend::Sqlite => "ANALYZE cluster_resources",
+    };
+    // a statement without arguments goes over the simple query protocol, outside any
+    // transaction block, where VACUUM is allowed
+    sqlx::Executor::execute(&mut *conn, sql).await?;
     Ok(())
 }
 

@@ -125,7 +125,7 @@ async fn page_of(
 ) -> ApiResult<Page<ResourceView>> {
     let page = PageRequest::new(q.limit, q.offset)?;
     let (rows, total) = {
-        let mut conn = state.db.conn().await?;
+        let mut conn = state.db.read_conn().await?;
         resources::list(
             &mut conn,
             cluster_id,
@@ -176,7 +176,7 @@ pub async fn get(
     let kind = kind_of(&kind)?;
     authorised(&state, &auth, &id, Action::Read).await?;
     let r = {
-        let mut conn = state.db.conn().await?;
+        let mut conn = state.db.read_conn().await?;
         resources::get(&mut conn, &id, kind.as_str(), &rid).await?
     }
     .ok_or_else(|| ApiError::not_found(kind.as_str(), &rid))?;

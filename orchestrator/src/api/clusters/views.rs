@@ -119,7 +119,7 @@ pub fn view(
 
 /// Loads one cluster's view with its resource counts.
 pub async fn load(state: &AppState, id: &str) -> ApiResult<ClusterView> {
-    let mut conn = state.db.conn().await?;
+    let mut conn = state.db.read_conn().await?;
     let r = db::clusters::get(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("cluster", id))?;
