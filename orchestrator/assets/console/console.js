@@ -250,6 +250,7 @@
         const o = {};
         for (const el of item.querySelectorAll('input, select, textarea')) {
           if (!el.name || el.disabled) continue;
+          if (el.dataset.optional !== undefined && el.value.trim() === '') continue;
           o[el.name] = el.dataset.type === 'lines'
             ? el.value.split(/[\n,]/).map((x) => x.trim()).filter(Boolean)
             : el.value.trim();

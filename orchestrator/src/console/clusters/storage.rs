@@ -21,6 +21,8 @@ struct Entry<'a> {
     pool: &'a str,
     client: &'a str,
     keyring_ref: &'a str,
+    cinder_host: &'a str,
+    agents: String,
     node: &'a str,
     path_prefix: &'a str,
 }
@@ -34,6 +36,8 @@ impl<'a> Entry<'a> {
                 pool,
                 client,
                 keyring_ref,
+                cinder_host,
+                agents,
             } => Entry {
                 kind: "ceph",
                 backend,
@@ -41,6 +45,8 @@ impl<'a> Entry<'a> {
                 pool,
                 client,
                 keyring_ref,
+                cinder_host: cinder_host.as_deref().unwrap_or_default(),
+                agents: agents.join(", "),
                 ..Entry::default()
             },
             BackendStorage::File {
@@ -68,6 +74,8 @@ struct Input<'a> {
     kind: Option<&'a str>,
     hint: Option<&'a str>,
     lines: bool,
+    /// May stay empty: not required, and not sent when empty.
+    optional: bool,
 }
 
 impl Input<'_> {
@@ -75,7 +83,7 @@ impl Input<'_> {
     /// the entry an API message concerns, never to refuse.
     fn pattern(&self) -> Option<&'static str> {
         match self.field {
-            "monitors" => None,
+            "monitors" | "agents" => None,
             "path_prefix" => Some("/\\S*"),
             _ => Some("\\S+"),
         }
@@ -90,7 +98,7 @@ fn input(prefix: &str, shown_kind: &str, i: &Input<'_>) -> Markup {
         div .field data-field=(i.field) data-for-type=[i.kind] hidden[hidden] {
             label for=(id) { (i.label) }
             input #(id) type="text" name=(i.field) value=(i.value) autocomplete="off" spellcheck="false"
-                required pattern=[i.pattern()] data-unique[i.field == "backend"]
+                required[!i.optional] data-optional[i.optional] pattern=[i.pattern()] data-unique[i.field == "backend"]
                 data-type=[i.lines.then_some("lines")] disabled[hidden]
                 aria-describedby=[i.hint.map(|_| hint_id.as_str())];
             @if let Some(h) = i.hint { p .hint #(hint_id) { (h) } }
@@ -111,6 +119,7 @@ fn entry(lang: Lang, form: &str, n: &str, e: &Entry<'_>) -> Markup {
             kind: None,
             hint: Some(lang.t("clusters.storage_backend_hint")),
             lines: false,
+            optional: false,
         },
         Input {
             field: "monitors",
@@ -119,6 +128,7 @@ fn entry(lang: Lang, form: &str, n: &str, e: &Entry<'_>) -> Markup {
             kind: Some("ceph"),
             hint: Some(lang.t("clusters.storage_monitors_hint")),
             lines: true,
+            optional: false,
         },
         Input {
             field: "pool",
@@ -127,6 +137,7 @@ fn entry(lang: Lang, form: &str, n: &str, e: &Entry<'_>) -> Markup {
             kind: Some("ceph"),
             hint: None,
             lines: false,
+            optional: false,
         },
         Input {
             field: "client",
@@ -135,6 +146,7 @@ fn entry(lang: Lang, form: &str, n: &str, e: &Entry<'_>) -> Markup {
             kind: Some("ceph"),
             hint: Some(lang.t("clusters.storage_client_hint")),
             lines: false,
+            optional: false,
         },
         Input {
             field: "keyring_ref",
@@ -143,6 +155,25 @@ fn entry(lang: Lang, form: &str, n: &str, e: &Entry<'_>) -> Markup {
             kind: Some("ceph"),
             hint: Some(lang.t("clusters.storage_keyring_hint")),
             lines: false,
+            optional: false,
+        },
+        Input {
+            field: "cinder_host",
+            label: lang.t("clusters.storage_cinder_host"),
+            value: e.cinder_host,
+            kind: Some("ceph"),
+            hint: Some(lang.t("clusters.storage_cinder_host_hint")),
+            lines: false,
+            optional: true,
+        },
+        Input {
+            field: "agents",
+            label: lang.t("clusters.storage_agents"),
+            value: &e.agents,
+            kind: Some("ceph"),
+            hint: Some(lang.t("clusters.storage_agents_hint")),
+            lines: true,
+            optional: true,
         },
         Input {
             field: "node",
@@ -151,6 +182,7 @@ fn entry(lang: Lang, form: &str, n: &str, e: &Entry<'_>) -> Markup {
             kind: Some("file"),
             hint: Some(lang.t("clusters.storage_node_hint")),
             lines: false,
+            optional: false,
         },
         Input {
             field: "path_prefix",
@@ -159,6 +191,7 @@ fn entry(lang: Lang, form: &str, n: &str, e: &Entry<'_>) -> Markup {
             kind: Some("file"),
             hint: Some(lang.t("clusters.storage_path_hint")),
             lines: false,
+            optional: false,
         },
     ];
     html! {
@@ -216,13 +249,19 @@ pub fn storage_table(lang: Lang, entries: &[BackendStorage]) -> Markup {
                         tr data-backend=(e.backend()) {
                             td { code { (e.backend()) } }
                             @match e {
-                                BackendStorage::Ceph { monitors, pool, client, keyring_ref, .. } => {
+                                BackendStorage::Ceph { monitors, pool, client, keyring_ref, cinder_host, agents, .. } => {
                                     td { (lang.t("clusters.storage_ceph")) }
                                     td { dl .inline-facts {
                                         dt { (lang.t("clusters.storage_monitors")) } dd { (monitors.join(", ")) }
                                         dt { (lang.t("clusters.storage_pool")) } dd { (pool) }
                                         dt { (lang.t("clusters.storage_client")) } dd { (client) }
                                         dt { (lang.t("clusters.storage_keyring")) } dd { code { (keyring_ref) } }
+                                        @if let Some(h) = cinder_host {
+                                            dt { (lang.t("clusters.storage_cinder_host")) } dd { code { (h) } }
+                                        }
+                                        @if !agents.is_empty() {
+                                            dt { (lang.t("clusters.storage_agents")) } dd { (agents.join(", ")) }
+                                        }
                                     } }
                                 }
                                 BackendStorage::File { node, path_prefix, .. } => {
@@ -254,6 +293,8 @@ mod tests {
                 pool: "volumes".into(),
                 client: "cinder".into(),
                 keyring_ref: "/etc/ceph/k".into(),
+                cinder_host: Some("hf-target@ceph#ceph".into()),
+                agents: vec!["node-b".into()],
             },
             BackendStorage::File {
                 backend: "lvm".into(),
@@ -271,6 +312,15 @@ mod tests {
         // the Ceph entry: its fields filled, the file fields hidden and not sent
         assert!(
             m.contains(r#"id="edit-storage-0-monitors" type="text" name="monitors" value="10.0.0.1:6789, 10.0.0.2""#),
+            "{m}"
+        );
+        // the target's Cinder pool and the agents: filled, optional (not sent when empty)
+        assert!(
+            m.contains(r#"id="edit-storage-0-cinder-host" type="text" name="cinder_host" value="hf-target@ceph#ceph" autocomplete="off" spellcheck="false" data-optional pattern="\S+""#),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"id="edit-storage-0-agents" type="text" name="agents" value="node-b" autocomplete="off" spellcheck="false" data-optional data-type="lines""#),
             "{m}"
         );
         assert!(
