@@ -1,6 +1,6 @@
 //! The status probe: a fresh Keystone token plus a cheap Nova call, without retries;
-//! Active when both succeed. A change is recorded by compare-and-set, raises an event
-//! and calls the plan hook.
+//! Active when both succeed. A change is recorded by compare-and-set, stores its event in
+//! the same transaction, then delivers it and calls the plan hook.
 
 use std::time::Duration;
 
@@ -46,30 +46,46 @@ pub async fn probe_and_record(app: &App, cluster_id: &str) {
         Ok(()) => (ClusterStatus::Active, None),
         Err(e) => (ClusterStatus::Inactive, Some(e.as_str())),
     };
-    let changed = async {
+    // the status and its event commit together: a crash between them loses neither alone
+    let recorded = async {
         let mut tx = app.db.begin().await?;
         let changed =
             db::clusters::set_status(&mut tx, cluster_id, status.as_str(), reason, now_ms())
                 .await?;
+        let event = if changed {
+            let group = db::clusters::get(&mut tx, cluster_id)
+                .await?
+                .map(|c| c.owner_group_id);
+            let event = status_event(cluster_id, reason, group);
+            crate::events::record(&mut tx, &event).await?;
+            Some(event)
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok::<_, db::DbError>(changed)
+        Ok::<_, db::DbError>(event)
     }
     .await;
-    let changed = match changed {
-        Ok(c) => c,
+    let event = match recorded {
+        Ok(Some(event)) => event,
+        Ok(None) => return,
         Err(e) => {
             tracing::warn!(error = %e, "cannot record the cluster status");
             return;
         }
     };
-    if !changed {
-        return;
-    }
     if status == ClusterStatus::Inactive {
         app.clusters.forget_session(cluster_id).await;
     }
-    let group = super::owner_group(app, cluster_id).await;
-    let event = match reason {
+    if let Err(e) = crate::events::deliver(app, event).await {
+        tracing::warn!(error = %e, "cannot deliver the cluster status event");
+    }
+    super::plan_hooks::reevaluate_plans_after_status_change(app, cluster_id, status).await;
+}
+
+/// `cluster.active` (no reason) or `cluster.inactive` (why not).
+fn status_event(cluster_id: &str, reason: Option<&str>, group: Option<String>) -> Event {
+    match reason {
         None => Event::new(
             "cluster.active",
             Severity::Info,
@@ -82,9 +98,5 @@ pub async fn probe_and_record(app: &App, cluster_id: &str) {
         ),
     }
     .object("cluster", cluster_id)
-    .group(group);
-    if let Err(e) = crate::events::publish(app, event).await {
-        tracing::warn!(error = %e, "cannot record the cluster status event");
-    }
-    super::plan_hooks::reevaluate_plans_after_status_change(app, cluster_id, status).await;
+    .group(group)
 }

@@ -210,25 +210,29 @@ pub async fn update(conn: &mut AnyConnection, p: &PlanRecord) -> Result<(), DbEr
     Ok(())
 }
 
-/// Stores an evaluated state; `state_changed_at` moves only when the state changed.
+/// Stores a plan's evaluated state and reasons if its state is still `expected` (the
+/// state the evaluation started from); `false` when another evaluation changed it
+/// first (that one's result stands and it told of the change).
 pub async fn set_state(
     conn: &mut AnyConnection,
     id: &str,
+    expected: &str,
     state: &str,
     reasons_json: &str,
     now: i64,
-) -> Result<(), DbError> {
-    sqlx::query(
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
         "UPDATE recovery_plans SET state_changed_at = CASE WHEN state = $2 THEN state_changed_at \
-         ELSE $4 END, state = $2, reasons_json = $3 WHERE id = $1",
+         ELSE $4 END, state = $2, reasons_json = $3 WHERE id = $1 AND state = $5",
     )
     .bind(id)
     .bind(state)
     .bind(reasons_json)
     .bind(now)
+    .bind(expected)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Deletes a plan.

@@ -316,30 +316,46 @@ pub async fn evaluate_plan(
     };
     let (state, reasons) = with_sync_warnings(status_of(&inputs), sync_warnings);
     let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".to_owned());
-    let changed = p.state != state.to_string();
-    if changed || p.reasons_json != reasons_json {
+    let differs = p.state != state.to_string();
+    let mut changed = false;
+    if differs || p.reasons_json != reasons_json {
+        // the new state and its event commit together
         let mut tx = app.db.begin().await?;
-        db::plans::set_state(&mut tx, &p.id, &state.to_string(), &reasons_json, now_ms()).await?;
-        tx.commit().await.map_err(DbError::from)?;
-    }
-    if changed {
-        let event = Event::new(
-            "plan.state.changed",
-            severity(state),
-            format!(
-                "recovery plan {} is now {state} (was {}){}",
-                p.name,
-                p.state,
-                reasons
-                    .first()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            ),
+        let stored = db::plans::set_state(
+            &mut tx,
+            &p.id,
+            &p.state,
+            &state.to_string(),
+            &reasons_json,
+            now_ms(),
         )
-        .object("plan", &p.id)
-        .object("protection_group", &g.id)
-        .group(Some(g.owner_group_id.clone()));
-        crate::events::publish(app, event).await?;
+        .await?;
+        changed = stored && differs;
+        let event = changed.then(|| {
+            Event::new(
+                "plan.state.changed",
+                severity(state),
+                format!(
+                    "recovery plan {} is now {state} (was {}){}",
+                    p.name,
+                    p.state,
+                    reasons
+                        .first()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ),
+            )
+            .object("plan", &p.id)
+            .object("protection_group", &g.id)
+            .group(Some(g.owner_group_id.clone()))
+        });
+        if let Some(event) = &event {
+            crate::events::record(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(DbError::from)?;
+        if let Some(event) = event {
+            crate::events::deliver(app, event).await?;
+        }
     }
     Ok(Some(Evaluation {
         state,
