@@ -286,6 +286,26 @@ impl TestApp {
         holdfast_orchestrator::licence::issue(&terms, &test_licence_signer())
     }
 
+    /// A recovery plan's state and reasons, evaluated now.
+    pub(crate) async fn plan_state(&self, token: &str, plan: &str) -> (String, Vec<String>) {
+        let (status, b) = self
+            .call(
+                "GET",
+                &format!("/api/v1/plans/{plan}/state"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{b}");
+        let reasons = b["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .map(|r| r.as_str().expect("reason").to_owned())
+            .collect();
+        (b["state"].as_str().expect("state").to_owned(), reasons)
+    }
+
     pub(crate) async fn create_group(&self, token: &str, name: &str) -> String {
         let (status, body) = self
             .call(

@@ -45,16 +45,7 @@ async fn clouds(
     if target_notifies {
         cloud::wait_listening(app, admin, &dst).await;
     }
-    let servers = source
-        .session()
-        .await
-        .nova()
-        .servers(&Filters::all_tenants())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|x| (x.name, x.id))
-        .collect();
+    let servers = source.server_ids().await;
     Clouds {
         source,
         target,
@@ -100,7 +91,7 @@ impl Clouds {
         network: Value,
         node: Option<&str>,
     ) -> String {
-        let net0 = self.source_network("net-000").await;
+        let net0 = self.source.network_id("net-000").await;
         let instances: serde_json::Map<String, Value> = servers
             .iter()
             .enumerate()
@@ -129,50 +120,6 @@ impl Clouds {
         .await;
         b["id"].as_str().unwrap().to_owned()
     }
-
-    async fn source_network(&self, name: &str) -> String {
-        self.source
-            .session()
-            .await
-            .neutron()
-            .networks(&Filters::none().eq("name", name))
-            .await
-            .unwrap()[0]
-            .id
-            .clone()
-    }
-}
-
-/// Asks for a full sync of the cluster (a running one is fine) and waits for its end.
-async fn sync(app: &TestApp, token: &str, cluster: &str) {
-    let (st, b) = call(
-        app,
-        "POST",
-        &format!("/api/v1/clusters/{cluster}/sync"),
-        token,
-        None,
-    )
-    .await;
-    assert!(st == 202 || st == 409, "{st} {b}");
-    cloud::wait_synced(app, token, cluster, WAIT).await;
-}
-
-async fn plan_state(app: &TestApp, token: &str, plan: &str) -> (String, Vec<String>) {
-    let b = ok(
-        app,
-        "GET",
-        &format!("/api/v1/plans/{plan}/state"),
-        token,
-        None,
-    )
-    .await;
-    let reasons = b["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap().to_owned())
-        .collect();
-    (b["state"].as_str().unwrap().to_owned(), reasons)
 }
 
 async fn events(app: &TestApp, token: &str, code: &str) -> Vec<String> {
@@ -328,7 +275,7 @@ async fn target_capacity_is_in_the_plan_state(app: &TestApp) {
             Some("compute-0000"),
         )
         .await;
-    let (_, reasons) = plan_state(app, &admin, &plan).await;
+    let (_, reasons) = app.plan_state(&admin, &plan).await;
     let r = reasons
         .iter()
         .find(|r| r.starts_with("compute node compute-0000 cannot host"))
@@ -347,7 +294,7 @@ async fn target_capacity_is_in_the_plan_state(app: &TestApp) {
         Some(json!({"mapping": p["mapping"]})),
     )
     .await;
-    let (_, reasons) = plan_state(app, &admin, &plan).await;
+    let (_, reasons) = app.plan_state(&admin, &plan).await;
     assert!(
         !reasons
             .iter()
@@ -467,7 +414,7 @@ async fn source_changes_update_the_plan(app: &TestApp) {
 
     // the instances' ports deleted (notifications); the last one takes net-000 out of
     // the mapping
-    let net0 = c.source_network("net-000").await;
+    let net0 = c.source.network_id("net-000").await;
     let ports = s
         .neutron()
         .ports(&Filters::none().eq("network_id", net0.clone()))
@@ -538,7 +485,7 @@ async fn a_deleted_target_network_warns_until_the_plan_is_saved(app: &TestApp) {
         })
         .await
         .unwrap();
-    sync(app, &admin, &c.dst).await;
+    cloud::resync(app, &admin, &c.dst, WAIT).await;
     let synced = eventually(WAIT, || async {
         cloud::resource(app, &admin, &c.dst, "networks", &net.id)
             .await
@@ -565,29 +512,29 @@ async fn a_deleted_target_network_warns_until_the_plan_is_saved(app: &TestApp) {
             None,
         )
         .await;
-    let (_, before) = plan_state(app, &admin, &plan).await;
+    let (_, before) = app.plan_state(&admin, &plan).await;
     assert!(
         !before.iter().any(|r| r.contains("was deleted")),
         "{before:?}"
     );
     t.neutron().delete_network(&net.id).await.unwrap();
-    sync(app, &admin, &c.dst).await;
+    cloud::resync(app, &admin, &c.dst, WAIT).await;
     let expected = format!(
         "target network {} was deleted: choose another network in the plan",
         net.id
     );
     let warned = eventually(WAIT, || async {
-        plan_state(app, &admin, &plan).await.1.contains(&expected)
+        app.plan_state(&admin, &plan).await.1.contains(&expected)
     })
     .await;
-    assert!(warned, "{:?}", plan_state(app, &admin, &plan).await);
+    assert!(warned, "{:?}", app.plan_state(&admin, &plan).await);
     wait_for_event(app, &admin, "plan.sync.warning", &expected).await;
     // replication is not connected in this test (the state is Prepare and says so);
     // the warning is among the reasons and stays until a user saves the plan
-    let (state, reasons) = plan_state(app, &admin, &plan).await;
+    let (state, reasons) = app.plan_state(&admin, &plan).await;
     assert_eq!(state, "Prepare", "{reasons:?}");
     let mut m = plan_mapping(app, &admin, &plan).await;
-    let net0 = c.source_network("net-000").await;
+    let net0 = c.source.network_id("net-000").await;
     m["networks"][&net0] = json!("create");
     ok(
         app,
@@ -597,7 +544,7 @@ async fn a_deleted_target_network_warns_until_the_plan_is_saved(app: &TestApp) {
         Some(json!({"mapping": m})),
     )
     .await;
-    let (_, reasons) = plan_state(app, &admin, &plan).await;
+    let (_, reasons) = app.plan_state(&admin, &plan).await;
     assert!(!reasons.contains(&expected), "{reasons:?}");
 }
 

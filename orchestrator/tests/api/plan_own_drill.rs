@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use holdfast_openstack::Filters;
 use holdfast_orchestrator::config::Secret;
@@ -44,39 +44,6 @@ fn pool(c: &Cloud) -> PathBuf {
 fn storage(node: &str, dir: &Path) -> Value {
     json!([{"type": "file", "backend": "file", "node": node,
         "path_prefix": dir.display().to_string()}])
-}
-
-/// The plan's state and reasons, evaluated now.
-async fn plan_state(app: &TestApp, token: &str, plan: &str) -> (String, Vec<String>) {
-    let b = ok(
-        app,
-        token,
-        "GET",
-        &format!("/api/v1/plans/{plan}/state"),
-        None,
-    )
-    .await;
-    let reasons = b["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap().to_owned())
-        .collect();
-    (b["state"].as_str().unwrap().to_owned(), reasons)
-}
-
-/// A full sync of the cluster, waited for.
-async fn sync(app: &TestApp, token: &str, cluster: &str) {
-    let (s, b) = app
-        .call(
-            "POST",
-            &format!("/api/v1/clusters/{cluster}/sync"),
-            Some(token),
-            None,
-        )
-        .await;
-    assert!(s == 202 || s == 409, "{s} {b}");
-    cloud::wait_synced(app, token, cluster, Duration::from_secs(30)).await;
 }
 
 /// A group and a plan of `servers`, every instance mapped to [`NODE`].
@@ -126,13 +93,13 @@ async fn protect(
 
 async fn wait_normal(app: &TestApp, token: &str, plan: &str) {
     let normal = eventually(Duration::from_secs(300), || async {
-        plan_state(app, token, plan).await.0 == "Normal"
+        app.plan_state(token, plan).await.0 == "Normal"
     })
     .await;
     assert!(
         normal,
         "plan {plan} never became Normal: {:?}",
-        plan_state(app, token, plan).await
+        app.plan_state(token, plan).await
     );
 }
 
@@ -172,22 +139,8 @@ async fn own_drill_does_not_warn_its_plan(backend: Backend) {
     for id in [&src, &dst] {
         cloud::wait_synced(&app, &admin, id, Duration::from_secs(30)).await;
     }
-    let s = source.session().await;
-    let ids: BTreeMap<String, String> = s
-        .nova()
-        .servers(&Filters::all_tenants())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|x| (x.name, x.id))
-        .collect();
-    let net0 = s
-        .neutron()
-        .networks(&Filters::none().eq("name", "net-000"))
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let ids = source.server_ids().await;
+    let net0 = source.network_id("net-000").await;
     let nodes = tempfile::tempdir().unwrap();
     let _a = AgentProc::start_serving(nodes.path(), &ns, "node-a", "file", &src_pool);
     let _b = AgentProc::start_serving(nodes.path(), &ns, "node-b", "file", &dst_pool);
@@ -241,19 +194,16 @@ async fn own_drill_does_not_warn_its_plan(backend: Backend) {
     }
     let job = job.unwrap();
     let monitor = format!("/api/v1/jobs/{job}/monitor");
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let m = loop {
-        let m = ok(&app, &admin, "GET", &monitor, None).await;
-        if m["job"]["state"] == "completed" {
-            break m;
-        }
-        assert!(Instant::now() < deadline, "the drill never completed: {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let completed = eventually(Duration::from_secs(240), || async {
+        ok(&app, &admin, "GET", &monitor, None).await["job"]["state"] == "completed"
+    })
+    .await;
+    let m = ok(&app, &admin, "GET", &monitor, None).await;
+    assert!(completed, "the drill never completed: {m}");
     assert_eq!(m["job"]["result"], "success", "{m}");
 
     // the drill's instances are on the node, and the orchestrator's copy says so
-    sync(&app, &admin, &dst).await;
+    cloud::resync(&app, &admin, &dst, Duration::from_secs(30)).await;
     let session = target.session().await;
     let nova = session.nova();
     let placed: Vec<(String, Option<String>, u32)> = nova
@@ -274,13 +224,13 @@ async fn own_drill_does_not_warn_its_plan(backend: Backend) {
         hv.vcpus_used, 2,
         "the drill's instances run on {NODE}: {placed:?}"
     );
-    let (state, reasons) = plan_state(&app, &admin, &a).await;
+    let (state, reasons) = app.plan_state(&admin, &a).await;
     assert_eq!(
         (state.as_str(), reasons.as_slice()),
         ("Normal", &[][..]),
         "plan A during its own completed drill"
     );
-    let (state, reasons) = plan_state(&app, &admin, &b).await;
+    let (state, reasons) = app.plan_state(&admin, &b).await;
     assert_eq!(state, "Warning", "plan B next to A's drill: {reasons:?}");
     assert!(
         reasons
@@ -305,9 +255,9 @@ async fn own_drill_does_not_warn_its_plan(backend: Backend) {
     })
     .await;
     assert!(gone, "the drill did not roll back");
-    sync(&app, &admin, &dst).await;
+    cloud::resync(&app, &admin, &dst, Duration::from_secs(30)).await;
     for plan in [&a, &b] {
-        let (state, reasons) = plan_state(&app, &admin, plan).await;
+        let (state, reasons) = app.plan_state(&admin, plan).await;
         assert_eq!(
             (state.as_str(), reasons.as_slice()),
             ("Normal", &[][..]),

@@ -57,22 +57,8 @@ pub(crate) async fn env_with_target(
     let dst = cloud::register(app, admin, target.body("target", group, false)).await;
     cloud::wait_synced(app, admin, &src, Duration::from_secs(30)).await;
     cloud::wait_synced(app, admin, &dst, Duration::from_secs(30)).await;
-    let s = source.session().await;
-    let servers = s
-        .nova()
-        .servers(&Filters::all_tenants())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|x| (x.name, x.id))
-        .collect();
-    let net0 = s
-        .neutron()
-        .networks(&Filters::none().eq("name", "net-000"))
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let servers = source.server_ids().await;
+    let net0 = source.network_id("net-000").await;
     Env {
         source,
         src,
@@ -171,24 +157,6 @@ async fn unprotected(app: &TestApp, token: &str, cluster: &str) -> BTreeSet<Stri
         .iter()
         .map(|i| i["id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-async fn reasons(app: &TestApp, token: &str, plan: &str) -> (String, Vec<String>) {
-    let b = ok(
-        app,
-        "GET",
-        &format!("/api/v1/plans/{plan}/state"),
-        token,
-        None,
-    )
-    .await;
-    let r = b["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap().to_owned())
-        .collect();
-    (b["state"].as_str().unwrap().to_owned(), r)
 }
 
 async fn group_rules(app: &TestApp) {
@@ -360,7 +328,7 @@ async fn group_rules(app: &TestApp) {
     )
     .await;
     // replication is not connected: Prepare, and it says so
-    let (state, r) = reasons(app, &admin, &pid).await;
+    let (state, r) = app.plan_state(&admin, &pid).await;
     assert_eq!(state, "Prepare");
     assert!(r[0].starts_with("replication is not connected"), "{r:?}");
     assert_eq!(r.len(), 1, "{r:?}");
@@ -434,7 +402,7 @@ async fn group_rules(app: &TestApp) {
         Some(json!({"instances": e.ids(&["server-00000", "server-00002", "server-00004"])})),
     )
     .await;
-    let (_, r) = reasons(app, &admin, &pid).await;
+    let (_, r) = app.plan_state(&admin, &pid).await;
     assert!(
         r.iter()
             .any(|x| x.contains("instance server-00004 was added to the group and is not mapped")),
@@ -456,7 +424,7 @@ async fn group_rules(app: &TestApp) {
         Some(json!({"mapping": e.mapping(&["server-00000", "server-00002", "server-00004"])})),
     )
     .await;
-    let (_, r) = reasons(app, &admin, &pid).await;
+    let (_, r) = app.plan_state(&admin, &pid).await;
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(
         protection::freeze_plan(&db, &PlanId::new(&pid))

@@ -83,6 +83,33 @@ impl Cloud {
         .expect("admin session")
     }
 
+    /// Every server's id by name (all projects).
+    pub(crate) async fn server_ids(&self) -> std::collections::BTreeMap<String, String> {
+        self.session()
+            .await
+            .nova()
+            .servers(&holdfast_openstack::Filters::all_tenants())
+            .await
+            .expect("servers")
+            .into_iter()
+            .map(|x| (x.name, x.id))
+            .collect()
+    }
+
+    /// The id of the network called `name`.
+    pub(crate) async fn network_id(&self, name: &str) -> String {
+        self.session()
+            .await
+            .neutron()
+            .networks(&holdfast_openstack::Filters::none().eq("name", name))
+            .await
+            .expect("networks")
+            .first()
+            .unwrap_or_else(|| panic!("no network {name}"))
+            .id
+            .clone()
+    }
+
     /// A registration body for this cloud.
     pub(crate) fn body(&self, name: &str, group: &str, notifications: bool) -> Value {
         let mut b = json!({
@@ -142,6 +169,20 @@ pub(crate) async fn wait_synced(app: &TestApp, token: &str, id: &str, timeout: D
     let v = show(app, token, id).await;
     assert!(ok, "sync did not finish: {v}");
     v
+}
+
+/// Asks for a full sync of the cluster (a running one is fine) and waits for its end.
+pub(crate) async fn resync(app: &TestApp, token: &str, id: &str, timeout: Duration) {
+    let (s, b) = app
+        .call(
+            "POST",
+            &format!("/api/v1/clusters/{id}/sync"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert!(s == 202 || s == 409, "{s} {b}");
+    wait_synced(app, token, id, timeout).await;
 }
 
 /// Every id of a kind in the orchestrator's copy (all pages).
