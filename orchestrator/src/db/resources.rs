@@ -280,7 +280,12 @@ pub async fn list(
         ));
     }
     if !f.include_deleted {
-        filter.push_str(" AND deleted_at IS NULL");
+        // `name >= ''` holds for every row; it gives the planner a third column of
+        // `cluster_resources_live` to match, so the count reads only that index. Without
+        // it, SQLite's statistics (ANALYZE after a sync) rate the (cluster_id, kind)
+        // indexes as good, and each count read every row's page, documents included:
+        // 8 ms instead of 0.6 ms at 10,000 instances.
+        filter.push_str(" AND deleted_at IS NULL AND name >= ''");
     }
     if f.unprotected {
         filter.push_str(
@@ -374,16 +379,28 @@ pub async fn refresh_after_sync(conn: &mut AnyConnection, backend: Backend) -> R
     Ok(())
 }
 
-/// Live resources per kind of a cluster.
+/// Live resources per kind of a cluster, for the `kinds` asked.
 pub async fn counts(
     conn: &mut AnyConnection,
     cluster_id: &str,
+    kinds: &[&str],
 ) -> Result<Vec<(String, i64)>, DbError> {
-    Ok(sqlx::query_as(
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    // naming the kinds and `name >= ''` (true for every row) lets the planner count
+    // from `cluster_resources_live` alone, kind by kind; with only the cluster id,
+    // SQLite's statistics send it through every row's page (37 ms vs 5 ms at 40,000
+    // resources)
+    let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
         "SELECT kind, COUNT(*) FROM cluster_resources WHERE cluster_id = $1 \
-         AND deleted_at IS NULL GROUP BY kind ORDER BY kind",
-    )
-    .bind(cluster_id)
-    .fetch_all(&mut *conn)
-    .await?)
+         AND kind IN ({}) AND deleted_at IS NULL AND name >= '' GROUP BY kind ORDER BY kind",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query_as(&sql).bind(cluster_id);
+    for k in kinds {
+        q = q.bind(*k);
+    }
+    Ok(q.fetch_all(&mut *conn).await?)
 }

@@ -123,7 +123,11 @@ pub async fn load(state: &AppState, id: &str) -> ApiResult<ClusterView> {
     let r = db::clusters::get(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("cluster", id))?;
-    let counts = db::resources::counts(&mut conn, id)
+    let kinds: Vec<&str> = crate::domain::cluster::ResourceKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    let counts = db::resources::counts(&mut conn, id, &kinds)
         .await?
         .into_iter()
         .collect();
