@@ -217,18 +217,22 @@ pub async fn ensure_tasks(
     stage: &str,
     descriptions: &[String],
 ) -> Result<(), DbError> {
-    for (n, d) in descriptions.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO recovery_tasks (job_id, stage, task_index, description, state, attempts, \
-             cloud_ms) VALUES ($1, $2, $3, $4, 'pending', 0, 0) \
-             ON CONFLICT (job_id, stage, task_index) DO NOTHING",
-        )
-        .bind(job_id)
-        .bind(stage)
-        .bind(n as i64)
-        .bind(d)
-        .execute(&mut *conn)
-        .await?;
+    // many rows a statement: one round trip per chunk, not per task
+    const ROWS: usize = 100;
+    for (c, chunk) in descriptions.chunks(ROWS).enumerate() {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, $2, ${}, ${}, 'pending', 0, 0)", 3 + 2 * i, 4 + 2 * i))
+            .collect();
+        let sql = format!(
+            "INSERT INTO recovery_tasks (job_id, stage, task_index, description, state, \
+             attempts, cloud_ms) VALUES {} ON CONFLICT (job_id, stage, task_index) DO NOTHING",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(job_id).bind(stage);
+        for (i, d) in chunk.iter().enumerate() {
+            q = q.bind((c * ROWS + i) as i64).bind(d);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -87,7 +87,8 @@ pub async fn record_intent(
     Ok(())
 }
 
-/// Completes a recorded intent with the created resource.
+/// Completes a recorded intent with the created resource (a record marked deleted
+/// stays deleted: a late completion never brings it back).
 pub async fn complete(
     conn: &mut AnyConnection,
     job_id: &str,
@@ -97,7 +98,7 @@ pub async fn complete(
 ) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE recovery_resources SET state = 'created', resource_json = $3, created_at = $4 \
-         WHERE job_id = $1 AND tag = $2",
+         WHERE job_id = $1 AND tag = $2 AND state <> 'deleted'",
     )
     .bind(job_id)
     .bind(tag)

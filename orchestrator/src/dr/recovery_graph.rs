@@ -214,6 +214,36 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskGraph {
     tasks: Vec<Task>,
+    /// Per task, the weight of the heaviest chain from it to the end of the job
+    /// (itself included): ready tasks start heaviest first.
+    heights: Vec<u32>,
+}
+
+impl TaskKind {
+    /// A rough relative duration: a task that waits for the cloud to copy or adopt
+    /// data or to build or boot an instance takes many times a single API call.
+    fn weight(&self) -> u32 {
+        match self {
+            TaskKind::ExportVolume(_)
+            | TaskKind::ManageVolume(_)
+            | TaskKind::CreateInstance(_)
+            | TaskKind::StartInstance(_) => 10,
+            _ => 1,
+        }
+    }
+}
+
+/// The heaviest remaining chain of every task (dependencies always come first).
+fn heights(tasks: &[Task]) -> Vec<u32> {
+    let mut h: Vec<u32> = tasks.iter().map(|t| t.kind.weight()).collect();
+    for n in (0..tasks.len()).rev() {
+        for (d, _) in &tasks[n].deps {
+            if d.0 < n {
+                h[d.0] = h[d.0].max(tasks[d.0].kind.weight().saturating_add(h[n]));
+            }
+        }
+    }
+    h
 }
 
 struct Builder {
@@ -597,7 +627,10 @@ impl TaskGraph {
                 }
             }
         }
-        Ok(TaskGraph { tasks: b.tasks })
+        Ok(TaskGraph {
+            heights: heights(&b.tasks),
+            tasks: b.tasks,
+        })
     }
 
     /// The tasks in a topological order (every dependency comes first).
@@ -625,6 +658,9 @@ impl TaskGraph {
     /// flight: run every task whose dependencies are finished (its `Requires`
     /// dependencies succeeded), skip every task one of whose `Requires` dependencies
     /// failed or was skipped (jobs.md, "a failed instance does not stop the others").
+    /// Tasks to run come heaviest remaining chain first (then in graph order), so that
+    /// an executor bounded in concurrency starts the long chains — volume copies,
+    /// instance builds — before the single calls that can wait.
     pub fn next(
         &self,
         status: &BTreeMap<TaskId, TaskStatus>,
@@ -653,6 +689,10 @@ impl TaskGraph {
                 out.push(Next::Run(id));
             }
         }
+        out.sort_by_key(|n| match n {
+            Next::Skip(t) => (0, std::cmp::Reverse(0), t.0),
+            Next::Run(t) => (1, std::cmp::Reverse(self.heights[t.0]), t.0),
+        });
         out
     }
 

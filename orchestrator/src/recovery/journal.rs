@@ -3,8 +3,8 @@
 //! queued in one transaction and then answers each caller. A caller continues only
 //! after its write is committed, so "recorded before the call" holds, while N
 //! concurrent writes cost one commit (one fsync) instead of N. Writes a caller waits
-//! for (the records around cloud calls) go first in every batch; queued writes (task
-//! states, log lines) follow in their order.
+//! for (intents before create calls, deletions) go first in every batch; queued writes
+//! (results of create calls, task states, log lines) follow in their order.
 //!
 //! Every batch is fenced by the run it belongs to ([`crate::db::jobs::claim_run`]):
 //! its transaction first holds the job's row at the run's number, so once a newer run
@@ -164,7 +164,9 @@ impl Journal {
                         Err(_) => break,
                     }
                 }
-                while batch.len() < 4096 {
+                // queued writes ride along in bounded numbers, so that a caller's
+                // write never waits behind thousands of them
+                for _ in 0..256 {
                     match queued_rx.try_recv() {
                         Ok(r) => batch.push(r),
                         Err(_) => break,

@@ -328,6 +328,22 @@ impl Ledger {
         Ok(())
     }
 
+    /// Records the result of a create call without waiting for the commit: the intent
+    /// is committed already, so a crash before this write commits leaves an intent
+    /// that a resumed run or the rollback finds on the target by its tag — the same
+    /// as a crash right after the call. Dependent tasks read the result from memory.
+    fn complete_queued(&self, tag: &str, resource: &Resource) -> Result<(), RecoveryError> {
+        let json = serde_json::to_string(resource).map_err(corrupt)?;
+        self.journal.send(Write::Complete {
+            tag: tag.to_owned(),
+            json,
+        })?;
+        if let Some(e) = self.lock().get_mut(tag) {
+            e.resource = Some(resource.clone());
+        }
+        Ok(())
+    }
+
     /// Records that a resource is gone (or was never created).
     pub async fn mark_deleted(&self, clock: &Clock, tag: &str) -> Result<(), RecoveryError> {
         let t = Instant::now();
@@ -406,7 +422,7 @@ impl Ledger {
                     tag: tag.to_owned(),
                 })
                 .await;
-                self.complete(clock, tag, &r).await?;
+                self.complete_queued(tag, &r)?;
                 Ok(r)
             }
             Err(e) => match find(cloud, &lookup, tag).await {

@@ -32,13 +32,26 @@ fn status_of(state: &str) -> Option<TaskStatus> {
 async fn statuses(db: &Db, job: &LoadedJob) -> Result<BTreeMap<TaskId, TaskStatus>, RecoveryError> {
     let mut conn = db.conn().await?;
     let rows = jobs::tasks(&mut conn, job.id.as_str(), RECOVERY).await?;
-    Ok(rows
-        .iter()
+    Ok(statuses_of(&rows))
+}
+
+fn statuses_of(rows: &[jobs::TaskRecord]) -> BTreeMap<TaskId, TaskStatus> {
+    rows.iter()
         .filter_map(|r| {
             let s = status_of(&r.state)?;
             Some((TaskId(usize::try_from(r.task_index).ok()?), s))
         })
-        .collect())
+        .collect()
+}
+
+fn line(task: Option<usize>, level: &str, message: String) -> jobs::LogLine {
+    jobs::LogLine {
+        stage: RECOVERY.into(),
+        task_index: task.and_then(|t| i64::try_from(t).ok()),
+        at: now_ms(),
+        level: level.into(),
+        message,
+    }
 }
 
 async fn log(
@@ -49,24 +62,16 @@ async fn log(
     message: String,
 ) -> Result<(), RecoveryError> {
     let mut conn = db.conn().await?;
-    jobs::log(
-        &mut conn,
-        job.id.as_str(),
-        &jobs::LogLine {
-            stage: RECOVERY.into(),
-            task_index: task.and_then(|t| i64::try_from(t).ok()),
-            at: now_ms(),
-            level: level.into(),
-            message,
-        },
-    )
-    .await?;
+    jobs::log(&mut conn, job.id.as_str(), &line(task, level, message)).await?;
     Ok(())
 }
 
 /// The report of a job whose tasks have all ended.
 pub(super) async fn report(db: &Db, job: &LoadedJob) -> Result<RecoveryReport, RecoveryError> {
-    let status = statuses(db, job).await?;
+    let mut conn = db.conn().await?;
+    let tasks = jobs::tasks(&mut conn, job.id.as_str(), RECOVERY).await?;
+    drop(conn);
+    let status = statuses_of(&tasks);
     let instances = job.graph.instance_outcomes(&status).ok_or_else(|| {
         RecoveryError::Corrupt(format!(
             "job {} is recovered but has unfinished tasks",
@@ -74,8 +79,6 @@ pub(super) async fn report(db: &Db, job: &LoadedJob) -> Result<RecoveryReport, R
         ))
     })?;
     let outcome = crate::dr::recovery_graph::outcome_of(&instances);
-    let mut conn = db.conn().await?;
-    let tasks = jobs::tasks(&mut conn, job.id.as_str(), RECOVERY).await?;
     Ok(RecoveryReport {
         outcome,
         instances,
@@ -175,19 +178,21 @@ pub(super) async fn run(
         .iter()
         .map(|t| t.kind.to_string())
         .collect();
-    {
-        let mut conn = db.conn().await?;
-        jobs::ensure_tasks(&mut conn, id, RECOVERY, &descriptions).await?;
-        jobs::mark_started(&mut conn, id, now_ms()).await?;
-        jobs::set_phase(&mut conn, id, "recovering", None, now_ms()).await?;
-    }
     let message = match job.phase.as_str() {
         "recovering" => "recovery resumed after a restart".to_owned(),
         // the retry itself was logged when it was started
         "retrying" => "retry started".to_owned(),
         _ => format!("recovery started: {} tasks", descriptions.len()),
     };
-    log(db, &job, None, "info", message).await?;
+    {
+        // one transaction: one commit for every task row, not one per task
+        let mut tx = db.begin().await?;
+        jobs::ensure_tasks(&mut tx, id, RECOVERY, &descriptions).await?;
+        jobs::mark_started(&mut tx, id, now_ms()).await?;
+        jobs::set_phase(&mut tx, id, "recovering", None, now_ms()).await?;
+        jobs::log(&mut tx, id, &line(None, "info", message)).await?;
+        tx.commit().await.map_err(crate::db::DbError::from)?;
+    }
     let ledger = Arc::new(Ledger::load(db.clone(), id, ex.hook.clone()).await?);
     let mut status = statuses(db, &job).await?;
     let mut running: BTreeSet<TaskId> = BTreeSet::new();
@@ -312,29 +317,33 @@ pub(super) async fn run(
         RecoveryError::Corrupt("the task graph stopped with unfinished tasks".into())
     })?;
     let outcome = crate::dr::recovery_graph::outcome_of(&instances);
+    let ok = instances.values().filter(|v| **v).count();
     {
-        let mut conn = db.conn().await?;
+        // the phase and its log line commit together
+        let mut tx = db.begin().await?;
         jobs::set_phase(
-            &mut conn,
+            &mut tx,
             id,
             "recovered",
             Some(outcome_text(outcome)),
             now_ms(),
         )
         .await?;
+        jobs::log(
+            &mut tx,
+            id,
+            &line(
+                None,
+                "info",
+                format!(
+                    "recovery ended: {} ({ok} of {} instances recovered)",
+                    outcome_text(outcome),
+                    instances.len()
+                ),
+            ),
+        )
+        .await?;
+        tx.commit().await.map_err(crate::db::DbError::from)?;
     }
-    let ok = instances.values().filter(|v| **v).count();
-    log(
-        db,
-        &job,
-        None,
-        "info",
-        format!(
-            "recovery ended: {} ({ok} of {} instances recovered)",
-            outcome_text(outcome),
-            instances.len()
-        ),
-    )
-    .await?;
     report(db, &job).await
 }

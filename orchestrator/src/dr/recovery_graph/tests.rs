@@ -53,6 +53,50 @@ fn dr_graph_in_spec_order() {
 }
 
 #[test]
+fn ready_tasks_start_with_the_heaviest_chains() {
+    let g = TaskGraph::build(&shop(), JobType::Drill, &Scope::All).unwrap();
+    let ready: Vec<TaskId> = g
+        .next(&BTreeMap::new(), &BTreeSet::new())
+        .into_iter()
+        .map(|n| match n {
+            Next::Run(t) => t,
+            Next::Skip(t) => panic!("nothing fails before the start: {t:?}"),
+        })
+        .collect();
+    let names: Vec<String> = ready
+        .iter()
+        .map(|t| g.task(*t).unwrap().kind.to_string())
+        .collect();
+    // heaviest remaining chain first
+    assert!(
+        ready
+            .windows(2)
+            .all(|w| g.heights[w[0].0] >= g.heights[w[1].0]),
+        "{names:?}"
+    );
+    // the database boots first: the copies of its volumes lead the longest chain (its
+    // build, its boot, then every later boot group's), ahead of the project's
+    assert_eq!(
+        names[..3],
+        [
+            "export volume db-root at the recovery point",
+            "export volume db-data at the recovery point",
+            "create project",
+        ],
+        "{names:?}"
+    );
+    // a volume of the last boot group weighs more than a single call, less than the
+    // project that every instance needs
+    assert!(
+        names
+            .iter()
+            .position(|n| n.starts_with("export volume web1"))
+            > names.iter().position(|n| n == "create project"),
+        "{names:?}"
+    );
+}
+
+#[test]
 fn boot_groups_wait_for_the_previous_group() {
     let g = TaskGraph::build(&shop(), JobType::Dr, &Scope::All).unwrap();
     let start = |i: &str| find(&g, &TaskKind::StartInstance(InstanceId::new(i)));
@@ -373,6 +417,11 @@ proptest! {
                 if *kind == DepKind::Requires {
                     prop_assert!(task.serves.is_subset(&g.task(*d).unwrap().serves));
                 }
+            }
+            // a task's remaining chain outweighs every dependent's (ready tasks start
+            // heaviest chain first)
+            for (d, _) in &task.deps {
+                prop_assert!(g.heights[d.0] >= g.heights[n] + g.task(*d).unwrap().kind.weight());
             }
             if drill && !t.drill_external_access {
                 let outside = matches!(task.kind, TaskKind::SetRouterGateway(_) | TaskKind::AttachFloatingIp { .. });
