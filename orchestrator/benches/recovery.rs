@@ -31,11 +31,14 @@ use holdfast_testcloud::config::Timing;
 
 use support::*;
 
+/// A task's start and end, as far as seen.
+type Span = (Option<Instant>, Option<Instant>);
+
 /// When each recovery task really started and ended (the database's task times are
 /// commit times of the group-committed journal).
 #[derive(Debug, Default)]
 struct Timeline {
-    at: Mutex<BTreeMap<usize, (Option<Instant>, Option<Instant>)>>,
+    at: Mutex<BTreeMap<usize, Span>>,
 }
 
 impl CheckpointHook for Timeline {
