@@ -1,10 +1,13 @@
 //! kill -9 of the orchestrator in the middle of a drill: a real `holdfast serve`
 //! process with two real agents runs a drill of two instances through the
 //! production plans path (clusters, group, plan, replication, snapshot). The process
-//! is SIGKILLed while recovery tasks are running, started again on the same
-//! database, and the job resumes and completes with every instance recovered exactly
-//! once (no duplicate server or volume on the target, nothing left behind by the
-//! rollback), then rolls back to the target as it was.
+//! is SIGKILLed while recovery tasks are running, and the job resumes and completes
+//! with every instance recovered exactly once (no duplicate server or volume on the
+//! target, nothing left behind by the rollback), then rolls back to the target as it
+//! was. On SQLite a new process is started on the same database; on PostgreSQL a
+//! second process serves the same database from the start (the production shape of
+//! two replicas): it does not touch the job while the leader lives, and takes the
+//! lease and the job over when the leader is killed.
 //!
 //! Needs the agent binary: `cargo build -p holdfast-agent`.
 
@@ -20,7 +23,10 @@ use serde_json::{Value, json};
 
 use crate::agents_bus::{AgentProc, delete_namespace, namespace};
 use crate::clusters::cloud::{Cloud, amqp_url};
-use crate::helpers::{ADMIN_PASSWORD, Backend, TestApp, eventually, test_licence_signer};
+use crate::helpers::{
+    ADMIN_PASSWORD, Backend, PgDatabase, TestApp, create_pg_database, eventually,
+    test_licence_signer,
+};
 use crate::protection::env_with_target;
 
 /// A `holdfast serve` process; SIGKILLed when dropped.
@@ -60,18 +66,33 @@ fn config(dir: &Path) -> Config {
     }
 }
 
-fn serve(dir: &Path, ns: &str, run: &str) -> Serve {
+/// Where the processes keep their data: the data directory's SQLite file, or a
+/// PostgreSQL database (with the secrets key file an external database needs).
+enum Store {
+    Sqlite,
+    Postgres { url: String, key: PathBuf },
+}
+
+fn serve(dir: &Path, ns: &str, run: &str, store: &Store) -> Serve {
     let port = free_port();
     let file = dir.join(format!("{run}.toml"));
     let key =
         holdfast_orchestrator::licence::public_key_text(&test_licence_signer().verifying_key());
+    let database = match store {
+        Store::Sqlite => String::new(),
+        Store::Postgres { url, key } => format!(
+            "database_url = \"{url}\"\nsecrets_key_file = \"{}\"\n",
+            key.display()
+        ),
+    };
     std::fs::write(
         &file,
         format!(
             "bind = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nbus_url = \"{}\"\n\
              bus_namespace = \"{ns}\"\nadmin_password = \"{ADMIN_PASSWORD}\"\n\
              licence_public_key = \"{key}\"\nargon2_memory_kib = 64\nargon2_iterations = 1\n\
-             agent_heartbeat_interval_ms = 2000\nlease_ttl_ms = 6000\nshutdown_grace_secs = 1\n",
+             agent_heartbeat_interval_ms = 2000\nlease_ttl_ms = 6000\nshutdown_grace_secs = 1\n\
+             {database}",
             dir.join("data").display(),
             amqp_url(),
         ),
@@ -163,13 +184,61 @@ async fn listing(target: &Cloud) -> BTreeMap<&'static str, BTreeSet<String>> {
 
 const SERVERS: [&str; 2] = ["server-00000", "server-00004"];
 
+/// Waits until the process answers as a follower (it serves the API, drives nothing).
+async fn following(s: &Serve) {
+    let client = reqwest::Client::new();
+    let ok = eventually(Duration::from_secs(60), || async {
+        let Ok(r) = client.get(format!("{}/readyz", s.base)).send().await else {
+            return false;
+        };
+        r.json::<Value>().await.is_ok_and(|v| v["leader"] == false)
+    })
+    .await;
+    assert!(
+        ok,
+        "holdfast serve never answered as a follower:\n{}",
+        s.log()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_drill_resumes_and_recovers_every_instance_once() {
+    kill_9_mid_drill(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_leader_mid_drill_the_standby_takes_the_job_over_postgres() {
+    kill_9_mid_drill(Backend::Postgres).await;
+}
+
+async fn kill_9_mid_drill(backend: Backend) {
     let ns = namespace();
     let dir = tempfile::tempdir().unwrap();
-    let first = serve(dir.path(), &ns, "first");
+    let (store, _pg) = match backend {
+        Backend::Sqlite => (Store::Sqlite, None),
+        Backend::Postgres => {
+            let (name, url) = create_pg_database().await;
+            let key = dir.path().join("secrets.key");
+            std::fs::write(
+                &key,
+                holdfast_orchestrator::secrets::SecretBox::generate_text(),
+            )
+            .unwrap();
+            (Store::Postgres { url, key }, Some(PgDatabase { name }))
+        }
+    };
+    let first = serve(dir.path(), &ns, "first", &store);
     leading(&first).await;
-    let app = TestApp::external(&first.base, config(dir.path()), Backend::Sqlite);
+    // PostgreSQL: the second replica runs beside the leader from the start
+    let standby = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let s = serve(dir.path(), &ns, "standby", &store);
+            following(&s).await;
+            Some(s)
+        }
+    };
+    let app = TestApp::external(&first.base, config(dir.path()), backend);
     let admin = app.admin().await;
     let ops = app.create_group(&admin, "ops").await;
     // servers take a while to build on the target: the drill is caught mid-way
@@ -302,16 +371,34 @@ async fn kill_9_mid_drill_resumes_and_recovers_every_instance_once() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    if let Some(s) = &standby {
+        // the follower has not driven the job: nothing of it in its log, where the
+        // leader's names it (its tasks' spans carry the job id)
+        assert!(
+            first.log().contains(job.as_str()),
+            "the leader's log does not name the job it drives:\n{}",
+            first.log()
+        );
+        let log = s.log();
+        assert!(
+            !log.contains(job.as_str()),
+            "the follower worked on the job while the leader lived:\n{log}"
+        );
+    }
     drop(first);
     let done_at_kill = caught["progress"]["done"].as_i64().unwrap();
     let total = caught["progress"]["total"].as_i64().unwrap();
     assert!(done_at_kill < total, "{caught}");
     eprintln!("kill -9 with {done_at_kill} of {total} recovery tasks done");
 
-    // the same database, a new process: it takes the lease and resumes the job
-    let second = serve(dir.path(), &ns, "second");
+    // SQLite: a new process on the same database; PostgreSQL: the standby. Either
+    // takes the lease and resumes the job.
+    let second = match standby {
+        Some(s) => s,
+        None => serve(dir.path(), &ns, "second", &store),
+    };
     leading(&second).await;
-    let app = TestApp::external(&second.base, config(dir.path()), Backend::Sqlite);
+    let app = TestApp::external(&second.base, config(dir.path()), backend);
     let admin = app.admin().await;
     let deadline = Instant::now() + Duration::from_secs(300);
     let m = loop {
