@@ -391,6 +391,58 @@ async fn replication_snapshot_materialise_stop_on_postgres() {
     replicate_snapshot_materialise_stop(Backend::Postgres).await;
 }
 
+/// Two replicas start the same plan's volumes at once (a plan's creation on one, the
+/// leader's runner on the other): the `replication_volumes` row is the claim, so one
+/// start reaches the agents with one session secret, and the copies complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_from_two_replicas_send_one_start_on_postgres() {
+    let rig = Rig::start(Backend::Postgres).await;
+    let a = rig.agent("node-a");
+    let b = rig.agent("node-b");
+    let size = 2usize << 20;
+    let data: Vec<Vec<u8>> = (0..3).map(|n| pattern(size, 10 + n)).collect();
+    for (n, d) in data.iter().enumerate() {
+        std::fs::write(rig.vol("node-a", &format!("volume-vol-{n}")), d).unwrap();
+    }
+    assert!(rig.registered(2).await, "{}\n{}", a.log(), b.log());
+    // two `Replication`s, each with its own in-process lock: two replicas
+    let (one, two) = (rig.replication(options()), rig.replication(options()));
+    let owner = PlanId::new("plan-1");
+    let vols: Vec<VolumeToReplicate> = (0..3).map(|n| volume(&format!("vol-{n}"), size)).collect();
+    let (r1, r2) = tokio::join!(one.start(&owner, &vols), two.start(&owner, &vols));
+    r1.unwrap();
+    r2.unwrap();
+    let rows = {
+        let mut c = rig.app.db.conn().await.unwrap();
+        db::replication::volumes(&mut c, "plan-1").await.unwrap()
+    };
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    // the agents agree on each volume's secret: every copy completes byte for byte
+    let healthy = eventually(Duration::from_secs(60), || async {
+        let f = one.facts(&owner).await.unwrap();
+        f.initial_copy_done() && f.healthy()
+    })
+    .await;
+    assert!(
+        healthy,
+        "{:?}\n{}\n{}",
+        one.facts(&owner).await.unwrap(),
+        a.log(),
+        b.log()
+    );
+    for (n, d) in data.iter().enumerate() {
+        let mirror = rig.vol("node-b", &format!("holdfast-mirror-vol-{n}"));
+        let same = eventually(Duration::from_secs(30), || async {
+            read(&mirror).await == *d
+        })
+        .await;
+        assert!(same, "volume {n} differs on the target\n{}", b.log());
+    }
+    one.stop(&owner).await.unwrap();
+    drop((a, b));
+    rig.stop(&["node-a", "node-b"]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_errors_name_the_backend_and_the_agent() {
     let rig = Rig::start(Backend::Sqlite).await;
