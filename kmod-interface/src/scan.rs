@@ -44,7 +44,7 @@ impl Table {
         out
     }
 
-    fn decode(bytes: &[u8]) -> Result<Table, String> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Table, String> {
         if bytes.len() < HEADER + 32 {
             return Err("file too short".into());
         }
@@ -151,7 +151,8 @@ impl ScanTracker {
         Ok(Some(table))
     }
 
-    fn scan(&self) -> Result<Table, TrackerError> {
+    /// The table of the volume as it is now (reads and hashes all of it).
+    pub(crate) fn scan(&self) -> Result<Table, TrackerError> {
         let read_err = |source| TrackerError::ReadSource {
             path: self.source.clone(),
             source,

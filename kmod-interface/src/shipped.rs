@@ -163,9 +163,9 @@ impl ShippedTable {
 
     fn block_range(&self, offset: u64, len: u64) -> Result<Range<u64>, TrackerError> {
         let bs = u64::from(self.table.block_size);
-        let end = offset.checked_add(len).unwrap_or(u64::MAX);
-        let aligned_end = end % bs == 0 || end == self.table.volume_size;
-        if offset % bs != 0 || !aligned_end || end > self.table.volume_size {
+        let end = offset.saturating_add(len);
+        let aligned_end = end.is_multiple_of(bs) || end == self.table.volume_size;
+        if !offset.is_multiple_of(bs) || !aligned_end || end > self.table.volume_size {
             return Err(TrackerError::CorruptState {
                 path: self.path.clone(),
                 reason: format!(
@@ -270,4 +270,116 @@ impl ShippedTable {
 /// The hash of `len` zero bytes.
 pub(crate) fn zero_hash(len: usize) -> Hash {
     *blake3::hash(&vec![0u8; len]).as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::ScanTracker;
+    use crate::tracker::ChangeTracker;
+    use crate::whole;
+    use rand::{Rng, SeedableRng};
+
+    const BS: u32 = 4096;
+
+    /// A volume of random data with a zero hole in the middle and a partial last block.
+    fn volume(dir: &Path) -> (PathBuf, Vec<u8>) {
+        let size = 5 * (64 << 10) + 4096 * 3 + 100;
+        let mut data = vec![0u8; size];
+        rand::rngs::SmallRng::seed_from_u64(5).fill(&mut data[..]);
+        data[64 << 10..3 * (64 << 10)].fill(0);
+        let path = dir.join("vol.img");
+        std::fs::write(&path, &data).unwrap();
+        (path, data)
+    }
+
+    /// Records `extents` as the source ships them: zero extents as zeroes.
+    fn ship(t: &mut ShippedTable, data: &[u8], extents: &[crate::Extent]) {
+        for e in extents {
+            let bytes = &data[e.offset as usize..e.end() as usize];
+            if bytes.iter().all(|&b| b == 0) {
+                t.record_zero(e.offset, e.len).unwrap();
+            } else {
+                t.record(e.offset, bytes).unwrap();
+            }
+        }
+    }
+
+    fn pending(dir: &Path) -> Table {
+        Table::decode(&std::fs::read(dir.join("k.scan.pending")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_table_built_while_shipping_equals_the_scan_of_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, data) = volume(dir.path());
+        let mut tracker = ScanTracker::new(&path, dir.path(), "k", BS).unwrap();
+        let size = tracker.start_unscanned_initial_copy().unwrap().unwrap();
+        assert_eq!(size, data.len() as u64);
+        let mut t = tracker.shipped_table().unwrap().unwrap();
+        let extents = whole(size, BS, 64 << 10);
+        ship(&mut t, &data, &extents);
+        t.finish().unwrap();
+        let scanned = ScanTracker::new(&path, &dir.path().join("other"), "k", BS)
+            .unwrap()
+            .scan()
+            .unwrap();
+        assert_eq!(pending(dir.path()), scanned);
+
+        // Once committed it is the baseline: nothing changed, then exactly one block.
+        tracker.commit().unwrap();
+        assert!(tracker.shipped_table().is_none());
+        assert!(tracker.start_unscanned_initial_copy().is_none());
+        let c = tracker.changes().unwrap();
+        assert!(!c.initial && c.blocks.is_empty(), "{c:?}");
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.write_all_at(&[1; 10], 2 * u64::from(BS) + 7).unwrap();
+        assert_eq!(tracker.changes().unwrap().blocks, vec![2]);
+    }
+
+    #[test]
+    fn a_reopened_table_keeps_what_was_made_durable_and_resumes_from_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, data) = volume(dir.path());
+        let mut tracker = ScanTracker::new(&path, dir.path(), "k", BS).unwrap();
+        let size = tracker.start_unscanned_initial_copy().unwrap().unwrap();
+        let extents = whole(size, BS, 64 << 10);
+        let mut t = tracker.shipped_table().unwrap().unwrap();
+        ship(&mut t, &data, &extents[..3]);
+        t.persist(extents[2].end()).unwrap();
+        // Shipped but not made durable before the "crash": not trusted after it.
+        ship(&mut t, &data, &extents[3..5]);
+        drop(t);
+
+        let mut t = tracker.shipped_table().unwrap().unwrap();
+        assert_eq!(t.durable_bytes(), extents[2].end());
+        assert!(t.finish().is_err(), "an incomplete table was finished");
+        // Resumed at the third extent (the target held less than the table covers).
+        ship(&mut t, &data, &extents[2..]);
+        t.finish().unwrap();
+        let scanned = ScanTracker::new(&path, &dir.path().join("other"), "k", BS)
+            .unwrap()
+            .scan()
+            .unwrap();
+        assert_eq!(pending(dir.path()), scanned);
+    }
+
+    #[test]
+    fn gaps_and_misaligned_ranges_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, data) = volume(dir.path());
+        let mut tracker = ScanTracker::new(&path, dir.path(), "k", BS).unwrap();
+        let size = tracker.start_unscanned_initial_copy().unwrap().unwrap();
+        let extents = whole(size, BS, 64 << 10);
+        let mut t = tracker.shipped_table().unwrap().unwrap();
+        ship(&mut t, &data, &extents[1..]);
+        // The first extent was never recorded: nothing may be declared durable.
+        assert!(t.persist(extents[1].end()).is_err());
+        assert!(t.finish().is_err());
+        assert!(t.record(1, &data[1..4097]).is_err());
+        assert!(t.record_zero(0, 100).is_err());
+        assert!(t.record(size - 100, &[0; 200]).is_err());
+        // The tail is a partial block and may be recorded as such.
+        t.record(size - 100, &data[size as usize - 100..]).unwrap();
+    }
 }
