@@ -157,10 +157,22 @@ impl ExtentSource {
 }
 
 /// A running reader: items in order, and where the sender returns spent buffers.
+/// Dropping it stops the thread and waits for it (at most one extent read or one
+/// table flush), so a later cycle never races a stale reader on the table's file.
 #[derive(Debug)]
 pub struct Reader {
     pub items: mpsc::Receiver<Result<Item, ReplicationError>>,
     pub spent: std::sync::mpsc::Sender<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.items.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Starts reading extents `from..` of `source` on a thread of its own; it stops after
@@ -173,7 +185,7 @@ pub fn spawn(
 ) -> Result<Reader, ReplicationError> {
     let (tx, items) = mpsc::channel(READ_AHEAD);
     let (spent, spent_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("hf-extent-reader".into())
         .spawn(move || {
             let _span = debug_span!("read_extents", volume_id = %source.volume_id).entered();
@@ -182,5 +194,9 @@ pub fn spawn(
             }
         })
         .map_err(ReplicationError::ReaderThread)?;
-    Ok(Reader { items, spent })
+    Ok(Reader {
+        items,
+        spent,
+        thread: Some(thread),
+    })
 }
