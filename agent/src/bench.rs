@@ -98,6 +98,21 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
+/// CPU seconds (user + system) used so far by this process (both ends of the
+/// replication run in it) and by its waited-for children (`cp`, `rsync`): figures that
+/// hold when other work shares the CPUs, unlike elapsed times.
+fn cpu() -> anyhow::Result<(f64, f64)> {
+    use nix::sys::resource::{Usage, UsageWho, getrusage};
+    let total = |u: Usage| {
+        let t = |v: nix::sys::time::TimeVal| v.tv_sec() as f64 + v.tv_usec() as f64 / 1e6;
+        t(u.user_time()) + t(u.system_time())
+    };
+    Ok((
+        total(getrusage(UsageWho::RUSAGE_SELF)?),
+        total(getrusage(UsageWho::RUSAGE_CHILDREN)?),
+    ))
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.dir.exists() {
         std::fs::remove_dir_all(&args.dir)?;
@@ -135,9 +150,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let cp_dest = args.dir.join("cp.img");
     let (mut cp_time, mut cp_sync) = (Duration::MAX, Duration::MAX);
     let mut ours_initial = Duration::MAX;
+    let (mut cp_cpu, mut ours_cpu) = (f64::MAX, f64::MAX);
     let mut last = None;
     for round in 0..ROUNDS {
+        let before = cpu()?;
         let (round_cp, _) = timed(Command::new("cp").arg(&src).arg(&cp_dest))?;
+        cp_cpu = cp_cpu.min(cpu()?.1 - before.1);
         let s = fsync(&cp_dest)?;
         let t = round_cp;
         std::fs::remove_file(&cp_dest)?;
@@ -173,9 +191,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         };
         std::fs::create_dir_all(&vol.state_dir)?;
         let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None)?);
-        let t = Instant::now();
+        let (before, t) = (cpu()?, Instant::now());
         let report = source::run_cycle(&vol, &mut tracker, None).await?;
         let took = t.elapsed();
+        ours_cpu = ours_cpu.min(cpu()?.0 - before.0);
         println!(
             "round {}: cp {:.3} s, holdfast {:.3} s",
             round + 1,
@@ -208,6 +227,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "ratio holdfast / (cp+fsync)  {:6.2}x",
         secs(ours_initial) / secs(cp_time + cp_sync)
+    );
+    println!(
+        "CPU time: cp {cp_cpu:.3} s, holdfast {ours_cpu:.3} s (both ends), ratio {:.2}x",
+        ours_cpu / cp_cpu.max(1e-3)
     );
     if args.tls {
         let (over_tls, wire) = tls::initial_copy(&args.dir, &src, args.zstd, ROUNDS).await?;
@@ -242,6 +265,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         blocks.len() as u64
     };
+    let before = cpu()?;
     let (rsync_time, rsync_out) = timed(
         Command::new("rsync")
             .args(["--inplace", "--no-whole-file", "--ignore-times", "--stats"])
@@ -253,9 +277,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .find_map(|l| l.strip_prefix("Total bytes sent: "))
         .map(|s| s.replace(',', ""))
         .unwrap_or_default();
-    let t = Instant::now();
+    let rsync_cpu = cpu()?.1 - before.1;
+    let (before, t) = (cpu()?, Instant::now());
     let delta = source::run_cycle(&vol, &mut tracker, None).await?;
     let ours_delta = t.elapsed();
+    let delta_cpu = cpu()?.0 - before.0;
     anyhow::ensure!(same(&src, &mirror)?, "delta result differs from the source");
     let changed_bytes = changed * 4096;
     println!(
@@ -280,6 +306,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "ratio bytes sent / changed blocks    {:6.3}x   (goal <= 1.1)",
         delta.bytes_sent as f64 / changed_bytes.max(1) as f64
+    );
+    println!(
+        "CPU time: rsync {rsync_cpu:.3} s, holdfast {delta_cpu:.3} s (both ends), ratio {:.3}x",
+        delta_cpu / rsync_cpu.max(1e-3)
     );
 
     // --- lag under a steady writer

@@ -52,6 +52,22 @@ pub fn coalesce(blocks: &[u64], block_size: u32, volume_size: u64, max_len: u64)
     out
 }
 
+/// The whole of a volume of `volume_size` bytes as extents of at most `max_len` bytes
+/// (the same as [`coalesce`] of every block, without listing them).
+pub fn whole(volume_size: u64, block_size: u32, max_len: u64) -> Vec<Extent> {
+    let bs = u64::from(block_size.max(1));
+    let step = (max_len / bs).max(1) * bs;
+    (0..volume_size.div_ceil(step))
+        .map(|i| {
+            let offset = i * step;
+            Extent {
+                offset,
+                len: step.min(volume_size - offset),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +98,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn whole_is_coalesce_of_every_block(
+            size in 0u64..2_000_000,
+            bs in prop_oneof![Just(512u32), Just(4096u32)],
+            max_blocks in 1u64..40,
+        ) {
+            let max_len = max_blocks * u64::from(bs);
+            let every: Vec<u64> = (0..size.div_ceil(u64::from(bs))).collect();
+            prop_assert_eq!(whole(size, bs, max_len), coalesce(&every, bs, size, max_len));
+        }
+
         #[test]
         fn extents_cover_exactly_the_blocks(
             mut blocks in proptest::collection::vec(0u64..300, 0..100),

@@ -21,10 +21,12 @@ pub mod detect;
 mod durable;
 pub mod kernel;
 pub mod scan;
+pub mod shipped;
 mod tracker;
 
-pub use blocks::{Extent, coalesce};
+pub use blocks::{Extent, coalesce, whole};
 pub use detect::{ModuleInfo, module_loaded, parse_proc_modules};
 pub use kernel::{KernelDevice, KernelTracker};
 pub use scan::ScanTracker;
+pub use shipped::ShippedTable;
 pub use tracker::{ChangeSet, ChangeTracker, StagedChanges, TrackerError, TrackerKind};

@@ -14,22 +14,23 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::durable::{remove_durably, write_atomic};
+use crate::shipped::{ShippedTable, zero_hash};
 use crate::tracker::{ChangeSet, ChangeTracker, TrackerError, TrackerKind, check_block_size};
 
 const MAGIC: &[u8; 8] = b"HFSCAN01";
 const HEADER: usize = 8 + 4 + 8 + 8;
-type Hash = [u8; 32];
+pub(crate) type Hash = [u8; 32];
 
 /// A checksum table: one hash per block of a volume of `volume_size` bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Table {
-    block_size: u32,
-    volume_size: u64,
-    hashes: Vec<Hash>,
+pub(crate) struct Table {
+    pub(crate) block_size: u32,
+    pub(crate) volume_size: u64,
+    pub(crate) hashes: Vec<Hash>,
 }
 
 impl Table {
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER + self.hashes.len() * 32 + 32);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.block_size.to_le_bytes());
@@ -43,7 +44,7 @@ impl Table {
         out
     }
 
-    fn decode(bytes: &[u8]) -> Result<Table, String> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Table, String> {
         if bytes.len() < HEADER + 32 {
             return Err("file too short".into());
         }
@@ -85,6 +86,8 @@ pub struct ScanTracker {
     source: PathBuf,
     table_path: PathBuf,
     pending_path: PathBuf,
+    /// The table of an initial copy built while shipping (see [`ShippedTable`]).
+    shipping_path: PathBuf,
     block_size: u32,
     threads: usize,
 }
@@ -107,6 +110,7 @@ impl ScanTracker {
             source: source.into(),
             table_path: state_dir.join(format!("{key}.scan")),
             pending_path: state_dir.join(format!("{key}.scan.pending")),
+            shipping_path: state_dir.join(format!("{key}.scan.shipping")),
             block_size,
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -147,7 +151,8 @@ impl ScanTracker {
         Ok(Some(table))
     }
 
-    fn scan(&self) -> Result<Table, TrackerError> {
+    /// The table of the volume as it is now (reads and hashes all of it).
+    pub(crate) fn scan(&self) -> Result<Table, TrackerError> {
         let read_err = |source| TrackerError::ReadSource {
             path: self.source.clone(),
             source,
@@ -211,11 +216,6 @@ fn hash_range(
     Ok(out)
 }
 
-/// The hash of `len` zero bytes.
-fn zero_hash(len: usize) -> Hash {
-    *blake3::hash(&vec![0u8; len]).as_bytes()
-}
-
 /// Blocks whose hash in `new` differs from `old` (absent or shorter `old` = zeroes).
 fn diff(old: Option<&Table>, new: &Table) -> Vec<u64> {
     let bs = u64::from(new.block_size);
@@ -260,6 +260,11 @@ impl ChangeTracker for ScanTracker {
     }
 
     fn changes(&mut self) -> Result<ChangeSet, TrackerError> {
+        // A scan supersedes an initial copy's table built while shipping.
+        remove_durably(&self.shipping_path).map_err(|source| TrackerError::State {
+            path: self.shipping_path.clone(),
+            source,
+        })?;
         let baseline = self.load(&self.table_path)?;
         let scanned = self.scan()?;
         let blocks = diff(baseline.as_ref(), &scanned);
@@ -289,17 +294,57 @@ impl ChangeTracker for ScanTracker {
             .map_err(|source| TrackerError::State {
                 path: self.table_path.clone(),
                 source,
-            })
+            })?;
+        remove_durably(&self.shipping_path).map_err(|source| TrackerError::State {
+            path: self.shipping_path.clone(),
+            source,
+        })
     }
 
     fn reset(&mut self) -> Result<(), TrackerError> {
-        for p in [&self.table_path, &self.pending_path] {
+        for p in [&self.table_path, &self.pending_path, &self.shipping_path] {
             remove_durably(p).map_err(|source| TrackerError::State {
                 path: p.clone(),
                 source,
             })?;
         }
         Ok(())
+    }
+
+    fn start_unscanned_initial_copy(&mut self) -> Option<Result<u64, TrackerError>> {
+        if self.has_baseline() {
+            return None;
+        }
+        Some((|| {
+            let volume_size = File::open(&self.source)
+                .and_then(|mut f| f.seek(SeekFrom::End(0)))
+                .map_err(|source| TrackerError::ReadSource {
+                    path: self.source.clone(),
+                    source,
+                })?;
+            remove_durably(&self.pending_path).map_err(|source| TrackerError::State {
+                path: self.pending_path.clone(),
+                source,
+            })?;
+            ShippedTable::create(
+                &self.shipping_path,
+                &self.pending_path,
+                self.block_size,
+                volume_size,
+            )?;
+            Ok(volume_size)
+        })())
+    }
+
+    fn shipped_table(&mut self) -> Option<Result<ShippedTable, TrackerError>> {
+        if !self.shipping_path.exists() {
+            return None;
+        }
+        Some(ShippedTable::open(
+            &self.shipping_path,
+            &self.pending_path,
+            self.block_size,
+        ))
     }
 }
 

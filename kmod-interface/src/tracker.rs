@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::shipped::ShippedTable;
+
 /// Which mechanism a tracker uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrackerKind {
@@ -101,6 +103,22 @@ pub trait ChangeTracker: Send + std::fmt::Debug {
         &mut self,
         _staging: &std::path::Path,
     ) -> Option<Result<StagedChanges, TrackerError>> {
+        None
+    }
+    /// Trackers whose baseline is a checksum of the data (the scan tracker) need not
+    /// read the volume before an initial copy: with no baseline they return `Some` of
+    /// the volume size and start a [`ShippedTable`]; the caller then ships every block
+    /// (an initial copy, relative to zeroes), records what it ships in the table from
+    /// [`shipped_table`](ChangeTracker::shipped_table), and
+    /// [`finish`](ShippedTable::finish)es it before `commit`. `None` (the default, or
+    /// when a baseline exists): plan with [`changes`](ChangeTracker::changes).
+    fn start_unscanned_initial_copy(&mut self) -> Option<Result<u64, TrackerError>> {
+        None
+    }
+    /// The table of the initial copy started by
+    /// [`start_unscanned_initial_copy`](ChangeTracker::start_unscanned_initial_copy)
+    /// and not committed yet (also after a restart); `None` if there is none.
+    fn shipped_table(&mut self) -> Option<Result<ShippedTable, TrackerError>> {
         None
     }
 }

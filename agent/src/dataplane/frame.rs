@@ -11,6 +11,14 @@ use thiserror::Error;
 pub const MAX_PAYLOAD: usize = 4 << 20;
 /// Largest encoded body accepted.
 pub const MAX_BODY: usize = MAX_PAYLOAD + 1024;
+/// Bytes of a block's body before its payload: type, seq, offset, len, checksum,
+/// encoding, payload length.
+pub const BLOCK_HEAD: usize = 1 + 8 + 8 + 4 + 32 + 1 + 4;
+
+/// Whether `body` starts with a whole block head.
+pub fn is_block_head(body: &[u8]) -> bool {
+    body.first() == Some(&7) && body.len() >= BLOCK_HEAD
+}
 const MAX_STRING: usize = 4096;
 
 pub type Digest = [u8; 32];
@@ -210,47 +218,56 @@ impl Msg {
         }
     }
 
-    /// Decodes a body it owns; a block's payload is taken without copying.
+    /// Decodes a body it owns; a block's payload is split off (see
+    /// [`decode_parts`](Msg::decode_parts) to receive it apart in the first place).
     pub fn decode_owned(mut body: Vec<u8>) -> Result<Msg, FrameError> {
-        const HEAD: usize = 1 + 8 + 8 + 4 + 32 + 1 + 4;
-        if body.first() == Some(&7) && body.len() >= HEAD && body.len() <= MAX_BODY {
-            let payload = body.split_off(HEAD);
-            let declared = u32::from_be_bytes([
-                body[HEAD - 4],
-                body[HEAD - 3],
-                body[HEAD - 2],
-                body[HEAD - 1],
-            ]) as usize;
-            if declared != payload.len() {
-                return Err(if declared > payload.len() {
-                    FrameError::Truncated
-                } else {
-                    FrameError::Trailing(payload.len() - declared)
-                });
-            }
-            if payload.len() > MAX_PAYLOAD {
-                return Err(FrameError::TooLarge(payload.len()));
-            }
-            return match Msg::decode(&[&body[..HEAD - 4], &[0, 0, 0, 0]].concat())? {
-                Msg::Block {
-                    seq,
-                    offset,
-                    len,
-                    checksum,
-                    encoding,
-                    ..
-                } => Ok(Msg::Block {
-                    seq,
-                    offset,
-                    len,
-                    checksum,
-                    encoding,
-                    payload,
-                }),
-                _ => Err(FrameError::UnknownType(7)),
-            };
+        if is_block_head(&body) && body.len() <= MAX_BODY {
+            let payload = body.split_off(BLOCK_HEAD);
+            return Msg::decode_parts(&body, payload);
         }
         Msg::decode(&body)
+    }
+
+    /// Decodes a block from its head (the [`BLOCK_HEAD`] bytes before the payload) and
+    /// its payload, read apart so the payload is never copied.
+    pub fn decode_parts(head: &[u8], payload: Vec<u8>) -> Result<Msg, FrameError> {
+        if !is_block_head(head) || head.len() != BLOCK_HEAD {
+            return Err(FrameError::Truncated);
+        }
+        let declared = u32::from_be_bytes([
+            head[BLOCK_HEAD - 4],
+            head[BLOCK_HEAD - 3],
+            head[BLOCK_HEAD - 2],
+            head[BLOCK_HEAD - 1],
+        ]) as usize;
+        if declared != payload.len() {
+            return Err(if declared > payload.len() {
+                FrameError::Truncated
+            } else {
+                FrameError::Trailing(payload.len() - declared)
+            });
+        }
+        if payload.len() > MAX_PAYLOAD {
+            return Err(FrameError::TooLarge(payload.len()));
+        }
+        match Msg::decode(&[&head[..BLOCK_HEAD - 4], &[0, 0, 0, 0]].concat())? {
+            Msg::Block {
+                seq,
+                offset,
+                len,
+                checksum,
+                encoding,
+                ..
+            } => Ok(Msg::Block {
+                seq,
+                offset,
+                len,
+                checksum,
+                encoding,
+                payload,
+            }),
+            _ => Err(FrameError::UnknownType(7)),
+        }
     }
 
     /// The body of the frame (type byte and fields).

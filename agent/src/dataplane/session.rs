@@ -31,7 +31,7 @@ use sha2::{Digest as _, Sha256};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 
-use super::frame::{Digest, FrameError, MAX_BODY, Msg};
+use super::frame::{BLOCK_HEAD, Digest, FrameError, MAX_BODY, Msg, is_block_head};
 use super::tls::{PeerCert, TlsError};
 
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -231,8 +231,26 @@ impl FrameReader {
         if len > MAX_BODY {
             return Err(FrameError::TooLarge(len).into());
         }
-        let mut body = vec![0u8; len];
+        // The head first: a block's payload is then read into a buffer of its own (no
+        // zeroing, no copy when it is decoded); other bodies are read whole.
+        let mut body = vec![0u8; len.min(BLOCK_HEAD)];
         self.inner.read_exact(&mut body).await?;
+        let rest = len - body.len();
+        let payload = if is_block_head(&body) {
+            let mut payload = Vec::with_capacity(rest + 64);
+            (&mut self.inner)
+                .take(rest as u64)
+                .read_to_end(&mut payload)
+                .await?;
+            if payload.len() != rest {
+                return Err(DataPlaneError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            Some(payload)
+        } else {
+            body.resize(len, 0);
+            self.inner.read_exact(&mut body[len - rest..]).await?;
+            None
+        };
         match (&self.key, has_mac) {
             (Some(key), true) => {
                 let mut mac = [0u8; 32];
@@ -254,7 +272,10 @@ impl FrameReader {
             (None, true) => return Err(DataPlaneError::Protocol("unexpected MAC".into())),
             (None, false) => {}
         }
-        Ok(Some(Msg::decode_owned(body)?))
+        Ok(Some(match payload {
+            Some(payload) => Msg::decode_parts(&body, payload)?,
+            None => Msg::decode(&body)?,
+        }))
     }
 
     pub async fn expect(&mut self) -> Result<Msg, DataPlaneError> {
@@ -275,14 +296,10 @@ impl std::fmt::Debug for FrameReader {
     }
 }
 
-/// Bytes of a block frame's body before its payload: type, seq, offset, len, checksum,
-/// encoding, payload length.
-const BLOCK_HEADER: usize = 1 + 8 + 8 + 4 + 32 + 1 + 4;
-
 /// The part of a body the MAC covers (see the module docs).
 fn authenticated(body: &[u8]) -> &[u8] {
-    if body.first() == Some(&7) && body.len() >= BLOCK_HEADER {
-        &body[..BLOCK_HEADER]
+    if is_block_head(body) {
+        &body[..BLOCK_HEAD]
     } else {
         body
     }

@@ -10,15 +10,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use holdfast_kmod::{ChangeTracker, TrackerError};
+use holdfast_kmod::{ChangeTracker, ShippedTable, TrackerError};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, instrument, warn};
 
 use super::cursor::{Resume, TargetCursor, resume};
+use super::extent_reader::{self, ExtentSource, Item, SyncEvery};
 use super::plan::Plan;
-use crate::dataplane::frame::{Encoding, Msg};
+use crate::dataplane::frame::Msg;
 use crate::dataplane::limiter::TokenBucket;
 use crate::dataplane::session::{self, ClientHello, DataPlaneError, FrameWriter, Session};
 use crate::dataplane::tls::{DataPlaneTls, TlsError};
@@ -100,6 +101,8 @@ pub enum ReplicationError {
     Snapshot { name: String, reason: String },
     #[error("the target broke the protocol: {0}")]
     Protocol(String),
+    #[error("cannot start a thread to read the volume: {0}")]
+    ReaderThread(std::io::Error),
 }
 
 /// What the source persists besides the plan.
@@ -250,7 +253,37 @@ async fn new_plan(
     tracker: &mut Option<Box<dyn ChangeTracker>>,
     epoch: u64,
 ) -> Result<Plan, ReplicationError> {
-    let plan = scan_plan(vol, tracker, epoch).await?;
+    let scan_started_ms = holdfast_protocol::UnixMillis::now().0;
+    let unscanned = with_tracker(tracker, |t| {
+        let bs = t.block_size();
+        t.start_unscanned_initial_copy()
+            .map(|r| r.map(|size| (size, bs)))
+            .transpose()
+    })
+    .await?;
+    let plan = match unscanned {
+        // An initial copy without a scan first: every block is shipped (zero extents
+        // are skipped as they are read) and the tracker's table is built from them.
+        Some((volume_size, bs)) => {
+            let max_len = MAX_EXTENT.max(u64::from(bs));
+            let plan = Plan {
+                epoch,
+                volume_size,
+                initial: true,
+                scan_started_ms,
+                staged: false,
+                extents: holdfast_kmod::whole(volume_size, bs, max_len),
+            };
+            info!(
+                epoch,
+                extents = plan.extents.len(),
+                bytes = plan.bytes(),
+                "initial copy planned (hashed while shipping)"
+            );
+            plan
+        }
+        None => scan_plan(vol, tracker, epoch).await?,
+    };
     vol.save_plan(&plan)?;
     Ok(plan)
 }
@@ -351,6 +384,27 @@ pub async fn run_cycle(
         plan = new_plan(vol, tracker, plan.epoch.max(target.epoch + 1)).await?;
         decision = resume(plan.epoch, plan.initial, target);
     }
+    let table = match shipped_table(tracker, &plan, decision).await? {
+        Ok(table) => table,
+        Err(reason) => {
+            warn!(
+                plan_epoch = plan.epoch,
+                target_epoch = target.epoch,
+                %reason,
+                "the initial copy's table cannot resume; copying everything again"
+            );
+            with_tracker(tracker, |t| t.reset()).await?;
+            vol.drop_plan()?;
+            plan = new_plan(vol, tracker, plan.epoch.max(target.epoch) + 1).await?;
+            decision = resume(plan.epoch, plan.initial, target);
+            shipped_table(tracker, &plan, decision)
+                .await?
+                .map_err(|reason| ReplicationError::State {
+                    path: vol.state_dir.clone(),
+                    reason,
+                })?
+        }
+    };
     let (reader, mut writer) = (session.reader, session.writer);
     let (tx, mut rx) = mpsc::channel::<Result<Msg, DataPlaneError>>(1024);
     let mut reader = reader;
@@ -370,7 +424,7 @@ pub async fn run_cycle(
     let result = async {
         let (resumed_from, resends) = match decision {
             Resume::From(from) => {
-                let r = ship(vol, &plan, from, &mut writer, &mut rx).await?;
+                let r = ship(vol, &plan, from, table, &mut writer, &mut rx).await?;
                 (from, r)
             }
             Resume::AlreadyComplete => (plan.extents.len() as u64, 0),
@@ -454,6 +508,48 @@ pub async fn run_cycle(
     })
 }
 
+/// The table of an initial copy hashed while shipping, when `plan` is one and is to be
+/// shipped; `Err(reason)` when it cannot cover the bytes the target already holds (the
+/// copy must start again).
+async fn shipped_table(
+    tracker: &mut Option<Box<dyn ChangeTracker>>,
+    plan: &Plan,
+    decision: Resume,
+) -> Result<Result<Option<ShippedTable>, String>, ReplicationError> {
+    let Resume::From(from) = decision else {
+        return Ok(Ok(None));
+    };
+    if !plan.initial {
+        return Ok(Ok(None));
+    }
+    let table = match with_tracker(tracker, |t| t.shipped_table().transpose()).await {
+        Ok(None) => return Ok(Ok(None)),
+        Ok(Some(t)) => t,
+        Err(ReplicationError::Tracker(e @ TrackerError::CorruptState { .. })) => {
+            return Ok(Err(e.to_string()));
+        }
+        Err(e) => return Err(e),
+    };
+    let resume_at = plan
+        .extents
+        .get(from as usize)
+        .map_or(plan.volume_size, |e| e.offset);
+    Ok(if table.volume_size() != plan.volume_size {
+        Err(format!(
+            "it describes {} bytes, the plan {}",
+            table.volume_size(),
+            plan.volume_size
+        ))
+    } else if table.durable_bytes() < resume_at {
+        Err(format!(
+            "it covers {} bytes, the target holds {resume_at}",
+            table.durable_bytes()
+        ))
+    } else {
+        Ok(Some(table))
+    })
+}
+
 async fn next(
     rx: &mut mpsc::Receiver<Result<Msg, DataPlaneError>>,
 ) -> Result<Msg, ReplicationError> {
@@ -465,54 +561,9 @@ async fn next(
     }
 }
 
-/// Reads extent `seq` and turns it into a frame; `None` for a zero extent of an initial
-/// copy (the target starts from zeroes).
-fn frame_for(
-    file: &File,
-    read_at: u64,
-    vol: &SourceVolume,
-    plan: &Plan,
-    seq: u64,
-) -> Result<Option<Msg>, ReplicationError> {
-    let ext = plan.extents[seq as usize];
-    let mut buf = vec![0u8; ext.len as usize];
-    file.read_exact_at(&mut buf, read_at)
-        .map_err(|source| ReplicationError::Source {
-            path: vol.path.clone(),
-            source,
-        })?;
-    if buf.iter().all(|&b| b == 0) {
-        return Ok((!plan.initial).then_some(Msg::Zero {
-            seq,
-            offset: ext.offset,
-            len: ext.len,
-        }));
-    }
-    let checksum = *blake3::hash(&buf).as_bytes();
-    let (encoding, payload) = if vol.compression {
-        match zstd::bulk::compress(&buf, 1) {
-            Ok(z) if z.len() < buf.len() => (Encoding::Zstd, z),
-            _ => (Encoding::Raw, buf),
-        }
-    } else {
-        (Encoding::Raw, buf)
-    };
-    Ok(Some(Msg::Block {
-        seq,
-        offset: ext.offset,
-        len: ext.len as u32,
-        checksum,
-        encoding,
-        payload,
-    }))
-}
-
 struct Shipper<'a> {
-    vol: &'a SourceVolume,
     plan: &'a Plan,
-    file: File,
-    /// Where each extent's bytes are in `file` (the staging file of a staged plan).
-    read_at: Vec<u64>,
+    source: Arc<ExtentSource>,
     limiter: Option<TokenBucket>,
     attempts: HashMap<u64, u32>,
     resends: u32,
@@ -521,17 +572,12 @@ struct Shipper<'a> {
 }
 
 impl Shipper<'_> {
-    async fn send(&mut self, writer: &mut FrameWriter, seq: u64) -> Result<(), ReplicationError> {
-        let Some(frame) = frame_for(
-            &self.file,
-            self.read_at[seq as usize],
-            self.vol,
-            self.plan,
-            seq,
-        )?
-        else {
-            return Ok(());
-        };
+    /// Sends one frame; returns a block's buffer for reuse.
+    async fn send(
+        &mut self,
+        writer: &mut FrameWriter,
+        frame: Msg,
+    ) -> Result<Option<Vec<u8>>, ReplicationError> {
         if let Some(l) = &mut self.limiter {
             let size = match &frame {
                 Msg::Block { payload, .. } => payload.len() as u64,
@@ -544,7 +590,10 @@ impl Shipper<'_> {
             }
         }
         writer.send(&frame).await?;
-        Ok(())
+        Ok(match frame {
+            Msg::Block { payload, .. } => Some(payload),
+            _ => None,
+        })
     }
 
     async fn handle(
@@ -572,7 +621,13 @@ impl Shipper<'_> {
                 }
                 warn!(seq, %reason, attempt = *n, "target rejected an extent; sending it again");
                 self.resends += 1;
-                self.send(writer, seq).await?;
+                let source = self.source.clone();
+                let frame = tokio::task::spawn_blocking(move || source.resend_frame(seq))
+                    .await
+                    .map_err(|e| ReplicationError::Protocol(format!("read task failed: {e}")))??;
+                if let Some(frame) = frame {
+                    self.send(writer, frame).await?;
+                }
                 writer.flush().await?;
             }
             other => {
@@ -585,10 +640,14 @@ impl Shipper<'_> {
     }
 }
 
+/// Ships extents `from..` of `plan`; with `table` (an initial copy hashed while
+/// shipping) the table is built from the bytes read and completed before the end.
+#[instrument(skip_all, fields(volume_id = %vol.volume_id, epoch = plan.epoch, from))]
 async fn ship(
     vol: &SourceVolume,
     plan: &Plan,
     from: u64,
+    table: Option<ShippedTable>,
     writer: &mut FrameWriter,
     rx: &mut mpsc::Receiver<Result<Msg, DataPlaneError>>,
 ) -> Result<u32, ReplicationError> {
@@ -627,12 +686,31 @@ async fn ship(
             plan.extents.iter().map(|e| e.offset).collect(),
         )
     };
-    let file = File::open(&path).map_err(|source| ReplicationError::Source { path, source })?;
-    let mut s = Shipper {
-        vol,
-        plan,
+    let file = File::open(&path).map_err(|source| ReplicationError::Source {
+        path: path.clone(),
+        source,
+    })?;
+    let source = Arc::new(ExtentSource {
+        volume_id: vol.volume_id.clone(),
+        path,
         file,
+        extents: plan.extents.clone(),
         read_at,
+        initial: plan.initial,
+        compression: vol.compression,
+        table: table.map(std::sync::Mutex::new),
+    });
+    let mut reader = extent_reader::spawn(
+        source.clone(),
+        from,
+        SyncEvery {
+            bytes: vol.sync_bytes,
+            extents: SYNC_EXTENTS,
+        },
+    )?;
+    let mut s = Shipper {
+        plan,
+        source,
         limiter: vol
             .bandwidth_limit_bps
             .map(|r| TokenBucket::new(r, Instant::now())),
@@ -641,24 +719,32 @@ async fn ship(
         syncs_sent: 0,
         syncs_acked: 0,
     };
-    let (mut since_sync_bytes, mut since_sync_extents) = (0u64, 0u64);
-    for seq in from..count {
+    loop {
         while let Ok(m) = rx.try_recv() {
             let m = m.map_err(ReplicationError::from)?;
             s.handle(m, writer).await?;
         }
-        s.send(writer, seq).await?;
-        since_sync_bytes += plan.extents[seq as usize].len;
-        since_sync_extents += 1;
-        if since_sync_bytes >= vol.sync_bytes || since_sync_extents >= SYNC_EXTENTS {
-            writer.send_now(&Msg::Sync { seq: seq + 1 }).await?;
-            s.syncs_sent += 1;
-            (since_sync_bytes, since_sync_extents) = (0, 0);
-            while s.syncs_sent - s.syncs_acked > SYNC_WINDOW {
-                let m = next(rx).await?;
-                s.handle(m, writer).await?;
+        let item = reader.items.recv().await.ok_or_else(|| {
+            ReplicationError::Protocol("the reader thread stopped without a word".into())
+        })??;
+        match item {
+            Item::Frame { frame, .. } => {
+                if let Some(frame) = frame
+                    && let Some(spent) = s.send(writer, frame).await?
+                {
+                    let _ = reader.spent.send(spent);
+                }
             }
-            debug!(seq, "sync point");
+            Item::Sync { seq } => {
+                writer.send_now(&Msg::Sync { seq }).await?;
+                s.syncs_sent += 1;
+                while s.syncs_sent - s.syncs_acked > SYNC_WINDOW {
+                    let m = next(rx).await?;
+                    s.handle(m, writer).await?;
+                }
+                debug!(seq, "sync point");
+            }
+            Item::Done => break,
         }
     }
     writer

@@ -176,6 +176,21 @@ fn killing_the_source_mid_transfer_resumes_without_a_full_resync() {
     );
     assert_eq!(assert_pos(&s.mirror), SIZE);
     assert_eq!(digest(&s.src), digest(&s.mirror));
+
+    // The checksum table built while shipping (across the kill) describes what the
+    // target holds: the next cycle finds and ships exactly the block written since.
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&s.src)
+        .unwrap();
+    f.write_all_at(&[7; 4096], 40 * MIB + 8192).unwrap();
+    drop(f);
+    let delta = finish(push(&s, &addr, &[]));
+    assert_eq!(delta["epoch"], 2);
+    assert_eq!(delta["initial"], false);
+    assert_eq!(delta["planned_bytes"], 4096, "{delta}");
+    assert_eq!(digest(&s.src), digest(&s.mirror));
 }
 
 #[test]
