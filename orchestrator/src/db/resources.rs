@@ -192,6 +192,10 @@ pub async fn mark_children_deleted(
 const COLUMNS: &str = "kind, id, name, project_id, status, host, zone, parent_id, doc_json, \
     digest, first_seen_at, updated_at, deleted_at";
 
+/// [`COLUMNS`] with an empty document.
+const COLUMNS_WITHOUT_DOCUMENT: &str = "kind, id, name, project_id, status, host, zone, \
+    parent_id, '' AS doc_json, digest, first_seen_at, updated_at, deleted_at";
+
 type Row = (
     String,
     String,
@@ -249,15 +253,18 @@ pub async fn get(
 /// A page of resources of one kind, ordered by name then id, and the total.
 ///
 /// Only the filters given become SQL conditions (so the planner can use the indexes),
-/// and the page is chosen on `(name, id)` before the documents of that page are read.
+/// and the page is chosen on `(name, id)` before the rows of that page are read; their
+/// documents only when `documents` (otherwise `doc_json` is empty). `page` is
+/// (limit, offset).
 pub async fn list(
     conn: &mut AnyConnection,
     cluster_id: &str,
     kind: &'static str,
     f: &ResourceFilter<'_>,
-    limit: i64,
-    offset: i64,
+    page: (i64, i64),
+    documents: bool,
 ) -> Result<(Vec<StoredResource>, i64), DbError> {
+    let (limit, offset) = page;
     let mut filter = String::from("cluster_id = $1 AND kind = $2");
     let mut values: Vec<String> = Vec::new();
     for (column, value) in [
@@ -324,8 +331,14 @@ pub async fn list(
         return Ok((Vec::new(), total));
     }
     let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    // a page without documents does not read them (large, and TOASTed on PostgreSQL)
+    let columns = if documents {
+        COLUMNS
+    } else {
+        COLUMNS_WITHOUT_DOCUMENT
+    };
     let rows_sql = format!(
-        "SELECT {COLUMNS} FROM cluster_resources WHERE cluster_id = $1 AND kind = $2 AND id IN ({})",
+        "SELECT {columns} FROM cluster_resources WHERE cluster_id = $1 AND kind = $2 AND id IN ({})",
         placeholders.join(", ")
     );
     let mut rows = sqlx::query_as::<_, Row>(&rows_sql)

@@ -134,8 +134,8 @@ async fn page_of(
                 unprotected,
                 ..q.filter()
             },
-            page.limit,
-            page.offset,
+            (page.limit, page.offset),
+            q.documents,
         )
         .await?
     };
