@@ -250,24 +250,14 @@ impl Msg {
         if payload.len() > MAX_PAYLOAD {
             return Err(FrameError::TooLarge(payload.len()));
         }
-        match Msg::decode(&[&head[..BLOCK_HEAD - 4], &[0, 0, 0, 0]].concat())? {
-            Msg::Block {
-                seq,
-                offset,
-                len,
-                checksum,
-                encoding,
-                ..
-            } => Ok(Msg::Block {
-                seq,
-                offset,
-                len,
-                checksum,
-                encoding,
-                payload,
-            }),
-            _ => Err(FrameError::UnknownType(7)),
+        // the head decodes as a block with an empty payload; the payload read apart
+        // takes its place
+        let mut msg = Msg::decode(&[&head[..BLOCK_HEAD - 4], &[0, 0, 0, 0]].concat())?;
+        match &mut msg {
+            Msg::Block { payload: p, .. } => *p = payload,
+            _ => return Err(FrameError::UnknownType(7)),
         }
+        Ok(msg)
     }
 
     /// The body of the frame (type byte and fields).
