@@ -81,10 +81,11 @@ impl FromRequestParts<AppState> for Auth {
             ApiError::unauthenticated("log in first: send `Authorization: Bearer <token>`")
         })?;
         let hash = token_hash(&token);
-        let mut conn = state.db.read_conn().await?;
-        let session = db::sessions::get(&mut conn, &hash, now_ms())
-            .await?
-            .ok_or_else(|| ApiError::unauthenticated("the session has ended; log in again"))?;
+        let session = {
+            let mut conn = state.db.read_conn().await?;
+            db::sessions::actor(&mut conn, &hash, now_ms()).await?
+        }
+        .ok_or_else(|| ApiError::unauthenticated("the session has ended; log in again"))?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if via_cookie && !safe {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
@@ -96,18 +97,14 @@ impl FromRequestParts<AppState> for Auth {
                 ));
             }
         }
-        let user = db::users::get(&mut conn, &session.user_id)
-            .await?
-            .ok_or_else(|| ApiError::unauthenticated("the session's user no longer exists"))?;
-        drop(conn);
         if let Some(slot) = parts.extensions.get::<AuditSlot>() {
-            slot.set_actor(&user.id);
+            slot.set_actor(&session.user_id);
         }
         Ok(Auth {
             actor: Actor {
-                user_id: user.id,
-                role: user.role,
-                groups: user.groups.into_iter().collect::<BTreeSet<_>>(),
+                user_id: session.user_id,
+                role: session.role,
+                groups: session.groups.into_iter().collect::<BTreeSet<_>>(),
             },
             token_hash: hash,
         })

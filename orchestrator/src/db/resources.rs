@@ -212,6 +212,24 @@ type Row = (
     Option<i64>,
 );
 
+/// A page's row with the list's total before it.
+type TotalAndRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
+
 fn stored(r: Row, kind: &'static str) -> StoredResource {
     StoredResource {
         row: ResourceRow {
@@ -255,7 +273,7 @@ pub async fn get(
 /// Only the filters given become SQL conditions (so the planner can use the indexes),
 /// and the page is chosen on `(name, id)` before the rows of that page are read; their
 /// documents only when `documents` (otherwise `doc_json` is empty). `page` is
-/// (limit, offset).
+/// (limit, offset). One statement, plus a count when the page is past the end.
 pub async fn list(
     conn: &mut AnyConnection,
     cluster_id: &str,
@@ -299,61 +317,54 @@ pub async fn list(
             " AND id NOT IN (SELECT instance_id FROM protection_group_instances WHERE cluster_id = $1)",
         );
     }
-    let count_sql = format!("SELECT COUNT(*) FROM cluster_resources WHERE {filter}");
-    let mut count = sqlx::query_as::<_, (i64,)>(&count_sql)
-        .bind(cluster_id)
-        .bind(kind);
-    for v in &values {
-        count = count.bind(v);
-    }
-    let (total,) = count.fetch_one(&mut *conn).await?;
     let n = values.len() + 2;
-    let ids_sql = format!(
-        "SELECT id FROM cluster_resources WHERE {filter} ORDER BY name, id LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    );
-    let mut ids = sqlx::query_as::<_, (String,)>(&ids_sql)
-        .bind(cluster_id)
-        .bind(kind);
-    for v in &values {
-        ids = ids.bind(v);
-    }
-    let ids: Vec<String> = ids
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|(id,)| id)
-        .collect();
-    if ids.is_empty() {
-        return Ok((Vec::new(), total));
-    }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
     // a page without documents does not read them (large, and TOASTed on PostgreSQL)
     let columns = if documents {
         COLUMNS
     } else {
         COLUMNS_WITHOUT_DOCUMENT
     };
-    let rows_sql = format!(
-        "SELECT {columns} FROM cluster_resources WHERE cluster_id = $1 AND kind = $2 AND id IN ({})",
-        placeholders.join(", ")
+    // One round trip: the total (an uncorrelated subquery, computed once), and the rows
+    // of the page, chosen on `(name, id)` from the index before any row is read.
+    let page_sql = format!(
+        "SELECT (SELECT COUNT(*) FROM cluster_resources WHERE {filter}) AS total, {columns} \
+         FROM cluster_resources WHERE cluster_id = $1 AND kind = $2 AND id IN \
+         (SELECT id FROM cluster_resources WHERE {filter} ORDER BY name, id LIMIT ${} OFFSET ${}) \
+         ORDER BY name, id",
+        n + 1,
+        n + 2
     );
-    let mut rows = sqlx::query_as::<_, Row>(&rows_sql)
+    let mut q = sqlx::query_as::<_, TotalAndRow>(&page_sql)
         .bind(cluster_id)
         .bind(kind);
-    for id in &ids {
-        rows = rows.bind(id);
+    for v in &values {
+        q = q.bind(v);
     }
-    let mut by_id: HashMap<String, StoredResource> = rows
-        .fetch_all(&mut *conn)
-        .await?
+    let rows = q.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    let Some(total) = rows.first().map(|r| r.0) else {
+        if offset == 0 {
+            return Ok((Vec::new(), 0));
+        }
+        // past the last page: the total still counts
+        let count_sql = format!("SELECT COUNT(*) FROM cluster_resources WHERE {filter}");
+        let mut count = sqlx::query_as::<_, (i64,)>(&count_sql)
+            .bind(cluster_id)
+            .bind(kind);
+        for v in &values {
+            count = count.bind(v);
+        }
+        let (total,) = count.fetch_one(&mut *conn).await?;
+        return Ok((Vec::new(), total));
+    };
+    let page = rows
         .into_iter()
-        .map(|r| (r.1.clone(), stored(r, kind)))
+        .map(|r| {
+            let row = (
+                r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13,
+            );
+            stored(row, kind)
+        })
         .collect();
-    let page = ids.iter().filter_map(|id| by_id.remove(id)).collect();
     Ok((page, total))
 }
 

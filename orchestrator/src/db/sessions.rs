@@ -3,6 +3,7 @@
 use sqlx::AnyConnection;
 
 use super::DbError;
+use crate::domain::rbac::Role;
 
 /// A stored session.
 #[derive(Debug, Clone)]
@@ -71,6 +72,53 @@ pub async fn get(
             source_ip,
         },
     ))
+}
+
+/// What a request's credentials stand for: the live session's CSRF token and its
+/// user's id, role and groups.
+#[derive(Debug, Clone)]
+pub struct SessionActor {
+    /// Token the console echoes in `X-CSRF-Token`.
+    pub csrf_token: String,
+    /// The session's user.
+    pub user_id: String,
+    /// The user's role.
+    pub role: Role,
+    /// The user's groups, ordered.
+    pub groups: Vec<String>,
+}
+
+/// The live session of `token_hash` with its user, role and groups in one round trip
+/// (every API request asks this first). `None` when the session expired or never
+/// existed; deleting a user deletes their sessions.
+pub async fn actor(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<SessionActor>, DbError> {
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT s.csrf_token, u.id, u.role, m.group_id FROM sessions s \
+         JOIN users u ON u.id = s.user_id \
+         LEFT JOIN user_group_members m ON m.user_id = u.id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 ORDER BY m.group_id",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some((csrf_token, user_id, role, _)) = rows.first().cloned() else {
+        return Ok(None);
+    };
+    let role = Role::parse(&role).ok_or_else(|| DbError::Corrupt {
+        table: "users",
+        reason: format!("unknown role {role:?}"),
+    })?;
+    Ok(Some(SessionActor {
+        csrf_token,
+        user_id,
+        role,
+        groups: rows.into_iter().filter_map(|r| r.3).collect(),
+    }))
 }
 
 /// Ends one session.

@@ -241,6 +241,34 @@ async fn full_sync_equals_the_cloud(app: &TestApp) {
         .filter(|x| x.tenant_id == project)
         .count();
     assert_eq!(page["total"], in_project);
+    // Pages follow one order (name, id), and a page past the end still counts.
+    let ids = |page: &serde_json::Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let servers = s.nova().servers(&all).await.unwrap().len();
+    assert!(servers >= 4, "the fixture has {servers} servers");
+    let mut pages = Vec::new();
+    for query in ["limit=4", "limit=2", "limit=2&offset=2", "offset=500"] {
+        let (st, page) = app
+            .call(
+                "GET",
+                &format!("/api/v1/clusters/{id}/resources/instances?{query}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{query}: {page}");
+        assert_eq!(page["total"], servers, "{query}: {page}");
+        pages.push(ids(&page));
+    }
+    assert_eq!(pages[0].len(), 4);
+    assert_eq!(pages[0], [pages[1].clone(), pages[2].clone()].concat());
+    assert!(pages[3].is_empty());
     let (st, page) = app
         .call(
             "GET",
