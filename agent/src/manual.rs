@@ -2,8 +2,8 @@
 //! (`holdfast-agent serve-target` on the target node, `holdfast-agent push` on the
 //! source). For operators checking the data path, for the benchmarks and for the
 //! crash tests. The session secret is read from a file both ends share; `--tls-cert`,
-//! `--tls-key`, `--tls-ca` put the data plane under mutual TLS as `[data_plane.tls]`
-//! does for the daemon.
+//! `--tls-key`, `--tls-ca` (and optionally `--tls-crl`) put the data plane under mutual
+//! TLS as `[data_plane.tls]` does for the daemon.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::replication::source::{self, SourceVolume};
 use crate::replication::target::{self, TargetRegistry, TargetVolume};
 
 /// Mutual TLS on the data plane: this node's certificate and key and the CA (PEM), all
-/// three or none.
+/// three or none; optionally the CA's certificate revocation lists.
 #[derive(Debug, clap::Args)]
 pub struct TlsArgs {
     #[arg(long, requires_all = ["tls_key", "tls_ca"])]
@@ -27,6 +27,9 @@ pub struct TlsArgs {
     pub tls_key: Option<PathBuf>,
     #[arg(long, requires_all = ["tls_cert", "tls_key"])]
     pub tls_ca: Option<PathBuf>,
+    /// PEM CRL(s) of the CA: peers whose certificates they revoke are refused.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_crl: Option<PathBuf>,
 }
 
 impl TlsArgs {
@@ -40,6 +43,7 @@ impl TlsArgs {
             cert: cert.clone(),
             key: key.clone(),
             ca: ca.clone(),
+            crl: self.tls_crl.clone(),
         };
         files.check().map_err(anyhow::Error::msg)?;
         Ok(Some(Arc::new(DataPlaneTls::load(&files, node)?)))

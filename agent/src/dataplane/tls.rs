@@ -19,7 +19,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use serde::Deserialize;
 use thiserror::Error;
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::client::verify_server_name;
+use tokio_rustls::rustls::client::{WebPkiServerVerifier, verify_server_name};
 use tokio_rustls::rustls::server::{ParsedCertificate, WebPkiClientVerifier};
 use tokio_rustls::rustls::{
     self, AlertDescription, CertificateError, ClientConfig, RootCertStore, ServerConfig,
@@ -28,12 +28,15 @@ use tokio_rustls::{TlsAcceptor, TlsConnector, client, server};
 
 use super::cert_validity::{self, Validity};
 
+mod crl;
+
 /// The ALPN protocol both ends require: a TLS peer that is not a Holdfast data plane
 /// (or speaks another version of it) fails the handshake.
 const ALPN: &[u8] = b"holdfast-dataplane/1";
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `[data_plane.tls]`: PEM files of this node's certificate and key and of the CA.
+/// `[data_plane.tls]`: PEM files of this node's certificate and key, of the CA and,
+/// optionally, of the CA's certificate revocation lists.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
@@ -43,6 +46,10 @@ pub struct TlsFiles {
     pub key: PathBuf,
     /// The CA that issued every agent's certificate.
     pub ca: PathBuf,
+    /// X.509 CRLs of the CA (PEM, one or more): a peer whose certificate they revoke is
+    /// refused in both directions.
+    #[serde(default)]
+    pub crl: Option<PathBuf>,
 }
 
 impl TlsFiles {
@@ -54,6 +61,7 @@ impl TlsFiles {
             cert: at(self.cert),
             key: at(self.key),
             ca: at(self.ca),
+            crl: self.crl.map(at),
         }
     }
 
@@ -85,8 +93,15 @@ impl TlsFiles {
         Ok(())
     }
 
-    fn entries(&self) -> [(&'static str, &Path, &'static str); 3] {
-        [
+    fn entries(&self) -> Vec<(&'static str, &Path, &'static str)> {
+        let crl = self.crl.as_deref().map(|p| {
+            (
+                "crl",
+                p,
+                "the PEM certificate revocation list(s) (BEGIN X509 CRL) of data_plane.tls.ca",
+            )
+        });
+        let all: Vec<(&'static str, &Path, &'static str)> = vec![
             (
                 "cert",
                 &self.cert,
@@ -102,7 +117,8 @@ impl TlsFiles {
                 &self.ca,
                 "the PEM certificate of the CA that issued every agent's certificate",
             ),
-        ]
+        ];
+        all.into_iter().chain(crl).collect()
     }
 }
 
@@ -149,6 +165,18 @@ pub enum TlsError {
         "the peer refused this agent's certificate as expired: renew data_plane.tls.cert and restart this agent"
     )]
     OursExpired,
+    #[error(
+        "the peer's certificate is revoked by data_plane.tls.crl: issue that agent a new certificate and restart it"
+    )]
+    PeerRevoked,
+    #[error(
+        "the peer refused this agent's certificate as revoked (its data_plane.tls.crl lists it): issue this agent a new data_plane.tls.cert and restart it"
+    )]
+    OursRevoked,
+    #[error(
+        "data_plane.tls.cert {cert} is revoked by data_plane.tls.crl {crl}: peers refuse it; issue this node a new certificate"
+    )]
+    OwnRevoked { cert: PathBuf, crl: PathBuf },
     #[error("the peer's certificate is not valid yet: check both nodes' clocks")]
     NotYetValid,
     #[error(
@@ -201,6 +229,8 @@ fn check_name(cert: &CertificateDer<'_>, node: &str) -> Result<(), NameCheck> {
 /// The loaded TLS material of an agent: client and server configurations.
 pub struct DataPlaneTls {
     pub files: TlsFiles,
+    /// The node id the certificate was checked against.
+    pub node: String,
     /// This node's certificate's validity.
     pub validity: Validity,
     client: Arc<ClientConfig>,
@@ -212,6 +242,7 @@ impl std::fmt::Debug for DataPlaneTls {
         // The configurations hold the private key: never printed.
         f.debug_struct("DataPlaneTls")
             .field("files", &self.files)
+            .field("node", &self.node)
             .field("validity", &self.validity)
             .finish_non_exhaustive()
     }
@@ -246,14 +277,19 @@ pub fn cert_validity(files: &TlsFiles) -> Result<Validity, TlsError> {
 
 impl DataPlaneTls {
     /// Loads and checks the material: the key belongs to the certificate, the
-    /// certificate is issued to `node` and by the CA. An expired certificate loads
-    /// (the daemon keeps reporting health; `status` shows the problem).
+    /// certificate is issued to `node` and by the CA and, with `crl`, the CRLs are the
+    /// CA's and do not revoke it. An expired certificate loads (the daemon keeps
+    /// reporting health; `status` shows the problem).
     pub fn load(files: &TlsFiles, node: &str) -> Result<DataPlaneTls, TlsError> {
         let certs = read_certs("cert", &files.cert)?;
         let ca = read_certs("ca", &files.ca)?;
         let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
             material("key", &files.key)(format!("not a readable PEM private key: {e}"))
         })?;
+        let crls = match &files.crl {
+            Some(path) => crl::read(path)?,
+            None => Vec::new(),
+        };
         let validity = cert_validity::validity(&certs[0]).map_err(material("cert", &files.cert))?;
         let mut roots = RootCertStore::empty();
         for c in ca {
@@ -274,20 +310,43 @@ impl DataPlaneTls {
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         issued_by_ca(&certs, &roots, &provider).map_err(material("cert", &files.cert))?;
+        if let Some(path) = &files.crl {
+            let own = crl::OwnCert {
+                certs: &certs,
+                node,
+                validity: &validity,
+                cert_path: &files.cert,
+            };
+            crl::check_own(&crls, path, &own, &roots, &provider)?;
+        }
         let tls_err = |e: rustls::Error| TlsError::Handshake(e.to_string());
         let key_err = |e: rustls::Error| {
             material("key", &files.key)(format!("does not fit data_plane.tls.cert: {e}"))
         };
+        let crl_err = |e: rustls::server::VerifierBuilderError| match &files.crl {
+            Some(path) => material("crl", path)(format!("not a usable X.509 CRL: {e}")),
+            None => material("ca", &files.ca)(e.to_string()),
+        };
+        // Revocation: the CRLs are the CA's (checked above), so every agent certificate
+        // has a known status; a certificate they do not cover is not revoked.
+        let server_verifier =
+            WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+                .with_crls(crls.clone())
+                .allow_unknown_revocation_status()
+                .build()
+                .map_err(crl_err)?;
         let mut client = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(tls_err)?
-            .with_root_certificates(roots.clone())
+            .with_webpki_verifier(server_verifier)
             .with_client_auth_cert(certs.clone(), key.clone_key())
             .map_err(key_err)?;
         client.alpn_protocols = vec![ALPN.to_vec()];
         let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+            .with_crls(crls)
+            .allow_unknown_revocation_status()
             .build()
-            .map_err(|e| material("ca", &files.ca)(e.to_string()))?;
+            .map_err(crl_err)?;
         let mut server = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(tls_err)?
@@ -297,6 +356,7 @@ impl DataPlaneTls {
         server.alpn_protocols = vec![ALPN.to_vec()];
         Ok(DataPlaneTls {
             files: files.clone(),
+            node: node.to_owned(),
             validity,
             client: Arc::new(client),
             server: Arc::new(server),
@@ -409,12 +469,17 @@ pub fn classify(e: &rustls::Error) -> TlsError {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 TlsError::PeerExpired
             }
+            CertificateError::Revoked => TlsError::PeerRevoked,
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                 TlsError::NotYetValid
             }
             other => TlsError::Handshake(format!("the peer's certificate is unusable: {other}")),
         },
         E::AlertReceived(AlertDescription::CertificateExpired) => TlsError::OursExpired,
+        E::AlertReceived(AlertDescription::CertificateRevoked) => TlsError::OursRevoked,
+        E::InvalidCertRevocationList(e) => TlsError::Handshake(format!(
+            "data_plane.tls.crl cannot be used to check the peer's certificate: {e:?}"
+        )),
         E::AlertReceived(
             a @ (AlertDescription::UnknownCA
             | AlertDescription::BadCertificate
@@ -468,6 +533,14 @@ mod tests {
                 TlsError::PeerIsPlain,
             ),
             (E::NoApplicationProtocol, TlsError::NoCommonProtocol),
+            (
+                E::InvalidCertificate(CertificateError::Revoked),
+                TlsError::PeerRevoked,
+            ),
+            (
+                E::AlertReceived(AlertDescription::CertificateRevoked),
+                TlsError::OursRevoked,
+            ),
         ];
         for (e, want) in cases {
             assert_eq!(classify(&e), want, "{e:?}");
@@ -498,6 +571,11 @@ mod tests {
             assert!(e.to_string().contains("[data_plane.tls]"), "{e}");
         }
         assert!(TlsError::UnknownIssuer.to_string().contains("same CA"));
+        assert!(
+            TlsError::PeerRevoked
+                .to_string()
+                .contains("issue that agent a new certificate")
+        );
     }
 
     #[test]
@@ -509,6 +587,7 @@ mod tests {
             cert: present.clone(),
             key: key.to_owned(),
             ca: present.clone(),
+            crl: None,
         };
         assert!(files(&present).check().is_ok());
         let err = files(&dir.path().join("missing.key")).check().unwrap_err();
@@ -519,6 +598,22 @@ mod tests {
         assert!(err.contains("absolute"), "{err}");
         let err = files(dir.path()).check().unwrap_err();
         assert!(err.contains("not a file"), "{err}");
+        let with_crl = |crl: &Path| TlsFiles {
+            crl: Some(crl.to_owned()),
+            ..files(&present)
+        };
+        assert!(with_crl(&present).check().is_ok());
+        let err = with_crl(&dir.path().join("missing.crl"))
+            .check()
+            .unwrap_err();
+        assert!(err.contains("data_plane.tls.crl"), "{err}");
+        assert!(err.contains("missing.crl"), "{err}");
+        assert!(err.contains("revocation list"), "{err}");
+        let err = with_crl(Path::new("relative.crl")).check().unwrap_err();
+        assert!(
+            err.contains("data_plane.tls.crl must be an absolute path"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -562,6 +657,22 @@ mod tests {
         .unwrap();
         let c = crate::config::Config::load(&file).unwrap();
         assert_eq!(c.tls.as_ref().map(|t| &t.key), Some(&key));
+        assert_eq!(c.tls.as_ref().and_then(|t| t.crl.as_ref()), None);
+
+        // An optional CRL: relative like the others, checked readable at load.
+        let crl_text = text(
+            "cert = \"agent.crt\"\nkey = \"agent.key\"\nca = \"agent.crt\"\ncrl = \"ca.crl\"\n",
+        );
+        std::fs::write(&file, &crl_text).unwrap();
+        let err = crate::config::Config::load(&file).unwrap_err().to_string();
+        assert!(err.contains("data_plane.tls.crl"), "{err}");
+        assert!(err.contains("ca.crl"), "{err}");
+        std::fs::write(dir.path().join("ca.crl"), "x").unwrap();
+        let c = crate::config::Config::load(&file).unwrap();
+        let crl = dir.path().join("ca.crl");
+        assert_eq!(c.tls.as_ref().and_then(|t| t.crl.as_ref()), Some(&crl));
+        let reparsed = parse(&c.redacted().replace("***", "p")).unwrap();
+        assert_eq!(reparsed.tls, c.tls, "the redacted config keeps the crl");
         let err = parse(&text(
             "cert = \"agent.crt\"\nkey = \"agent.key\"\nca = \"agent.crt\"\n",
         ))
