@@ -20,7 +20,9 @@
 //! key = "/etc/holdfast/tls/agent.key"
 //! ca = "/etc/holdfast/tls/ca.crt"          # the CA of every agent's certificate
 //! crl = "/etc/holdfast/tls/ca.crl"         # optional: the CA's CRLs (PEM); revoked
-//!                                          # peers are refused
+//!                                          # peers are refused. Reload all four files
+//!                                          # without a restart: SIGHUP
+//!                                          # (`systemctl reload holdfast-agent`)
 //!
 //! [[backends]]
 //! name = "cinder-files"

@@ -13,7 +13,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::dataplane::session::Expected;
-use crate::dataplane::tls::{DataPlaneTls, TlsFiles};
+use crate::dataplane::tls::{TlsFiles, TlsHandle};
 use crate::replication::source::{self, SourceVolume};
 use crate::replication::target::{self, TargetRegistry, TargetVolume};
 
@@ -34,7 +34,7 @@ pub struct TlsArgs {
 
 impl TlsArgs {
     /// The loaded material for `node`, when the options are given.
-    fn load(&self, node: &str) -> anyhow::Result<Option<Arc<DataPlaneTls>>> {
+    fn load(&self, node: &str) -> anyhow::Result<Option<TlsHandle>> {
         let (Some(cert), Some(key), Some(ca)) = (&self.tls_cert, &self.tls_key, &self.tls_ca)
         else {
             return Ok(None);
@@ -46,7 +46,7 @@ impl TlsArgs {
             crl: self.tls_crl.clone(),
         };
         files.check().map_err(anyhow::Error::msg)?;
-        Ok(Some(Arc::new(DataPlaneTls::load(&files, node)?)))
+        Ok(Some(TlsHandle::load(&files, node)?))
     }
 }
 

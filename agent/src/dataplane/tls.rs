@@ -29,6 +29,9 @@ use tokio_rustls::{TlsAcceptor, TlsConnector, client, server};
 use super::cert_validity::{self, Validity};
 
 mod crl;
+mod handle;
+
+pub use handle::TlsHandle;
 
 /// The ALPN protocol both ends require: a TLS peer that is not a Holdfast data plane
 /// (or speaks another version of it) fails the handshake.
@@ -159,18 +162,20 @@ pub enum TlsError {
         "the peer's certificate is not issued to the node id it was reached as ({presented}): its subjectAltName must contain DNS:<the peer's node id>"
     )]
     WrongName { presented: String },
-    #[error("the peer's certificate has expired: renew it and restart that agent")]
+    #[error(
+        "the peer's certificate has expired: renew it and reload that agent (systemctl reload holdfast-agent)"
+    )]
     PeerExpired,
     #[error(
-        "the peer refused this agent's certificate as expired: renew data_plane.tls.cert and restart this agent"
+        "the peer refused this agent's certificate as expired: renew data_plane.tls.cert and reload this agent (systemctl reload holdfast-agent)"
     )]
     OursExpired,
     #[error(
-        "the peer's certificate is revoked by data_plane.tls.crl: issue that agent a new certificate and restart it"
+        "the peer's certificate is revoked by data_plane.tls.crl: issue that agent a new certificate and reload it (systemctl reload holdfast-agent)"
     )]
     PeerRevoked,
     #[error(
-        "the peer refused this agent's certificate as revoked (its data_plane.tls.crl lists it): issue this agent a new data_plane.tls.cert and restart it"
+        "the peer refused this agent's certificate as revoked (its data_plane.tls.crl lists it): issue this agent a new data_plane.tls.cert and reload it (systemctl reload holdfast-agent)"
     )]
     OursRevoked,
     #[error(
@@ -571,6 +576,17 @@ mod tests {
             assert!(e.to_string().contains("[data_plane.tls]"), "{e}");
         }
         assert!(TlsError::UnknownIssuer.to_string().contains("same CA"));
+        for e in [
+            TlsError::PeerRevoked,
+            TlsError::OursRevoked,
+            TlsError::PeerExpired,
+            TlsError::OursExpired,
+        ] {
+            assert!(
+                e.to_string().contains("systemctl reload holdfast-agent"),
+                "{e}"
+            );
+        }
         assert!(
             TlsError::PeerRevoked
                 .to_string()

@@ -1,13 +1,12 @@
 //! Mutual TLS on the data plane: replication through it, every mismatch refused with a
-//! typed error, and revoked peers refused in both directions (`crl`) (certificates from
-//! a throwaway CA made with `openssl`).
+//! typed error, revoked peers refused in both directions (`crl`), and the material
+//! replaced by a reload (certificates from a throwaway CA made with `openssl`).
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
 use holdfast_agent::bench::pki::TestCa;
 use holdfast_agent::dataplane::session::{DataPlaneError, Expected};
-use holdfast_agent::dataplane::tls::{DataPlaneTls, TlsError, TlsFiles};
+use holdfast_agent::dataplane::tls::{DataPlaneTls, TlsError, TlsFiles, TlsHandle};
 use holdfast_agent::replication::source::{self, ReplicationError, SourceVolume, run_cycle};
 use holdfast_agent::replication::target::{self, TargetRegistry, TargetVolume};
 use tokio::sync::watch;
@@ -28,12 +27,12 @@ async fn spawn_tls_target(dir: &Path, tls: Option<TlsFiles>) -> TlsTarget {
 
 /// A target serving with the TLS material of `node` (the source still expects node-b).
 async fn spawn_tls_target_as(dir: &Path, tls: Option<TlsFiles>, node: &str) -> TlsTarget {
-    let tls = tls.map(|f| Arc::new(DataPlaneTls::load(&f, node).unwrap()));
+    let tls = tls.map(|f| TlsHandle::load(&f, node).unwrap());
     spawn_target_with(dir, tls).await
 }
 
-/// A target `node-b` serving with the material of `tls`.
-async fn spawn_target_with(dir: &Path, tls: Option<Arc<DataPlaneTls>>) -> TlsTarget {
+/// A target `node-b` serving with the material of `tls`, as it is at each accept.
+async fn spawn_target_with(dir: &Path, tls: Option<TlsHandle>) -> TlsTarget {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let registry = TargetRegistry::default();
@@ -75,7 +74,7 @@ fn tls_source(
     tls: Option<(&TlsFiles, &str)>,
 ) -> SourceVolume {
     let mut v = source(volume, path, dir, addr);
-    v.tls = tls.map(|(f, node)| Arc::new(DataPlaneTls::load(f, node).unwrap()));
+    v.tls = tls.map(|(f, node)| TlsHandle::load(f, node).unwrap());
     v
 }
 
@@ -263,7 +262,7 @@ async fn a_source_certificate_of_another_node_cannot_push_the_volume() {
     // node-c holds a valid certificate and even the session secret, but claims node-a.
     let c = ca.issue("node-c", 365).unwrap();
     let mut vol = source("vol-1", &src, dir.path(), &target.addr);
-    vol.tls = Some(Arc::new(DataPlaneTls::load(&c, "node-c").unwrap()));
+    vol.tls = Some(TlsHandle::load(&c, "node-c").unwrap());
     let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
     let err = run_cycle(&vol, &mut tracker, None).await.unwrap_err();
     assert!(
@@ -324,9 +323,9 @@ async fn revoked_peers_are_refused_in_either_direction_and_nothing_is_written() 
     let b = ca.issue("node-b", 365).unwrap();
     ca.revoke("node-a").unwrap();
     let crl = ca.crl().unwrap();
-    let target_tls = Arc::new(DataPlaneTls::load(&with_crl(&b, &crl), "node-b").unwrap());
-    let source_tls = Arc::new(DataPlaneTls::load(&revoked_a, "node-a").unwrap());
-    let (server, client) = handshake(&target_tls, &source_tls, "node-b").await;
+    let target_tls = TlsHandle::load(&with_crl(&b, &crl), "node-b").unwrap();
+    let source_tls = TlsHandle::load(&revoked_a, "node-a").unwrap();
+    let (server, client) = handshake(&target_tls.current(), &source_tls.current(), "node-b").await;
     assert_eq!(server, Err(TlsError::PeerRevoked), "the target refuses it");
     assert_eq!(client, Err(TlsError::OursRevoked), "the source learns why");
     let t1 = d.join("t1");
@@ -356,9 +355,9 @@ async fn revoked_peers_are_refused_in_either_direction_and_nothing_is_written() 
     let a = ca.issue("node-a", 365).unwrap();
     ca.revoke("node-b").unwrap();
     let crl = ca.crl().unwrap();
-    let target_tls = Arc::new(DataPlaneTls::load(&b, "node-b").unwrap());
-    let source_tls = Arc::new(DataPlaneTls::load(&with_crl(&a, &crl), "node-a").unwrap());
-    let (server, client) = handshake(&target_tls, &source_tls, "node-b").await;
+    let target_tls = TlsHandle::load(&b, "node-b").unwrap();
+    let source_tls = TlsHandle::load(&with_crl(&a, &crl), "node-a").unwrap();
+    let (server, client) = handshake(&target_tls.current(), &source_tls.current(), "node-b").await;
     assert_eq!(client, Err(TlsError::PeerRevoked), "the source refuses it");
     assert!(
         server.is_err(),
@@ -389,6 +388,68 @@ async fn revoked_peers_are_refused_in_either_direction_and_nothing_is_written() 
     let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
     run_cycle(&vol, &mut tracker, None).await.unwrap();
     assert_eq!(digest(&src), digest(&mirror));
+}
+
+/// Copies `files`' certificate and key to `cert` and `key` (a node's configured paths).
+fn install(files: &TlsFiles, cert: &Path, key: &Path) {
+    std::fs::copy(&files.cert, cert).unwrap();
+    std::fs::copy(&files.key, key).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_puts_new_material_in_use_and_a_broken_one_keeps_the_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = TestCa::new(&d.join("pki"), "ca").unwrap();
+    let a = ca.issue("node-a", 365).unwrap();
+    // The target's configured files hold an expired certificate at first.
+    let (cert, key): (PathBuf, PathBuf) = (d.join("b.crt"), d.join("b.key"));
+    install(&ca.issue_expired("node-b").unwrap(), &cert, &key);
+    let files = TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+        ca: ca.cert(),
+        crl: None,
+    };
+    let handle = TlsHandle::load(&files, "node-b").unwrap();
+    let target = spawn_target_with(d, Some(handle.clone())).await;
+    let (src, mirror) = (d.join("src.img"), d.join("mirror.img"));
+    random_file(&src, 4 << 20, 3 << 20, 49);
+    target.add("vol-1", &mirror);
+    let vol = tls_source("vol-1", &src, d, &target.addr, Some((&a, "node-a")));
+    assert_eq!(refused(&vol, &mirror).await, TlsError::PeerExpired);
+
+    // A renewed certificate in the same files: after the reload, new connections
+    // present it and the source accepts it.
+    let renewed = ca.issue("node-b", 365).unwrap();
+    install(&renewed, &cert, &key);
+    let before = handle.current();
+    let now = holdfast_protocol::UnixMillis::now().0 as i64 / 1000;
+    assert!(before.validity.days_left(now) < 0);
+    let after = handle.reload().unwrap();
+    assert!(after.validity.days_left(now) >= 364, "{:?}", after.validity);
+    assert_eq!(handle.current().validity, after.validity);
+    assert_eq!(handle.reload_error(), None);
+    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
+    run_cycle(&vol, &mut tracker, None).await.unwrap();
+    assert_eq!(digest(&src), digest(&mirror));
+
+    // A broken key: the reload fails, says which file and why, and the material in use
+    // stays (the next cycle's new connection still succeeds).
+    std::fs::write(&key, "not a key\n").unwrap();
+    let e = handle.reload().unwrap_err();
+    assert!(matches!(e, TlsError::Material { key: "key", .. }), "{e:?}");
+    assert!(e.to_string().contains(&key.display().to_string()), "{e}");
+    assert_eq!(handle.reload_error(), Some(e));
+    assert_eq!(handle.current().validity, after.validity);
+    random_writes(&src, 10, 50);
+    run_cycle(&vol, &mut tracker, None).await.unwrap();
+    assert_eq!(digest(&src), digest(&mirror));
+
+    // Fixed: the next successful reload clears the error.
+    install(&renewed, &cert, &key);
+    handle.reload().unwrap();
+    assert_eq!(handle.reload_error(), None);
 }
 
 #[test]

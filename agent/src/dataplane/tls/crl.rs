@@ -1,5 +1,5 @@
 //! `data_plane.tls.crl`: the CA's certificate revocation lists. Read and checked when
-//! the material is loaded: the file must hold PEM CRLs,
+//! the material is loaded (at start and on every reload): the file must hold PEM CRLs,
 //! each issued by the CA that issued this node's certificate (a CRL of another CA
 //! would silently revoke nothing), and none may revoke this node's own certificate.
 //! Both directions then check the peer's certificate against them.
