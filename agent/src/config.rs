@@ -19,6 +19,10 @@
 //!                                          # (relative paths: from this file's dir)
 //! key = "/etc/holdfast/tls/agent.key"
 //! ca = "/etc/holdfast/tls/ca.crt"          # the CA of every agent's certificate
+//! crl = "/etc/holdfast/tls/ca.crl"         # optional: the CA's CRLs (PEM); revoked
+//!                                          # peers are refused. Reload all four files
+//!                                          # without a restart: SIGHUP
+//!                                          # (`systemctl reload holdfast-agent`)
 //!
 //! [[backends]]
 //! name = "cinder-files"
@@ -294,6 +298,9 @@ impl Config {
                 t.key.display().to_string(),
                 t.ca.display().to_string()
             ));
+            if let Some(crl) = &t.crl {
+                out.push_str(&format!("crl = {:?}\n", crl.display().to_string()));
+            }
         }
         for b in &self.backends {
             if let Some(c) = &b.rbd {

@@ -6,6 +6,7 @@ mod assignments;
 mod commands;
 pub mod reports;
 mod systemd;
+mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,11 +19,11 @@ use holdfast_protocol::messages::{AgentHello, BackendInfo, StorageKind, TrackerK
 use holdfast_protocol::names::Names;
 use holdfast_protocol::{AnyMessage, Envelope, NodeId, ProtocolVersion, Sender, UnixMillis};
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, Semaphore, watch};
+use tokio::sync::{Mutex, Semaphore, mpsc, watch};
 use tracing::{error, info, warn};
 
 use crate::config::{BackendKind, Config};
-use crate::dataplane::tls::DataPlaneTls;
+use crate::dataplane::tls::TlsHandle;
 use crate::health;
 use crate::replication::replicator::Replicator;
 use crate::replication::target::{self, TargetRegistry};
@@ -43,8 +44,9 @@ pub struct Agent {
     config: Config,
     node: NodeId,
     bus: Bus,
-    /// The data plane's TLS material (`[data_plane.tls]`), for sources and the listener.
-    tls: Option<Arc<DataPlaneTls>>,
+    /// The data plane's TLS material (`[data_plane.tls]`), for sources and the listener;
+    /// replaced by a reload (SIGHUP).
+    tls: Option<TlsHandle>,
     targets: TargetRegistry,
     sources: Mutex<HashMap<String, Replicator>>,
     permits: Arc<Semaphore>,
@@ -115,6 +117,16 @@ impl Agent {
                 statuses.push(reports::source_status(id, &self.node, &p, now));
             }
         }
+        // A failed TLS reload shows as a failed worker (the orchestrator lists it as a
+        // problem); the reason is in status.json and the log.
+        let tls_state = tls::snapshot(self.tls.as_ref());
+        if !tls_state["reload_error"].is_null() {
+            workers.push((
+                tls::RELOAD_WORKER.to_owned(),
+                crate::replication::replicator::Phase::Failed,
+                false,
+            ));
+        }
         for t in self.targets.all() {
             let cursor = t.cursor().unwrap_or_default();
             let acked = if cursor.complete {
@@ -152,6 +164,7 @@ impl Agent {
             "written_at_ms": now.0,
             "health": &health,
             "problems": health::problems(&health),
+            "data_plane_tls": tls_state,
             "replications": statuses.iter().map(|s| serde_json::json!({
                 "volume_id": s.volume_id.0,
                 "state": format!("{:?}", s.state),
@@ -173,32 +186,23 @@ impl Agent {
     }
 }
 
-/// Loads `[data_plane.tls]`; a certificate that expired or expires within 30 days is
-/// logged (peers refuse an expired one; `holdfast-agent status` shows it too).
-fn load_tls(
-    files: &crate::dataplane::tls::TlsFiles,
-    node: &NodeId,
-) -> anyhow::Result<DataPlaneTls> {
-    let tls = DataPlaneTls::load(files, node.as_str())
-        .context("loading the data plane's TLS material ([data_plane.tls])")?;
-    let now = UnixMillis::now().0 as i64 / 1000;
-    let days = tls.validity.days_left(now);
-    let expiry = tls.validity.not_after;
-    if days < 0 {
-        error!(cert = %files.cert.display(), %expiry, "the data plane's TLS certificate has expired: peers refuse it; renew it and restart the agent");
-    } else if days < crate::status::CERT_WARNING_DAYS {
-        warn!(cert = %files.cert.display(), %expiry, days, "the data plane's TLS certificate expires soon: renew it");
-    }
-    info!(cert = %files.cert.display(), %expiry, "data plane uses mutual TLS");
-    Ok(tls)
-}
-
 /// Runs the daemon until `shutdown` resolves. The caller binds the data-plane listener
-/// (tests bind port 0).
+/// (tests bind port 0). Without a reload channel: see [`run_with_reload`].
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    run_with_reload(config, listener, shutdown, mpsc::channel(1).1).await
+}
+
+/// As [`run`]; every message on `reloads` (the binary sends one per SIGHUP) reloads
+/// the data plane's TLS material from its configured files.
+pub async fn run_with_reload(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    reloads: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating the state dir {}", config.state_dir.display()))?;
@@ -213,7 +217,7 @@ pub async fn run(
     }
     let node = config.node_id.clone();
     let tls = match &config.tls {
-        Some(files) => Some(Arc::new(load_tls(files, &node)?)),
+        Some(files) => Some(tls::load(files, &node)?),
         None => None,
     };
     let bus = Bus::connect(BusConfig::new(
@@ -247,6 +251,7 @@ pub async fn run(
     commands::readopt(&agent).await;
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let reloader = tls::spawn_reloader(agent.clone(), reloads, stop_rx.clone());
     let data_plane = tokio::spawn(target::serve_with_tls(
         listener,
         agent.targets.clone(),
@@ -321,6 +326,7 @@ pub async fn run(
         );
     }
     let _ = reporter.await;
+    let _ = reloader.await;
     let _ = data_plane.await;
     watchdog.abort();
     bus.close().await;

@@ -61,11 +61,13 @@ async fn main() -> anyhow::Result<()> {
     init_logs();
     match cli.command {
         Command::Run { config } => {
+            // Handled from the start: a SIGHUP never terminates the daemon.
+            let reloads = signals::hangups();
             let config = Config::load(&config)?;
             let listener = tokio::net::TcpListener::bind(&config.listen)
                 .await
                 .with_context(|| format!("binding the data plane on {}", config.listen))?;
-            daemon::run(config, listener, signals::terminated()).await
+            daemon::run_with_reload(config, listener, signals::terminated(), reloads).await
         }
         Command::Status { config } => {
             let config = Config::load(&config)?;

@@ -2,8 +2,8 @@
 //! (`holdfast-agent serve-target` on the target node, `holdfast-agent push` on the
 //! source). For operators checking the data path, for the benchmarks and for the
 //! crash tests. The session secret is read from a file both ends share; `--tls-cert`,
-//! `--tls-key`, `--tls-ca` put the data plane under mutual TLS as `[data_plane.tls]`
-//! does for the daemon.
+//! `--tls-key`, `--tls-ca` (and optionally `--tls-crl`) put the data plane under mutual
+//! TLS as `[data_plane.tls]` does for the daemon.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,12 +13,12 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::dataplane::session::Expected;
-use crate::dataplane::tls::{DataPlaneTls, TlsFiles};
+use crate::dataplane::tls::{TlsFiles, TlsHandle};
 use crate::replication::source::{self, SourceVolume};
 use crate::replication::target::{self, TargetRegistry, TargetVolume};
 
 /// Mutual TLS on the data plane: this node's certificate and key and the CA (PEM), all
-/// three or none.
+/// three or none; optionally the CA's certificate revocation lists.
 #[derive(Debug, clap::Args)]
 pub struct TlsArgs {
     #[arg(long, requires_all = ["tls_key", "tls_ca"])]
@@ -27,11 +27,14 @@ pub struct TlsArgs {
     pub tls_key: Option<PathBuf>,
     #[arg(long, requires_all = ["tls_cert", "tls_key"])]
     pub tls_ca: Option<PathBuf>,
+    /// PEM CRL(s) of the CA: peers whose certificates they revoke are refused.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_crl: Option<PathBuf>,
 }
 
 impl TlsArgs {
     /// The loaded material for `node`, when the options are given.
-    fn load(&self, node: &str) -> anyhow::Result<Option<Arc<DataPlaneTls>>> {
+    fn load(&self, node: &str) -> anyhow::Result<Option<TlsHandle>> {
         let (Some(cert), Some(key), Some(ca)) = (&self.tls_cert, &self.tls_key, &self.tls_ca)
         else {
             return Ok(None);
@@ -40,9 +43,10 @@ impl TlsArgs {
             cert: cert.clone(),
             key: key.clone(),
             ca: ca.clone(),
+            crl: self.tls_crl.clone(),
         };
         files.check().map_err(anyhow::Error::msg)?;
-        Ok(Some(Arc::new(DataPlaneTls::load(&files, node)?)))
+        Ok(Some(TlsHandle::load(&files, node)?))
     }
 }
 

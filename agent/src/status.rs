@@ -97,15 +97,51 @@ pub fn check(config: &Config) -> StatusReport {
         }
     }
     r.problems.extend(health::problems(&h));
-    data_plane_tls(
-        config,
-        holdfast_protocol::UnixMillis::now().0 as i64 / 1000,
-        &mut r,
-    );
+    let written: Option<Value> = pid.and_then(|_| {
+        std::fs::read(config.state_dir.join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    });
+    let now_unix = holdfast_protocol::UnixMillis::now().0 as i64 / 1000;
+    data_plane_tls(config, now_unix, &mut r);
+    if let Some(status) = &written {
+        tls_in_use(config, &status["data_plane_tls"], now_unix, &mut r);
+    }
     if pid.is_some() {
-        daemon_status(config, &mut r);
+        daemon_status(written, config, &mut r);
     }
     r
+}
+
+/// What the running daemon reported about its TLS material: a failed reload, or a
+/// certificate in use other than the one in the files.
+fn tls_in_use(config: &Config, tls: &Value, now_unix: i64, r: &mut StatusReport) {
+    if config.tls.is_none() || tls.is_null() {
+        return;
+    }
+    let until = tls["not_after"].as_str().unwrap_or("?");
+    if let Some(e) = tls["reload_error"].as_str() {
+        r.problems.push(format!(
+            "data plane: reloading the TLS material failed: {e}; the agent still uses the material loaded before (certificate valid until {until}): fix the file, then `systemctl reload holdfast-agent`"
+        ));
+        return;
+    }
+    let on_disk = config
+        .tls
+        .as_ref()
+        .and_then(|f| crate::dataplane::tls::cert_validity(f).ok())
+        .map(|v| v.not_after.to_string());
+    if on_disk.as_deref().is_some_and(|d| d != until) {
+        let expired = tls["not_after_unix"].as_i64().is_some_and(|t| t < now_unix);
+        let msg = format!(
+            "data plane: the running agent still uses the certificate valid until {until}, not the one in the files: `systemctl reload holdfast-agent`"
+        );
+        if expired {
+            r.problems.push(msg);
+        } else {
+            r.warnings.push(msg);
+        }
+    }
 }
 
 /// Whether the data plane uses TLS, and when this node's certificate expires.
@@ -126,12 +162,12 @@ fn data_plane_tls(config: &Config, now_unix: i64, r: &mut StatusReport) {
             ));
             if days < 0 {
                 r.problems.push(format!(
-                    "the data-plane certificate {cert} expired on {}: peers refuse it; renew it and restart the agent",
+                    "the data-plane certificate {cert} expired on {}: peers refuse it; renew it and `systemctl reload holdfast-agent`",
                     v.not_after
                 ));
             } else if days < CERT_WARNING_DAYS {
                 r.warnings.push(format!(
-                    "the data-plane certificate {cert} expires in {days} days ({}): renew it and restart the agent",
+                    "the data-plane certificate {cert} expires in {days} days ({}): renew it and `systemctl reload holdfast-agent`",
                     v.not_after
                 ));
             }
@@ -140,10 +176,7 @@ fn data_plane_tls(config: &Config, now_unix: i64, r: &mut StatusReport) {
     }
 }
 
-fn daemon_status(config: &Config, r: &mut StatusReport) {
-    let status: Option<Value> = std::fs::read(config.state_dir.join("status.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+fn daemon_status(status: Option<Value>, config: &Config, r: &mut StatusReport) {
     let Some(status) = status else {
         r.problems
             .push("the daemon has not written status.json yet".into());
@@ -196,5 +229,72 @@ fn daemon_status(config: &Config, r: &mut StatusReport) {
                 rep["last_error"].as_str().unwrap_or("unknown error")
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::bench::pki::TestCa;
+
+    #[test]
+    fn a_failed_reload_or_a_certificate_not_yet_reloaded_shows_in_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new(&dir.path().join("pki"), "ca").unwrap();
+        let f = ca.issue("node-a", 365).unwrap();
+        let toml = format!(
+            "node_id = \"node-a\"\nbus_url = \"amqp://u:p@127.0.0.1/%2f\"\nstate_dir = \"/var/lib/x\"\n\n[data_plane]\nlisten = \"127.0.0.1:7400\"\n\n[data_plane.tls]\ncert = {:?}\nkey = {:?}\nca = {:?}\n",
+            f.cert.display().to_string(),
+            f.key.display().to_string(),
+            f.ca.display().to_string()
+        );
+        let config = Config::parse(&toml, |_| None).unwrap();
+        let on_disk = crate::dataplane::tls::cert_validity(&f).unwrap().not_after;
+        let now = holdfast_protocol::UnixMillis::now().0 as i64 / 1000;
+        let in_use = |not_after: String, unix: i64, error: Option<&str>| json!({ "not_after": not_after, "not_after_unix": unix, "reload_error": error });
+        let run = |tls: &Value| {
+            let mut r = StatusReport::default();
+            tls_in_use(&config, tls, now, &mut r);
+            r
+        };
+
+        // The daemon uses what the files hold: nothing to add.
+        let same = in_use(on_disk.to_string(), on_disk.unix_seconds(), None);
+        assert_eq!(run(&same), StatusReport::default());
+
+        // A failed reload: a problem, with its reason and the command to retry.
+        let failed = in_use(
+            on_disk.to_string(),
+            on_disk.unix_seconds(),
+            Some("data_plane.tls.key /etc/holdfast/tls/agent.key: not a readable PEM private key"),
+        );
+        let r = run(&failed);
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+        let p = &r.problems[0];
+        assert!(p.contains("reloading the TLS material failed"), "{p}");
+        assert!(
+            p.contains("agent.key: not a readable PEM private key"),
+            "{p}"
+        );
+        assert!(p.contains("systemctl reload holdfast-agent"), "{p}");
+
+        // Renewed files not reloaded yet: a problem while the one in use is expired,
+        // a warning otherwise.
+        let expired = in_use("2020-01-02 00:00:00 UTC".into(), 1_577_923_200, None);
+        let r = run(&expired);
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+        assert!(r.problems[0].contains("valid until 2020-01-02"), "{r:?}");
+        assert!(
+            r.problems[0].contains("systemctl reload holdfast-agent"),
+            "{r:?}"
+        );
+        let older = in_use("2099-01-01 00:00:00 UTC".into(), now + 86_400, None);
+        let r = run(&older);
+        assert!(r.problems.is_empty() && r.warnings.len() == 1, "{r:?}");
+
+        // A daemon without TLS reports nothing about it.
+        assert_eq!(run(&Value::Null), StatusReport::default());
     }
 }

@@ -404,6 +404,9 @@ def main() -> int:
         shutil.copytree(r, vroot, symlinks=True)
         shutil.copytree("/usr/lib/systemd/system", vroot / "usr/lib/systemd/system", symlinks=True,
                         dirs_exist_ok=True)
+        # The unit's ExecReload runs /bin/kill, present on every host.
+        (vroot / "bin").mkdir(parents=True, exist_ok=True)
+        shutil.copy2("/bin/kill", vroot / "bin" / "kill")
         v = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={vroot}",
                             "/etc/systemd/system/holdfast-agent.service"], capture_output=True, text=True)
         check(v.returncode == 0 and not (v.stdout + v.stderr).strip(),

@@ -142,6 +142,75 @@ impl TestCa {
         Ok(files)
     }
 
+    /// Revokes the certificate last issued to `node` (recorded in the CA's database,
+    /// published by the next [`crl`](Self::crl)).
+    pub fn revoke(&self, node: &str) -> anyhow::Result<()> {
+        self.revoke_file(&self.dir.join(format!("{}-{node}.crt", self.name)))
+    }
+
+    /// Revokes the certificate in `cert` (a PEM file this CA issued).
+    pub fn revoke_file(&self, cert: &Path) -> anyhow::Result<()> {
+        let cnf = self.revocation_db()?;
+        openssl(&[
+            "ca",
+            "-batch",
+            "-config",
+            &s(&cnf),
+            "-cert",
+            &s(&self.cert()),
+            "-keyfile",
+            &s(&self.key()),
+            "-revoke",
+            &s(cert),
+        ])
+    }
+
+    /// Writes the CA's CRL (PEM, every certificate revoked so far, valid 30 days) to
+    /// `<name>.crl` in the CA's directory; returns its path.
+    pub fn crl(&self) -> anyhow::Result<PathBuf> {
+        let cnf = self.revocation_db()?;
+        let out = self.dir.join(format!("{}.crl", self.name));
+        openssl(&[
+            "ca",
+            "-batch",
+            "-config",
+            &s(&cnf),
+            "-cert",
+            &s(&self.cert()),
+            "-keyfile",
+            &s(&self.key()),
+            "-gencrl",
+            "-crldays",
+            "30",
+            "-out",
+            &s(&out),
+        ])?;
+        Ok(out)
+    }
+
+    /// The minimal `openssl ca` configuration and index of revoked certificates (in
+    /// `<name>-crl-db` in the CA's directory), created on first use.
+    fn revocation_db(&self) -> anyhow::Result<PathBuf> {
+        let db = self.dir.join(format!("{}-crl-db", self.name));
+        let cnf = db.join("ca.cnf");
+        if cnf.exists() {
+            return Ok(cnf);
+        }
+        std::fs::create_dir_all(&db)?;
+        std::fs::write(db.join("index.txt"), "")?;
+        // A CRL number makes a v2 CRL, the version rustls accepts.
+        std::fs::write(db.join("crlnumber"), "1000\n")?;
+        std::fs::write(
+            &cnf,
+            format!(
+                "[ca]\ndefault_ca = test\n[test]\ndatabase = {}\ncrlnumber = {}\ndefault_md = sha256\nunique_subject = no\n",
+                s(&db.join("index.txt")),
+                s(&db.join("crlnumber"))
+            ),
+        )?;
+        Ok(cnf)
+    }
+
     /// A key and certificate request for `node`, and the extensions file to sign with.
     fn request(&self, node: &str) -> anyhow::Result<(TlsFiles, PathBuf, PathBuf)> {
         let file = |ext: &str| self.dir.join(format!("{}-{node}.{ext}", self.name));
@@ -171,6 +240,7 @@ impl TestCa {
                 cert,
                 key,
                 ca: self.cert(),
+                crl: None,
             },
             csr,
             ext,

@@ -2,14 +2,13 @@
 //! figure measured in the same run (same volume, same loopback, best of `rounds`).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use super::pki::TestCa;
 use crate::dataplane::session::Expected;
-use crate::dataplane::tls::DataPlaneTls;
+use crate::dataplane::tls::TlsHandle;
 use crate::replication::source::{self, SourceVolume};
 use crate::replication::target::{self, TargetRegistry, TargetVolume};
 
@@ -21,8 +20,8 @@ pub(super) async fn initial_copy(
     rounds: usize,
 ) -> anyhow::Result<(Duration, u64)> {
     let ca = TestCa::new(&dir.join("pki"), "bench-ca")?;
-    let src_tls = Arc::new(DataPlaneTls::load(&ca.issue("bench-src", 2)?, "bench-src")?);
-    let dst_tls = Arc::new(DataPlaneTls::load(&ca.issue("bench-dst", 2)?, "bench-dst")?);
+    let src_tls = TlsHandle::load(&ca.issue("bench-src", 2)?, "bench-src")?;
+    let dst_tls = TlsHandle::load(&ca.issue("bench-dst", 2)?, "bench-dst")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?.to_string();
     let registry = TargetRegistry::default();

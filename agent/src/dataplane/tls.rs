@@ -16,10 +16,9 @@ use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use serde::Deserialize;
 use thiserror::Error;
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::client::verify_server_name;
+use tokio_rustls::rustls::client::{WebPkiServerVerifier, verify_server_name};
 use tokio_rustls::rustls::server::{ParsedCertificate, WebPkiClientVerifier};
 use tokio_rustls::rustls::{
     self, AlertDescription, CertificateError, ClientConfig, RootCertStore, ServerConfig,
@@ -28,83 +27,17 @@ use tokio_rustls::{TlsAcceptor, TlsConnector, client, server};
 
 use super::cert_validity::{self, Validity};
 
+mod crl;
+mod files;
+mod handle;
+
+pub use files::TlsFiles;
+pub use handle::TlsHandle;
+
 /// The ALPN protocol both ends require: a TLS peer that is not a Holdfast data plane
 /// (or speaks another version of it) fails the handshake.
 const ALPN: &[u8] = b"holdfast-dataplane/1";
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// `[data_plane.tls]`: PEM files of this node's certificate and key and of the CA.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsFiles {
-    /// This node's certificate (chain), issued to its node id.
-    pub cert: PathBuf,
-    /// The certificate's private key (PKCS#8, PKCS#1 or SEC1).
-    pub key: PathBuf,
-    /// The CA that issued every agent's certificate.
-    pub ca: PathBuf,
-}
-
-impl TlsFiles {
-    /// Relative paths taken from `dir` (the config file's directory), when known.
-    pub fn relative_to(self, dir: Option<&Path>) -> TlsFiles {
-        let Some(dir) = dir else { return self };
-        let at = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
-        TlsFiles {
-            cert: at(self.cert),
-            key: at(self.key),
-            ca: at(self.ca),
-        }
-    }
-
-    /// The checks of config loading: absolute paths to readable files.
-    pub fn check(&self) -> Result<(), String> {
-        for (key, path, what) in self.entries() {
-            if !path.is_absolute() {
-                return Err(format!(
-                    "data_plane.tls.{key} must be an absolute path (or relative to the config file's directory)"
-                ));
-            }
-            let readable = std::fs::File::open(path).and_then(|f| f.metadata());
-            match readable {
-                Ok(m) if m.is_file() => {}
-                Ok(_) => {
-                    return Err(format!(
-                        "data_plane.tls.{key} {} is not a file: give {what}",
-                        path.display()
-                    ));
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "data_plane.tls.{key} {} cannot be read ({e}): give {what}",
-                        path.display()
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn entries(&self) -> [(&'static str, &Path, &'static str); 3] {
-        [
-            (
-                "cert",
-                &self.cert,
-                "this node's certificate in PEM, issued to its node id",
-            ),
-            (
-                "key",
-                &self.key,
-                "the private key of data_plane.tls.cert in PEM",
-            ),
-            (
-                "ca",
-                &self.ca,
-                "the PEM certificate of the CA that issued every agent's certificate",
-            ),
-        ]
-    }
-}
 
 /// Why TLS on the data plane failed, with what to fix.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -143,12 +76,26 @@ pub enum TlsError {
         "the peer's certificate is not issued to the node id it was reached as ({presented}): its subjectAltName must contain DNS:<the peer's node id>"
     )]
     WrongName { presented: String },
-    #[error("the peer's certificate has expired: renew it and restart that agent")]
+    #[error(
+        "the peer's certificate has expired: renew it and reload that agent (systemctl reload holdfast-agent)"
+    )]
     PeerExpired,
     #[error(
-        "the peer refused this agent's certificate as expired: renew data_plane.tls.cert and restart this agent"
+        "the peer refused this agent's certificate as expired: renew data_plane.tls.cert and reload this agent (systemctl reload holdfast-agent)"
     )]
     OursExpired,
+    #[error(
+        "the peer's certificate is revoked by data_plane.tls.crl: issue that agent a new certificate and reload it (systemctl reload holdfast-agent)"
+    )]
+    PeerRevoked,
+    #[error(
+        "the peer refused this agent's certificate as revoked (its data_plane.tls.crl lists it): issue this agent a new data_plane.tls.cert and reload it (systemctl reload holdfast-agent)"
+    )]
+    OursRevoked,
+    #[error(
+        "data_plane.tls.cert {cert} is revoked by data_plane.tls.crl {crl}: peers refuse it; issue this node a new certificate"
+    )]
+    OwnRevoked { cert: PathBuf, crl: PathBuf },
     #[error("the peer's certificate is not valid yet: check both nodes' clocks")]
     NotYetValid,
     #[error(
@@ -201,6 +148,8 @@ fn check_name(cert: &CertificateDer<'_>, node: &str) -> Result<(), NameCheck> {
 /// The loaded TLS material of an agent: client and server configurations.
 pub struct DataPlaneTls {
     pub files: TlsFiles,
+    /// The node id the certificate was checked against.
+    pub node: String,
     /// This node's certificate's validity.
     pub validity: Validity,
     client: Arc<ClientConfig>,
@@ -212,6 +161,7 @@ impl std::fmt::Debug for DataPlaneTls {
         // The configurations hold the private key: never printed.
         f.debug_struct("DataPlaneTls")
             .field("files", &self.files)
+            .field("node", &self.node)
             .field("validity", &self.validity)
             .finish_non_exhaustive()
     }
@@ -246,14 +196,19 @@ pub fn cert_validity(files: &TlsFiles) -> Result<Validity, TlsError> {
 
 impl DataPlaneTls {
     /// Loads and checks the material: the key belongs to the certificate, the
-    /// certificate is issued to `node` and by the CA. An expired certificate loads
-    /// (the daemon keeps reporting health; `status` shows the problem).
+    /// certificate is issued to `node` and by the CA and, with `crl`, the CRLs are the
+    /// CA's and do not revoke it. An expired certificate loads (the daemon keeps
+    /// reporting health; `status` shows the problem).
     pub fn load(files: &TlsFiles, node: &str) -> Result<DataPlaneTls, TlsError> {
         let certs = read_certs("cert", &files.cert)?;
         let ca = read_certs("ca", &files.ca)?;
         let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| {
             material("key", &files.key)(format!("not a readable PEM private key: {e}"))
         })?;
+        let crls = match &files.crl {
+            Some(path) => crl::read(path)?,
+            None => Vec::new(),
+        };
         let validity = cert_validity::validity(&certs[0]).map_err(material("cert", &files.cert))?;
         let mut roots = RootCertStore::empty();
         for c in ca {
@@ -274,20 +229,43 @@ impl DataPlaneTls {
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         issued_by_ca(&certs, &roots, &provider).map_err(material("cert", &files.cert))?;
+        if let Some(path) = &files.crl {
+            let own = crl::OwnCert {
+                certs: &certs,
+                node,
+                validity: &validity,
+                cert_path: &files.cert,
+            };
+            crl::check_own(&crls, path, &own, &roots, &provider)?;
+        }
         let tls_err = |e: rustls::Error| TlsError::Handshake(e.to_string());
         let key_err = |e: rustls::Error| {
             material("key", &files.key)(format!("does not fit data_plane.tls.cert: {e}"))
         };
+        let crl_err = |e: rustls::server::VerifierBuilderError| match &files.crl {
+            Some(path) => material("crl", path)(format!("not a usable X.509 CRL: {e}")),
+            None => material("ca", &files.ca)(e.to_string()),
+        };
+        // Revocation: the CRLs are the CA's (checked above), so every agent certificate
+        // has a known status; a certificate they do not cover is not revoked.
+        let server_verifier =
+            WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+                .with_crls(crls.clone())
+                .allow_unknown_revocation_status()
+                .build()
+                .map_err(crl_err)?;
         let mut client = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(tls_err)?
-            .with_root_certificates(roots.clone())
+            .with_webpki_verifier(server_verifier)
             .with_client_auth_cert(certs.clone(), key.clone_key())
             .map_err(key_err)?;
         client.alpn_protocols = vec![ALPN.to_vec()];
         let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+            .with_crls(crls)
+            .allow_unknown_revocation_status()
             .build()
-            .map_err(|e| material("ca", &files.ca)(e.to_string()))?;
+            .map_err(crl_err)?;
         let mut server = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(tls_err)?
@@ -297,6 +275,7 @@ impl DataPlaneTls {
         server.alpn_protocols = vec![ALPN.to_vec()];
         Ok(DataPlaneTls {
             files: files.clone(),
+            node: node.to_owned(),
             validity,
             client: Arc::new(client),
             server: Arc::new(server),
@@ -409,12 +388,17 @@ pub fn classify(e: &rustls::Error) -> TlsError {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 TlsError::PeerExpired
             }
+            CertificateError::Revoked => TlsError::PeerRevoked,
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                 TlsError::NotYetValid
             }
             other => TlsError::Handshake(format!("the peer's certificate is unusable: {other}")),
         },
         E::AlertReceived(AlertDescription::CertificateExpired) => TlsError::OursExpired,
+        E::AlertReceived(AlertDescription::CertificateRevoked) => TlsError::OursRevoked,
+        E::InvalidCertRevocationList(e) => TlsError::Handshake(format!(
+            "data_plane.tls.crl cannot be used to check the peer's certificate: {e:?}"
+        )),
         E::AlertReceived(
             a @ (AlertDescription::UnknownCA
             | AlertDescription::BadCertificate
@@ -468,6 +452,14 @@ mod tests {
                 TlsError::PeerIsPlain,
             ),
             (E::NoApplicationProtocol, TlsError::NoCommonProtocol),
+            (
+                E::InvalidCertificate(CertificateError::Revoked),
+                TlsError::PeerRevoked,
+            ),
+            (
+                E::AlertReceived(AlertDescription::CertificateRevoked),
+                TlsError::OursRevoked,
+            ),
         ];
         for (e, want) in cases {
             assert_eq!(classify(&e), want, "{e:?}");
@@ -498,79 +490,21 @@ mod tests {
             assert!(e.to_string().contains("[data_plane.tls]"), "{e}");
         }
         assert!(TlsError::UnknownIssuer.to_string().contains("same CA"));
-    }
-
-    #[test]
-    fn file_checks_name_the_key_and_the_fix() {
-        let dir = tempfile::tempdir().unwrap();
-        let present = dir.path().join("present.pem");
-        std::fs::write(&present, "x").unwrap();
-        let files = |key: &Path| TlsFiles {
-            cert: present.clone(),
-            key: key.to_owned(),
-            ca: present.clone(),
-        };
-        assert!(files(&present).check().is_ok());
-        let err = files(&dir.path().join("missing.key")).check().unwrap_err();
-        assert!(err.contains("data_plane.tls.key"), "{err}");
-        assert!(err.contains("missing.key"), "{err}");
-        assert!(err.contains("private key"), "{err}");
-        let err = files(Path::new("relative.key")).check().unwrap_err();
-        assert!(err.contains("absolute"), "{err}");
-        let err = files(dir.path()).check().unwrap_err();
-        assert!(err.contains("not a file"), "{err}");
-    }
-
-    #[test]
-    fn the_config_refuses_a_missing_key_file_at_load() {
-        let dir = tempfile::tempdir().unwrap();
-        let pem = dir.path().join("agent.crt");
-        std::fs::write(&pem, "x").unwrap();
-        let key = dir.path().join("agent.key");
-        let text = |tls: &str| {
-            format!(
-                "node_id = \"node-a\"\nbus_url = \"amqp://u:p@127.0.0.1/%2f\"\nstate_dir = \"/var/lib/x\"\n\n[data_plane]\nlisten = \"127.0.0.1:7400\"\n\n[data_plane.tls]\n{tls}"
-            )
-        };
-        let all = format!(
-            "cert = {:?}\nkey = {:?}\nca = {:?}\n",
-            pem.display().to_string(),
-            key.display().to_string(),
-            pem.display().to_string()
+        for e in [
+            TlsError::PeerRevoked,
+            TlsError::OursRevoked,
+            TlsError::PeerExpired,
+            TlsError::OursExpired,
+        ] {
+            assert!(
+                e.to_string().contains("systemctl reload holdfast-agent"),
+                "{e}"
+            );
+        }
+        assert!(
+            TlsError::PeerRevoked
+                .to_string()
+                .contains("issue that agent a new certificate")
         );
-        let parse = |t: &str| crate::config::Config::parse(t, |_| None);
-        let err = parse(&text(&all)).unwrap_err().to_string();
-        assert!(err.contains("data_plane.tls.key"), "{err}");
-        assert!(err.contains(&key.display().to_string()), "{err}");
-        assert!(err.contains("private key"), "{err}");
-
-        std::fs::write(&key, "x").unwrap();
-        let c = parse(&text(&all)).unwrap();
-        assert_eq!(c.tls.as_ref().map(|t| &t.key), Some(&key));
-        let reparsed = parse(&c.redacted().replace("***", "p")).unwrap();
-        assert_eq!(
-            reparsed.tls, c.tls,
-            "the redacted config keeps [data_plane.tls]"
-        );
-
-        // In a file, relative paths are taken from the file's directory.
-        let file = dir.path().join("agent.toml");
-        std::fs::write(
-            &file,
-            text("cert = \"agent.crt\"\nkey = \"agent.key\"\nca = \"agent.crt\"\n"),
-        )
-        .unwrap();
-        let c = crate::config::Config::load(&file).unwrap();
-        assert_eq!(c.tls.as_ref().map(|t| &t.key), Some(&key));
-        let err = parse(&text(
-            "cert = \"agent.crt\"\nkey = \"agent.key\"\nca = \"agent.crt\"\n",
-        ))
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("absolute"), "{err}");
-
-        let no_ca = all.lines().take(2).collect::<Vec<_>>().join("\n");
-        let err = parse(&text(&no_ca)).unwrap_err().to_string();
-        assert!(err.contains("ca"), "{err}");
     }
 }

@@ -22,7 +22,7 @@ use super::plan::Plan;
 use crate::dataplane::frame::Msg;
 use crate::dataplane::limiter::TokenBucket;
 use crate::dataplane::session::{self, ClientHello, DataPlaneError, FrameWriter, Session};
-use crate::dataplane::tls::{DataPlaneTls, TlsError};
+use crate::dataplane::tls::{TlsError, TlsHandle};
 use crate::durable;
 
 /// Largest extent shipped in one frame.
@@ -55,8 +55,9 @@ pub struct SourceVolume {
     /// The source is this RBD image (`path` only names it in messages): the tracker
     /// reads changes from snapshots and stages them.
     pub rbd: Option<crate::rbd::Image>,
-    /// Connect with mutual TLS (the agent's `[data_plane.tls]`); plain TCP when `None`.
-    pub tls: Option<Arc<DataPlaneTls>>,
+    /// Connect with mutual TLS (the agent's `[data_plane.tls]`, the material current
+    /// at each connect); plain TCP when `None`.
+    pub tls: Option<TlsHandle>,
 }
 
 impl std::fmt::Debug for SourceVolume {
@@ -216,6 +217,7 @@ impl SourceVolume {
         let session = match &self.tls {
             Some(tls) => {
                 let stream = tls
+                    .current()
                     .connect(stream, &self.target_node)
                     .await
                     .map_err(tls_err)?;

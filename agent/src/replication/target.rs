@@ -18,7 +18,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::cursor::{BeginAction, TargetCursor};
 use crate::dataplane::frame::{Encoding, MAX_PAYLOAD, Msg};
 use crate::dataplane::session::{self, DataPlaneError, Expected, Session};
-use crate::dataplane::tls::{DataPlaneTls, TlsError};
+use crate::dataplane::tls::{DataPlaneTls, TlsError, TlsHandle};
 use crate::durable;
 use crate::rbd::sink::RbdSink;
 use crate::snapshots::{self, SnapshotName};
@@ -173,12 +173,13 @@ pub async fn serve(
 }
 
 /// Accepts data-plane connections until `shutdown` turns true: with `tls`, only
-/// mutual-TLS connections whose client certificate the CA issued.
+/// mutual-TLS connections whose client certificate the CA issued, each with the
+/// material current when it is accepted.
 pub async fn serve_with_tls(
     listener: TcpListener,
     registry: TargetRegistry,
     my_node: String,
-    tls: Option<Arc<DataPlaneTls>>,
+    tls: Option<TlsHandle>,
     shutdown: watch::Receiver<bool>,
 ) {
     let stopped = shutdown_signalled(shutdown);
@@ -189,7 +190,7 @@ pub async fn serve_with_tls(
                 Ok((stream, peer)) => {
                     let registry = registry.clone();
                     let node = my_node.clone();
-                    let tls = tls.clone();
+                    let tls = tls.as_ref().map(TlsHandle::current);
                     tokio::spawn(async move {
                         if let Err(e) = handle(stream, tls.as_deref(), &registry, &node).await {
                             warn!(%peer, error = %e, "data-plane session ended with an error");

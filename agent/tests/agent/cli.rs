@@ -1,5 +1,6 @@
 //! The binary as an operator uses it: `run` under a real bus, `status` (exit code),
-//! `support-bundle` (contents, redaction), SIGTERM for a graceful stop.
+//! `support-bundle` (contents, redaction), SIGTERM for a graceful stop, SIGHUP reloading
+//! the data plane's TLS files.
 
 use std::io::Read;
 use std::path::Path;
@@ -147,4 +148,104 @@ fn status_bundle_and_graceful_stop_of_a_running_agent() {
     assert!(!dir.path().join("state/agent.pid").exists());
     let (ok, _) = status(&config);
     assert!(!ok);
+}
+
+/// `[data_plane.tls]` for `write_config`'s agent, with its certificate and key at
+/// `dir/tls/agent.{crt,key}` (installed from `files`).
+fn add_tls(config: &Path, dir: &Path, files: &holdfast_agent::dataplane::tls::TlsFiles) {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    install(files, &tls);
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text = text.replace(
+        "\n[[backends]]",
+        &format!(
+            "\n[data_plane.tls]\ncert = \"tls/agent.crt\"\nkey = \"tls/agent.key\"\nca = {:?}\n\n[[backends]]",
+            files.ca.display().to_string()
+        ),
+    );
+    std::fs::write(config, text).unwrap();
+}
+
+fn install(files: &holdfast_agent::dataplane::tls::TlsFiles, tls: &Path) {
+    std::fs::copy(&files.cert, tls.join("agent.crt")).unwrap();
+    std::fs::copy(&files.key, tls.join("agent.key")).unwrap();
+}
+
+fn hup(daemon: &std::process::Child) {
+    let ok = Command::new("kill")
+        .arg("-HUP")
+        .arg(daemon.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn sighup_reloads_the_tls_files_of_the_running_binary_and_status_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = holdfast_agent::bench::pki::TestCa::new(&dir.path().join("pki"), "ca").unwrap();
+    let config = write_config(dir.path());
+    add_tls(&config, dir.path(), &ca.issue("cli-node", 10).unwrap());
+    let mut daemon = bin()
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_json = dir.path().join("state/status.json");
+    wait_for("the daemon's first report", || status_json.exists());
+    let (ok, out) = status(&config);
+    assert!(
+        ok && out.contains("WARNING") && out.contains("expires in"),
+        "{out}"
+    );
+
+    // Renewed in place, not reloaded yet: status says the agent still uses the old one.
+    let renewed = ca.issue("cli-node", 365).unwrap();
+    install(&renewed, &dir.path().join("tls"));
+    let (ok, out) = status(&config);
+    assert!(
+        ok && out.contains("still uses the certificate valid until"),
+        "{out}"
+    );
+
+    // A broken key and SIGHUP: the daemon keeps running on its material, status fails.
+    std::fs::write(dir.path().join("tls/agent.key"), "not a key\n").unwrap();
+    hup(&daemon);
+    let mut last = String::new();
+    wait_for("status to report the failed reload", || {
+        let (ok, out) = status(&config);
+        last = out;
+        !ok && last.contains("reloading the TLS material failed")
+    });
+    assert!(last.contains("data_plane.tls.key"), "{last}");
+    assert!(last.contains("systemctl reload holdfast-agent"), "{last}");
+    assert!(
+        daemon.try_wait().unwrap().is_none(),
+        "SIGHUP did not stop it"
+    );
+
+    // Fixed and reloaded: healthy, no warning left.
+    install(&renewed, &dir.path().join("tls"));
+    hup(&daemon);
+    wait_for("status to be clean after the reload", || {
+        let (ok, out) = status(&config);
+        last = out;
+        ok && !last.contains("WARNING")
+    });
+    assert!(last.contains("mutual TLS"), "{last}");
+
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while daemon.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -1,12 +1,12 @@
-//! Mutual TLS on the data plane: replication through it, and every mismatch refused
-//! with a typed error (certificates from a throwaway CA made with `openssl`).
+//! Mutual TLS on the data plane: replication through it, every mismatch refused with a
+//! typed error, revoked peers refused in both directions (`crl`), and the material
+//! replaced by a reload (certificates from a throwaway CA made with `openssl`).
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
 use holdfast_agent::bench::pki::TestCa;
 use holdfast_agent::dataplane::session::{DataPlaneError, Expected};
-use holdfast_agent::dataplane::tls::{DataPlaneTls, TlsError, TlsFiles};
+use holdfast_agent::dataplane::tls::{DataPlaneTls, TlsError, TlsFiles, TlsHandle};
 use holdfast_agent::replication::source::{self, ReplicationError, SourceVolume, run_cycle};
 use holdfast_agent::replication::target::{self, TargetRegistry, TargetVolume};
 use tokio::sync::watch;
@@ -27,7 +27,12 @@ async fn spawn_tls_target(dir: &Path, tls: Option<TlsFiles>) -> TlsTarget {
 
 /// A target serving with the TLS material of `node` (the source still expects node-b).
 async fn spawn_tls_target_as(dir: &Path, tls: Option<TlsFiles>, node: &str) -> TlsTarget {
-    let tls = tls.map(|f| Arc::new(DataPlaneTls::load(&f, node).unwrap()));
+    let tls = tls.map(|f| TlsHandle::load(&f, node).unwrap());
+    spawn_target_with(dir, tls).await
+}
+
+/// A target `node-b` serving with the material of `tls`, as it is at each accept.
+async fn spawn_target_with(dir: &Path, tls: Option<TlsHandle>) -> TlsTarget {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let registry = TargetRegistry::default();
@@ -69,7 +74,7 @@ fn tls_source(
     tls: Option<(&TlsFiles, &str)>,
 ) -> SourceVolume {
     let mut v = source(volume, path, dir, addr);
-    v.tls = tls.map(|(f, node)| Arc::new(DataPlaneTls::load(f, node).unwrap()));
+    v.tls = tls.map(|(f, node)| TlsHandle::load(f, node).unwrap());
     v
 }
 
@@ -257,7 +262,7 @@ async fn a_source_certificate_of_another_node_cannot_push_the_volume() {
     // node-c holds a valid certificate and even the session secret, but claims node-a.
     let c = ca.issue("node-c", 365).unwrap();
     let mut vol = source("vol-1", &src, dir.path(), &target.addr);
-    vol.tls = Some(Arc::new(DataPlaneTls::load(&c, "node-c").unwrap()));
+    vol.tls = Some(TlsHandle::load(&c, "node-c").unwrap());
     let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
     let err = run_cycle(&vol, &mut tracker, None).await.unwrap_err();
     assert!(
@@ -265,6 +270,186 @@ async fn a_source_certificate_of_another_node_cannot_push_the_volume() {
         "{err:?}"
     );
     assert!(!mirror.exists());
+}
+
+fn with_crl(files: &TlsFiles, crl: &Path) -> TlsFiles {
+    TlsFiles {
+        crl: Some(crl.to_owned()),
+        ..files.clone()
+    }
+}
+
+/// One TLS handshake on loopback: what the server (`accept`) and the client (`connect`,
+/// then a read: a TLS 1.3 client learns of a refused certificate from the alert) see.
+async fn handshake(
+    server: &DataPlaneTls,
+    client: &DataPlaneTls,
+    server_node: &str,
+) -> (Result<(), TlsError>, Result<(), TlsError>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = async {
+        let (tcp, _) = listener.accept().await.unwrap();
+        server.accept(tcp).await.map(|_| ())
+    };
+    let connect = async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut stream = client.connect(tcp, server_node).await?;
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte).await {
+            Err(e) => match holdfast_agent::dataplane::tls::classify_io(&e) {
+                Some(refused) => Err(refused),
+                // No TLS alert: the server accepted, then dropped the stream.
+                None => Ok(()),
+            },
+            Ok(_) => Ok(()),
+        }
+    };
+    let (s, c) = tokio::join!(accept, connect);
+    (s, c)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_peers_are_refused_in_either_direction_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = TestCa::new(&d.join("pki"), "ca").unwrap();
+    let src = d.join("src.img");
+    random_file(&src, 2 << 20, 2 << 20, 48);
+
+    // The source's certificate is revoked; the target has the CRL.
+    let revoked_a = ca.issue("node-a", 365).unwrap();
+    let b = ca.issue("node-b", 365).unwrap();
+    ca.revoke("node-a").unwrap();
+    let crl = ca.crl().unwrap();
+    let target_tls = TlsHandle::load(&with_crl(&b, &crl), "node-b").unwrap();
+    let source_tls = TlsHandle::load(&revoked_a, "node-a").unwrap();
+    let (server, client) = handshake(&target_tls.current(), &source_tls.current(), "node-b").await;
+    assert_eq!(server, Err(TlsError::PeerRevoked), "the target refuses it");
+    assert_eq!(client, Err(TlsError::OursRevoked), "the source learns why");
+    let t1 = d.join("t1");
+    let target = spawn_target_with(&t1, Some(target_tls)).await;
+    let mirror = t1.join("mirror.img");
+    target.add("vol-1", &mirror);
+    let mut vol = source("vol-1", &src, &t1, &target.addr);
+    vol.tls = Some(source_tls);
+    let e = refused(&vol, &mirror).await;
+    assert_eq!(e, TlsError::OursRevoked);
+    assert!(e.to_string().contains("issue this agent a new"), "{e}");
+    assert!(!mirror.exists(), "nothing was written to the target volume");
+    assert!(
+        target
+            .registry
+            .get("vol-1")
+            .unwrap()
+            .cursor()
+            .unwrap()
+            .epoch
+            == 0,
+        "the target's position did not move"
+    );
+
+    // The target's certificate is revoked; the source has the CRL (and a new,
+    // unrevoked certificate of its own).
+    let a = ca.issue("node-a", 365).unwrap();
+    ca.revoke("node-b").unwrap();
+    let crl = ca.crl().unwrap();
+    let target_tls = TlsHandle::load(&b, "node-b").unwrap();
+    let source_tls = TlsHandle::load(&with_crl(&a, &crl), "node-a").unwrap();
+    let (server, client) = handshake(&target_tls.current(), &source_tls.current(), "node-b").await;
+    assert_eq!(client, Err(TlsError::PeerRevoked), "the source refuses it");
+    assert!(
+        server.is_err(),
+        "the target learns of the refusal: {server:?}"
+    );
+    let t2 = d.join("t2");
+    let target = spawn_target_with(&t2, Some(target_tls)).await;
+    let mirror = t2.join("mirror.img");
+    target.add("vol-1", &mirror);
+    let mut vol = source("vol-1", &src, &t2, &target.addr);
+    vol.tls = Some(source_tls.clone());
+    let e = refused(&vol, &mirror).await;
+    assert_eq!(e, TlsError::PeerRevoked);
+    assert!(
+        e.to_string().contains("issue that agent a new certificate"),
+        "{e}"
+    );
+    assert!(!mirror.exists());
+
+    // Neither certificate revoked, both sides with the CRL: the volume replicates.
+    let b = ca.issue("node-b", 365).unwrap();
+    let t3 = d.join("t3");
+    let target = spawn_tls_target(&t3, Some(with_crl(&b, &crl))).await;
+    let mirror = t3.join("mirror.img");
+    target.add("vol-1", &mirror);
+    let mut vol = source("vol-1", &src, &t3, &target.addr);
+    vol.tls = Some(source_tls);
+    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
+    run_cycle(&vol, &mut tracker, None).await.unwrap();
+    assert_eq!(digest(&src), digest(&mirror));
+}
+
+/// Copies `files`' certificate and key to `cert` and `key` (a node's configured paths).
+fn install(files: &TlsFiles, cert: &Path, key: &Path) {
+    std::fs::copy(&files.cert, cert).unwrap();
+    std::fs::copy(&files.key, key).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_puts_new_material_in_use_and_a_broken_one_keeps_the_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = TestCa::new(&d.join("pki"), "ca").unwrap();
+    let a = ca.issue("node-a", 365).unwrap();
+    // The target's configured files hold an expired certificate at first.
+    let (cert, key): (PathBuf, PathBuf) = (d.join("b.crt"), d.join("b.key"));
+    install(&ca.issue_expired("node-b").unwrap(), &cert, &key);
+    let files = TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+        ca: ca.cert(),
+        crl: None,
+    };
+    let handle = TlsHandle::load(&files, "node-b").unwrap();
+    let target = spawn_target_with(d, Some(handle.clone())).await;
+    let (src, mirror) = (d.join("src.img"), d.join("mirror.img"));
+    random_file(&src, 4 << 20, 3 << 20, 49);
+    target.add("vol-1", &mirror);
+    let vol = tls_source("vol-1", &src, d, &target.addr, Some((&a, "node-a")));
+    assert_eq!(refused(&vol, &mirror).await, TlsError::PeerExpired);
+
+    // A renewed certificate in the same files: after the reload, new connections
+    // present it and the source accepts it.
+    let renewed = ca.issue("node-b", 365).unwrap();
+    install(&renewed, &cert, &key);
+    let before = handle.current();
+    let now = holdfast_protocol::UnixMillis::now().0 as i64 / 1000;
+    assert!(before.validity.days_left(now) < 0);
+    let after = handle.reload().unwrap();
+    assert!(after.validity.days_left(now) >= 364, "{:?}", after.validity);
+    assert_eq!(handle.current().validity, after.validity);
+    assert_eq!(handle.reload_error(), None);
+    let mut tracker = Some(source::make_tracker(&src, &vol.state_dir, 4096, None).unwrap());
+    run_cycle(&vol, &mut tracker, None).await.unwrap();
+    assert_eq!(digest(&src), digest(&mirror));
+
+    // A broken key: the reload fails, says which file and why, and the material in use
+    // stays (the next cycle's new connection still succeeds).
+    std::fs::write(&key, "not a key\n").unwrap();
+    let e = handle.reload().unwrap_err();
+    assert!(matches!(e, TlsError::Material { key: "key", .. }), "{e:?}");
+    assert!(e.to_string().contains(&key.display().to_string()), "{e}");
+    assert_eq!(handle.reload_error(), Some(e));
+    assert_eq!(handle.current().validity, after.validity);
+    random_writes(&src, 10, 50);
+    run_cycle(&vol, &mut tracker, None).await.unwrap();
+    assert_eq!(digest(&src), digest(&mirror));
+
+    // Fixed: the next successful reload clears the error.
+    install(&renewed, &cert, &key);
+    handle.reload().unwrap();
+    assert_eq!(handle.reload_error(), None);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Agent daemons with `[data_plane.tls]`: replication over the bus through mutual TLS,
-//! a plain source reporting the mismatch in its replication status, and `status`
-//! showing the certificate's expiry.
+//! a plain source reporting the mismatch in its replication status, `status` showing
+//! the certificate's expiry, and SIGHUP reloading the material (a failed reload
+//! reported in the heartbeat and status.json).
 
 use std::path::Path;
 use std::time::Duration;
@@ -30,7 +31,11 @@ fn config(ns: &str, node: &str, root: &Path, tls: Option<&TlsFiles>) -> Config {
                 t.cert.display().to_string(),
                 t.key.display().to_string(),
                 t.ca.display().to_string()
-            )
+            ) + &t
+                .crl
+                .as_ref()
+                .map(|c| format!("crl = {:?}\n", c.display().to_string()))
+                .unwrap_or_default()
         })
         .unwrap_or_default();
     let toml = format!(
@@ -57,12 +62,18 @@ path = "{vols}"
 }
 
 async fn start(config: Config) -> RunningAgent {
+    start_reloading(config, tokio::sync::mpsc::channel(1).1).await
+}
+
+/// A daemon that reloads its TLS material on every message of `reloads`.
+async fn start_reloading(config: Config, reloads: tokio::sync::mpsc::Receiver<()>) -> RunningAgent {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(daemon::run(config, listener, async move {
+    let shutdown = async move {
         let _ = rx.await;
-    }));
+    };
+    let task = tokio::spawn(daemon::run_with_reload(config, listener, shutdown, reloads));
     RunningAgent {
         stop: Some(tx),
         task,
@@ -279,4 +290,205 @@ fn status_shows_tls_and_warns_before_the_certificate_expires() {
         "{:?}",
         r.lines
     );
+}
+
+/// Copies `files`' certificate and key to `cert` and `key` (a node's configured paths).
+fn install(files: &TlsFiles, cert: &Path, key: &Path) {
+    std::fs::copy(&files.cert, cert).unwrap();
+    std::fs::copy(&files.key, key).unwrap();
+}
+
+/// Sends SIGHUP to this process, as `systemctl reload holdfast-agent` does to the agent.
+fn sighup() {
+    let ok = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -HUP");
+}
+
+/// The reload error in the daemon's status.json once `done` accepts it (a report
+/// begun before the reload may still be writing the previous state).
+async fn reported_reload_error(
+    status_json: &Path,
+    done: impl Fn(&Option<String>) -> bool,
+) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(status_json).unwrap()).unwrap();
+        let tls = &status["data_plane_tls"];
+        assert!(
+            tls.is_object(),
+            "status.json reports the TLS material: {status}"
+        );
+        let e = tls["reload_error"].as_str().map(str::to_owned);
+        if done(&e) {
+            return e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "status.json still says {e:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn reload_worker_failed(h: &Heartbeat) -> bool {
+    h.workers
+        .iter()
+        .any(|w| w.name == "data-plane-tls-reload" && w.state == WorkerState::Failed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_tls_material_and_a_failed_reload_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let ca = TestCa::new(&root.join("pki"), "ca").unwrap();
+    let ns = format!("hf-agent-tls-{}", uuid::Uuid::new_v4().simple());
+    let mut cfg = BusConfig::new(amqp_url(), Names::new(&ns), "test-orchestrator");
+    cfg.connect_timeout = Duration::from_secs(10);
+    let bus = Bus::connect(cfg)
+        .await
+        .expect("RabbitMQ must be running on 127.0.0.1:5672");
+    let queue = bus.declare_orchestrator_queue().await.unwrap();
+    let mut sub = bus.subscribe(&queue).await.unwrap();
+
+    // node-b's configured files hold an expired certificate at first.
+    let tls_dir = root.join("node-b-tls");
+    std::fs::create_dir_all(&tls_dir).unwrap();
+    let (cert, key) = (tls_dir.join("agent.crt"), tls_dir.join("agent.key"));
+    install(&ca.issue_expired("node-b").unwrap(), &cert, &key);
+    let b_files = TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+        ca: ca.cert(),
+        crl: None,
+    };
+    let a = start(config(
+        &ns,
+        "node-a",
+        root,
+        Some(&ca.issue("node-a", 365).unwrap()),
+    ))
+    .await;
+    let b = start_reloading(
+        config(&ns, "node-b", root, Some(&b_files)),
+        holdfast_agent::signals::hangups(),
+    )
+    .await;
+    let mut hellos = std::collections::HashSet::new();
+    while hellos.len() < 2 {
+        let h = expect(&mut sub, "hellos", |e| match &e.message {
+            AnyMessage::AgentHello(h) => Some(h.node_id.clone()),
+            _ => None,
+        })
+        .await;
+        hellos.insert(h);
+    }
+    let vol = |node: &str, name: &str| root.join(node).join("volumes").join(name);
+    random_file(&vol("node-a", "vol-r"), 2 << 20, 2 << 20, 53);
+    let m = start_message("vol-r", "node-a", "node-b", &b.addr);
+    for node in ["node-b", "node-a"] {
+        let env = command(m.clone());
+        bus.publish_command(&NodeId::parse(node).unwrap(), &env)
+            .await
+            .unwrap();
+        let id = env.header.message_id;
+        expect(&mut sub, "replication ack", |e| match &e.message {
+            AnyMessage::ReplicationAck(_) if e.header.correlation_id == Some(id) => Some(()),
+            AnyMessage::ErrorReport(r) if e.header.correlation_id == Some(id) => panic!("{r:?}"),
+            _ => None,
+        })
+        .await;
+    }
+    let source_status = |e: &holdfast_protocol::Envelope| match &e.message {
+        AnyMessage::ReplicationStatus(s)
+            if s.volume_id.0 == "vol-r" && s.node_id.as_str() == "node-a" =>
+        {
+            Some(s.clone())
+        }
+        _ => None,
+    };
+    let error = expect(
+        &mut sub,
+        "vol-r refused: node-b's certificate expired",
+        |e| {
+            source_status(e)
+                .and_then(|s| s.last_error.filter(|_| s.state == ReplicationState::Failed))
+        },
+    )
+    .await;
+    assert!(error.contains("expired"), "{error}");
+
+    // Renewed files and SIGHUP: the next connection presents the new certificate.
+    let renewed = ca.issue("node-b", 365).unwrap();
+    install(&renewed, &cert, &key);
+    sighup();
+    let epoch = expect(&mut sub, "vol-r replicated after the reload", |e| {
+        source_status(e).and_then(|s| (s.acked_epoch >= 1).then_some(s.acked_epoch))
+    })
+    .await;
+    assert_eq!(
+        digest(&vol("node-a", "vol-r")),
+        digest(&vol("node-b", "vol-r.mirror"))
+    );
+
+    // A broken key: the reload fails, the heartbeat and status.json say so, and the
+    // material in use stays (later cycles still replicate).
+    std::fs::write(&key, "not a key\n").unwrap();
+    sighup();
+    expect(
+        &mut sub,
+        "node-b's heartbeat with the failed reload",
+        |e| match &e.message {
+            AnyMessage::Heartbeat(h) if h.node_id.as_str() == "node-b" => {
+                reload_worker_failed(h).then_some(())
+            }
+            _ => None,
+        },
+    )
+    .await;
+    let status_json = root.join("node-b").join("state").join("status.json");
+    let reload_error = reported_reload_error(&status_json, |e| e.is_some())
+        .await
+        .unwrap();
+    assert!(
+        reload_error.contains("data_plane.tls.key")
+            && reload_error.contains(&key.display().to_string()),
+        "{reload_error}"
+    );
+    random_writes(&vol("node-a", "vol-r"), 20, 54);
+    expect(
+        &mut sub,
+        "vol-r still replicating with the old material",
+        |e| {
+            source_status(e).and_then(|s| {
+                assert_ne!(s.state, ReplicationState::Failed, "{:?}", s.last_error);
+                (s.acked_epoch > epoch).then_some(())
+            })
+        },
+    )
+    .await;
+
+    // Fixed: the next reload succeeds and clears the report.
+    install(&renewed, &cert, &key);
+    sighup();
+    expect(
+        &mut sub,
+        "node-b's heartbeat without the failed reload",
+        |e| match &e.message {
+            AnyMessage::Heartbeat(h) if h.node_id.as_str() == "node-b" => {
+                (!reload_worker_failed(h)).then_some(())
+            }
+            _ => None,
+        },
+    )
+    .await;
+    reported_reload_error(&status_json, |e| e.is_none()).await;
+
+    a.shutdown().await;
+    b.shutdown().await;
+    bus.delete_namespace().await.unwrap();
 }
