@@ -179,7 +179,16 @@ def make_tls(d: Path, node: str) -> dict:
                 ["x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                  "-out", "node.crt", "-days", "365", "-extfile", "node.ext"]):
         subprocess.run(["openssl", *cmd], cwd=d, check=True, capture_output=True)
-    return {"cert": str(d / "node.crt"), "key": str(d / "node.key"), "ca": str(d / "ca.crt")}
+    # The CA's revocation list (revoking nothing): a v2 CRL needs a CRL number.
+    (d / "index.txt").write_text("")
+    (d / "crlnumber").write_text("1000\n")
+    (d / "ca.cnf").write_text("[ca]\ndefault_ca = test\n[test]\ndatabase = index.txt\n"
+                              "crlnumber = crlnumber\ndefault_md = sha256\n")
+    subprocess.run(["openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", "ca.crt", "-keyfile",
+                    "ca.key", "-gencrl", "-crldays", "30", "-out", "ca.crl"],
+                   cwd=d, check=True, capture_output=True)
+    return {"cert": str(d / "node.crt"), "key": str(d / "node.key"), "ca": str(d / "ca.crt"),
+            "crl": str(d / "ca.crl")}
 
 
 def main() -> int:
@@ -256,6 +265,7 @@ def main() -> int:
                             "holdfast_agent_data_plane_tls_cert_src": tls_b["cert"],
                             "holdfast_agent_data_plane_tls_key_src": tls_b["key"],
                             "holdfast_agent_data_plane_tls_ca_src": tls_b["ca"],
+                            "holdfast_agent_data_plane_tls_crl_src": tls_b["crl"],
                         },
                     },
                     "vars": {
@@ -346,9 +356,10 @@ def main() -> int:
             expected["bus_namespace"] = hv["holdfast_agent_bus_namespace"]
         if "holdfast_agent_data_plane_tls_cert_src" in hv:
             # Copied to /etc/holdfast/tls/, named relative to the config's directory.
-            expected["data_plane"]["tls"] = {"cert": "tls/agent.crt", "key": "tls/agent.key", "ca": "tls/ca.crt"}
+            expected["data_plane"]["tls"] = {"cert": "tls/agent.crt", "key": "tls/agent.key", "ca": "tls/ca.crt",
+                                             "crl": "tls/ca.crl"}
             for name, src, mode in [("agent.crt", "cert", "0o644"), ("agent.key", "key", "0o600"),
-                                    ("ca.crt", "ca", "0o644")]:
+                                    ("ca.crt", "ca", "0o644"), ("ca.crl", "crl", "0o644")]:
                 f = r / "etc/holdfast/tls" / name
                 check(f.is_file() and oct(f.stat().st_mode & 0o777) == mode
                       and f.read_bytes() == Path(hv[f"holdfast_agent_data_plane_tls_{src}_src"]).read_bytes(),

@@ -185,3 +185,24 @@ async fn two_replicas_start_together_on_one_postgres() {
         .await
         .unwrap();
 }
+
+/// Every PostgreSQL connection plans each statement for its parameters: the resource
+/// table is skewed (one cluster's kind is 1 row or 20,000), and a generic plan cached
+/// after five runs made a page's count walk the table (`db::custom_plans`).
+#[tokio::test]
+async fn postgres_connections_plan_each_statement_for_its_values() {
+    let (name, url) = crate::helpers::create_pg_database().await;
+    let _drop = crate::helpers::PgDatabase { name };
+    let db = holdfast_orchestrator::db::Db::connect(&url).await.unwrap();
+    // more than one connection of the pool, each set up the same way
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        let mut conn = db.conn().await.unwrap();
+        let (mode,): (String,) = sqlx::query_as("SHOW plan_cache_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "force_custom_plan");
+        conns.push(conn);
+    }
+}
