@@ -10,6 +10,8 @@
 //! cargo run --release -p holdfast-orchestrator --example cluster_sync_bench -- \
 //!     [--servers 10000] [--volumes 20000] [--events 5000] [--postgres postgres://...]
 //! ```
+//! With `--postgres`, the URL names a server (and a database to connect to first): the
+//! bench runs on a database of its own there, created for the run and dropped after.
 //! Needs RabbitMQ (`HOLDFAST_TEST_AMQP_URL`, default amqp://guest:guest@127.0.0.1:5672/%2f).
 
 use std::sync::Arc;
@@ -189,8 +191,12 @@ async fn main() -> anyhow::Result<()> {
         )),
         ..Config::default()
     };
-    if let Some(url) = &a.postgres {
-        config.database_url = Some(Secret::new(url.clone()));
+    let scratch = match &a.postgres {
+        Some(url) => Some(ScratchDb::create(url).await?),
+        None => None,
+    };
+    if let Some(db) = &scratch {
+        config.database_url = Some(Secret::new(db.url.clone()));
         let key = dir.path().join("secrets.key");
         std::fs::write(
             &key,
@@ -413,5 +419,48 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop_tx.send(());
     let _ = server.await;
     cloud.shutdown().await;
+    if let Some(db) = scratch {
+        db.drop_it().await?;
+    }
     Ok(())
+}
+
+/// A PostgreSQL database of the run's own, on the server of `--postgres`.
+struct ScratchDb {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDb {
+    async fn create(server: &str) -> anyhow::Result<ScratchDb> {
+        sqlx::any::install_default_drivers();
+        let name = format!("holdfast_bench_{}", std::process::id());
+        let (base, _) = server
+            .rsplit_once('/')
+            .ok_or_else(|| anyhow::anyhow!("--postgres {server}: expected postgres://host/db"))?;
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(server).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await?;
+        Ok(ScratchDb {
+            server: server.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    async fn drop_it(self) -> anyhow::Result<()> {
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.server).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await?;
+        Ok(())
+    }
 }
