@@ -189,6 +189,15 @@ pub async fn mark_children_deleted(
     Ok(n)
 }
 
+/// The condition of live (not deleted) rows, in the form that reads only the partial
+/// index `cluster_resources_live (cluster_id, kind, name, id) WHERE deleted_at IS NULL`.
+/// `name >= ''` holds for every row: it gives the planner a third column of that index
+/// to match. Without it, SQLite's statistics (ANALYZE after a sync) rate the
+/// `(cluster_id, kind)` indexes as good, and a count read every row's page, documents
+/// included: 8 ms instead of 0.6 ms at 10,000 instances, 37 ms instead of 5 ms for the
+/// per-kind counts of 40,000 resources.
+const LIVE: &str = "deleted_at IS NULL AND name >= ''";
+
 const COLUMNS: &str = "kind, id, name, project_id, status, host, zone, parent_id, doc_json, \
     digest, first_seen_at, updated_at, deleted_at";
 
@@ -305,12 +314,8 @@ pub async fn list(
         ));
     }
     if !f.include_deleted {
-        // `name >= ''` holds for every row; it gives the planner a third column of
-        // `cluster_resources_live` to match, so the count reads only that index. Without
-        // it, SQLite's statistics (ANALYZE after a sync) rate the (cluster_id, kind)
-        // indexes as good, and each count read every row's page, documents included:
-        // 8 ms instead of 0.6 ms at 10,000 instances.
-        filter.push_str(" AND deleted_at IS NULL AND name >= ''");
+        filter.push_str(" AND ");
+        filter.push_str(LIVE);
     }
     if f.unprotected {
         filter.push_str(
@@ -412,14 +417,11 @@ pub async fn counts(
     if kinds.is_empty() {
         return Ok(Vec::new());
     }
-    // naming the kinds and `name >= ''` (true for every row) lets the planner count
-    // from `cluster_resources_live` alone, kind by kind; with only the cluster id,
-    // SQLite's statistics send it through every row's page (37 ms vs 5 ms at 40,000
-    // resources)
+    // naming the kinds lets the planner count from `cluster_resources_live` kind by kind
     let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
         "SELECT kind, COUNT(*) FROM cluster_resources WHERE cluster_id = $1 \
-         AND kind IN ({}) AND deleted_at IS NULL AND name >= '' GROUP BY kind ORDER BY kind",
+         AND kind IN ({}) AND {LIVE} GROUP BY kind ORDER BY kind",
         placeholders.join(", ")
     );
     let mut q = sqlx::query_as(&sql).bind(cluster_id);
