@@ -21,6 +21,20 @@ pub(crate) fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
+/// A bus namespace of the test's own (`<prefix>-<uuid>`), connected as the orchestrator,
+/// with a subscription to the orchestrator's queue.
+pub(crate) async fn orchestrator_bus(prefix: &str) -> (String, Bus, holdfast_bus::Subscription) {
+    let ns = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
+    let mut cfg = BusConfig::new(amqp_url(), Names::new(&ns), "test-orchestrator");
+    cfg.connect_timeout = Duration::from_secs(10);
+    let bus = Bus::connect(cfg)
+        .await
+        .expect("RabbitMQ must be running on 127.0.0.1:5672");
+    let queue = bus.declare_orchestrator_queue().await.unwrap();
+    let sub = bus.subscribe(&queue).await.unwrap();
+    (ns, bus, sub)
+}
+
 pub(crate) struct RunningAgent {
     pub(crate) stop: Option<oneshot::Sender<()>>,
     pub(crate) task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -108,14 +122,7 @@ fn volumes(root: &Path, node: &str) -> PathBuf {
 async fn agents_register_replicate_cut_export_and_stop_over_the_bus() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let ns = format!("hf-agent-test-{}", uuid::Uuid::new_v4().simple());
-    let mut cfg = BusConfig::new(amqp_url(), Names::new(&ns), "test-orchestrator");
-    cfg.connect_timeout = Duration::from_secs(10);
-    let bus = Bus::connect(cfg)
-        .await
-        .expect("RabbitMQ must be running on 127.0.0.1:5672");
-    let queue = bus.declare_orchestrator_queue().await.unwrap();
-    let mut sub = bus.subscribe(&queue).await.unwrap();
+    let (ns, bus, mut sub) = orchestrator_bus("hf-agent-test").await;
 
     let a = start_agent(&ns, "node-a", root).await;
     let b = start_agent(&ns, "node-b", root).await;

@@ -4,15 +4,12 @@
 //! with nothing left behind. Ignored in CI (no Ceph): `.ci/realstack-agent` runs it.
 
 use std::path::Path;
-use std::time::Duration;
 
 use holdfast_agent::config::Config;
 use holdfast_agent::daemon;
 use holdfast_agent::rbd::Image;
 use holdfast_agent::rbd::stream::Record;
-use holdfast_bus::{Bus, BusConfig};
 use holdfast_protocol::messages::*;
-use holdfast_protocol::names::Names;
 use holdfast_protocol::{AnyMessage, NodeId, VolumeId};
 use tokio::sync::oneshot;
 
@@ -89,12 +86,7 @@ async fn daemons_replicate_snapshot_export_and_stop_an_rbd_volume_over_the_bus()
     .await;
 
     let dir = tempfile::tempdir().unwrap();
-    let ns = format!("hf-agent-test-{}", uuid::Uuid::new_v4().simple());
-    let mut cfg = BusConfig::new(amqp_url(), Names::new(&ns), "test-orchestrator");
-    cfg.connect_timeout = Duration::from_secs(10);
-    let bus = Bus::connect(cfg).await.expect("RabbitMQ on 127.0.0.1:5672");
-    let queue = bus.declare_orchestrator_queue().await.unwrap();
-    let mut sub = bus.subscribe(&queue).await.unwrap();
+    let (ns, bus, mut sub) = crate::daemon::orchestrator_bus("hf-agent-test").await;
     let agent_a = start_agent(&ns, "node-a", "a", dir.path()).await;
     let agent_b = start_agent(&ns, "node-b", "b", dir.path()).await;
     let (na, nb) = (

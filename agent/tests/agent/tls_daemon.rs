@@ -11,13 +11,11 @@ use holdfast_agent::config::Config;
 use holdfast_agent::daemon;
 use holdfast_agent::dataplane::tls::TlsFiles;
 use holdfast_agent::status;
-use holdfast_bus::{Bus, BusConfig};
 use holdfast_protocol::messages::*;
-use holdfast_protocol::names::Names;
 use holdfast_protocol::{AnyMessage, NodeId, VolumeId};
 use tokio::sync::oneshot;
 
-use crate::daemon::{RunningAgent, amqp_url, command, expect};
+use crate::daemon::{RunningAgent, amqp_url, command, expect, orchestrator_bus};
 use crate::helpers::*;
 
 fn config(ns: &str, node: &str, root: &Path, tls: Option<&TlsFiles>) -> Config {
@@ -116,14 +114,7 @@ async fn daemons_replicate_over_tls_and_a_plain_source_reports_the_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let ca = TestCa::new(&root.join("pki"), "ca").unwrap();
-    let ns = format!("hf-agent-tls-{}", uuid::Uuid::new_v4().simple());
-    let mut cfg = BusConfig::new(amqp_url(), Names::new(&ns), "test-orchestrator");
-    cfg.connect_timeout = Duration::from_secs(10);
-    let bus = Bus::connect(cfg)
-        .await
-        .expect("RabbitMQ must be running on 127.0.0.1:5672");
-    let queue = bus.declare_orchestrator_queue().await.unwrap();
-    let mut sub = bus.subscribe(&queue).await.unwrap();
+    let (ns, bus, mut sub) = orchestrator_bus("hf-agent-tls").await;
 
     let a = start(config(
         &ns,
@@ -346,14 +337,7 @@ async fn sighup_reloads_the_tls_material_and_a_failed_reload_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let ca = TestCa::new(&root.join("pki"), "ca").unwrap();
-    let ns = format!("hf-agent-tls-{}", uuid::Uuid::new_v4().simple());
-    let mut cfg = BusConfig::new(amqp_url(), Names::new(&ns), "test-orchestrator");
-    cfg.connect_timeout = Duration::from_secs(10);
-    let bus = Bus::connect(cfg)
-        .await
-        .expect("RabbitMQ must be running on 127.0.0.1:5672");
-    let queue = bus.declare_orchestrator_queue().await.unwrap();
-    let mut sub = bus.subscribe(&queue).await.unwrap();
+    let (ns, bus, mut sub) = orchestrator_bus("hf-agent-tls").await;
 
     // node-b's configured files hold an expired certificate at first.
     let tls_dir = root.join("node-b-tls");

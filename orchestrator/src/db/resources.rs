@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
 
 use super::{Backend, DbError};
 
@@ -221,24 +222,6 @@ type Row = (
     Option<i64>,
 );
 
-/// A page's row with the list's total before it.
-type TotalAndRow = (
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    i64,
-    i64,
-    Option<i64>,
-);
-
 fn stored(r: Row, kind: &'static str) -> StoredResource {
     StoredResource {
         row: ResourceRow {
@@ -332,21 +315,19 @@ pub async fn list(
     // One round trip: the total (an uncorrelated subquery, computed once), and the rows
     // of the page, chosen on `(name, id)` from the index before any row is read.
     let page_sql = format!(
-        "SELECT (SELECT COUNT(*) FROM cluster_resources WHERE {filter}) AS total, {columns} \
+        "SELECT {columns}, (SELECT COUNT(*) FROM cluster_resources WHERE {filter}) AS total \
          FROM cluster_resources WHERE cluster_id = $1 AND kind = $2 AND id IN \
          (SELECT id FROM cluster_resources WHERE {filter} ORDER BY name, id LIMIT ${} OFFSET ${}) \
          ORDER BY name, id",
         n + 1,
         n + 2
     );
-    let mut q = sqlx::query_as::<_, TotalAndRow>(&page_sql)
-        .bind(cluster_id)
-        .bind(kind);
+    let mut q = sqlx::query(&page_sql).bind(cluster_id).bind(kind);
     for v in &values {
         q = q.bind(v);
     }
     let rows = q.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
-    let Some(total) = rows.first().map(|r| r.0) else {
+    let Some(first) = rows.first() else {
         if offset == 0 {
             return Ok((Vec::new(), 0));
         }
@@ -361,15 +342,12 @@ pub async fn list(
         let (total,) = count.fetch_one(&mut *conn).await?;
         return Ok((Vec::new(), total));
     };
+    let total: i64 = first.try_get("total")?;
+    // a row's leading columns are a `Row` (a tuple reads its columns by position)
     let page = rows
-        .into_iter()
-        .map(|r| {
-            let row = (
-                r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13,
-            );
-            stored(row, kind)
-        })
-        .collect();
+        .iter()
+        .map(|r| Ok(stored(<Row as sqlx::FromRow<AnyRow>>::from_row(r)?, kind)))
+        .collect::<Result<_, sqlx::Error>>()?;
     Ok((page, total))
 }
 
