@@ -150,42 +150,26 @@ impl TestCa {
 
     /// Revokes the certificate in `cert` (a PEM file this CA issued).
     pub fn revoke_file(&self, cert: &Path) -> anyhow::Result<()> {
-        let cnf = self.revocation_db()?;
-        openssl(&[
-            "ca",
-            "-batch",
-            "-config",
-            &s(&cnf),
-            "-cert",
-            &s(&self.cert()),
-            "-keyfile",
-            &s(&self.key()),
-            "-revoke",
-            &s(cert),
-        ])
+        self.openssl_ca(&["-revoke", &s(cert)])
     }
 
     /// Writes the CA's CRL (PEM, every certificate revoked so far, valid 30 days) to
     /// `<name>.crl` in the CA's directory; returns its path.
     pub fn crl(&self) -> anyhow::Result<PathBuf> {
-        let cnf = self.revocation_db()?;
         let out = self.dir.join(format!("{}.crl", self.name));
-        openssl(&[
-            "ca",
-            "-batch",
-            "-config",
-            &s(&cnf),
-            "-cert",
-            &s(&self.cert()),
-            "-keyfile",
-            &s(&self.key()),
-            "-gencrl",
-            "-crldays",
-            "30",
-            "-out",
-            &s(&out),
-        ])?;
+        self.openssl_ca(&["-gencrl", "-crldays", "30", "-out", &s(&out)])?;
         Ok(out)
+    }
+
+    /// `openssl ca` as this CA, with its revocation database, and `args`.
+    fn openssl_ca(&self, args: &[&str]) -> anyhow::Result<()> {
+        let cnf = self.revocation_db()?;
+        let (cert, key) = (s(&self.cert()), s(&self.key()));
+        let mut all = vec!["ca", "-batch", "-config"];
+        let cnf = s(&cnf);
+        all.extend([cnf.as_str(), "-cert", &cert, "-keyfile", &key]);
+        all.extend_from_slice(args);
+        openssl(&all)
     }
 
     /// The minimal `openssl ca` configuration and index of revoked certificates (in

@@ -110,6 +110,40 @@ pub(crate) async fn expect<T>(
     }
 }
 
+/// Waits until `n` distinct agents said hello (their command queues are bound then).
+pub(crate) async fn hellos(sub: &mut Subscription, n: usize) {
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < n {
+        let node = expect(sub, "hellos", |e| match &e.message {
+            AnyMessage::AgentHello(h) => Some(h.node_id.clone()),
+            _ => None,
+        })
+        .await;
+        seen.insert(node);
+    }
+}
+
+/// Sends `msg` to each of `nodes` in turn, each once the previous one acknowledged it;
+/// an error report fails the test.
+pub(crate) async fn command_each(
+    bus: &Bus,
+    sub: &mut Subscription,
+    msg: impl Into<AnyMessage> + Clone,
+    nodes: &[&NodeId],
+) {
+    for node in nodes {
+        let env = command(msg.clone());
+        bus.publish_command(node, &env).await.unwrap();
+        let id = env.header.message_id;
+        expect(sub, "replication ack", |e| match &e.message {
+            AnyMessage::ReplicationAck(_) if e.header.correlation_id == Some(id) => Some(()),
+            AnyMessage::ErrorReport(r) if e.header.correlation_id == Some(id) => panic!("{r:?}"),
+            _ => None,
+        })
+        .await;
+    }
+}
+
 pub(crate) fn command(msg: impl Into<AnyMessage>) -> Envelope {
     Envelope::new(Sender::Orchestrator, msg, UnixMillis::now())
 }

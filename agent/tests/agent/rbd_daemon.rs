@@ -124,17 +124,7 @@ async fn daemons_replicate_snapshot_export_and_stop_an_rbd_volume_over_the_bus()
         compression: Compression::None,
         bandwidth_limit_bps: None,
     };
-    for node in [&nb, &na] {
-        let env = command(start.clone());
-        bus.publish_command(node, &env).await.unwrap();
-        let id = env.header.message_id;
-        expect(&mut sub, "replication ack", |e| match &e.message {
-            AnyMessage::ReplicationAck(_) if e.header.correlation_id == Some(id) => Some(()),
-            AnyMessage::ErrorReport(r) if e.header.correlation_id == Some(id) => panic!("{r:?}"),
-            _ => None,
-        })
-        .await;
-    }
+    crate::daemon::command_each(&bus, &mut sub, start.clone(), &[&nb, &na]).await;
     expect(&mut sub, "a committed epoch", |e| match &e.message {
         AnyMessage::ReplicationStatus(s) if s.node_id == na && s.acked_epoch >= 1 => Some(()),
         _ => None,

@@ -15,7 +15,7 @@ use holdfast_protocol::messages::*;
 use holdfast_protocol::{AnyMessage, NodeId, VolumeId};
 use tokio::sync::oneshot;
 
-use crate::daemon::{RunningAgent, amqp_url, command, expect, orchestrator_bus};
+use crate::daemon::{RunningAgent, amqp_url, command_each, expect, hellos, orchestrator_bus};
 use crate::helpers::*;
 
 fn config(ns: &str, node: &str, root: &Path, tls: Option<&TlsFiles>) -> Config {
@@ -133,15 +133,7 @@ async fn daemons_replicate_over_tls_and_a_plain_source_reports_the_mismatch() {
     // node-c runs without TLS.
     let c = start(config(&ns, "node-c", root, None)).await;
     // Commands only once every agent said hello (its command queue is bound then).
-    let mut hellos = std::collections::HashSet::new();
-    while hellos.len() < 3 {
-        let h = expect(&mut sub, "hellos", |e| match &e.message {
-            AnyMessage::AgentHello(h) => Some(h.node_id.clone()),
-            _ => None,
-        })
-        .await;
-        hellos.insert(h);
-    }
+    hellos(&mut sub, 3).await;
     let vol = |node: &str, name: &str| root.join(node).join("volumes").join(name);
     random_file(&vol("node-a", "vol-tls"), 4 << 20, 3 << 20, 51);
     random_file(&vol("node-c", "vol-plain"), 1 << 20, 1 << 20, 52);
@@ -156,21 +148,8 @@ async fn daemons_replicate_over_tls_and_a_plain_source_reports_the_mismatch() {
             ["node-b", "node-c"],
         ),
     ] {
-        for node in nodes {
-            let env = command(m.clone());
-            bus.publish_command(&NodeId::parse(node).unwrap(), &env)
-                .await
-                .unwrap();
-            let id = env.header.message_id;
-            expect(&mut sub, "replication ack", |e| match &e.message {
-                AnyMessage::ReplicationAck(_) if e.header.correlation_id == Some(id) => Some(()),
-                AnyMessage::ErrorReport(r) if e.header.correlation_id == Some(id) => {
-                    panic!("{r:?}")
-                }
-                _ => None,
-            })
-            .await;
-        }
+        let nodes = nodes.map(|n| NodeId::parse(n).unwrap());
+        command_each(&bus, &mut sub, m, &[&nodes[0], &nodes[1]]).await;
     }
 
     expect(&mut sub, "vol-tls committed over TLS", |e| {
@@ -362,31 +341,15 @@ async fn sighup_reloads_the_tls_material_and_a_failed_reload_is_reported() {
         holdfast_agent::signals::hangups(),
     )
     .await;
-    let mut hellos = std::collections::HashSet::new();
-    while hellos.len() < 2 {
-        let h = expect(&mut sub, "hellos", |e| match &e.message {
-            AnyMessage::AgentHello(h) => Some(h.node_id.clone()),
-            _ => None,
-        })
-        .await;
-        hellos.insert(h);
-    }
+    hellos(&mut sub, 2).await;
     let vol = |node: &str, name: &str| root.join(node).join("volumes").join(name);
     random_file(&vol("node-a", "vol-r"), 2 << 20, 2 << 20, 53);
     let m = start_message("vol-r", "node-a", "node-b", &b.addr);
-    for node in ["node-b", "node-a"] {
-        let env = command(m.clone());
-        bus.publish_command(&NodeId::parse(node).unwrap(), &env)
-            .await
-            .unwrap();
-        let id = env.header.message_id;
-        expect(&mut sub, "replication ack", |e| match &e.message {
-            AnyMessage::ReplicationAck(_) if e.header.correlation_id == Some(id) => Some(()),
-            AnyMessage::ErrorReport(r) if e.header.correlation_id == Some(id) => panic!("{r:?}"),
-            _ => None,
-        })
-        .await;
-    }
+    let (na, nb) = (
+        NodeId::parse("node-a").unwrap(),
+        NodeId::parse("node-b").unwrap(),
+    );
+    command_each(&bus, &mut sub, m, &[&nb, &na]).await;
     let source_status = |e: &holdfast_protocol::Envelope| match &e.message {
         AnyMessage::ReplicationStatus(s)
             if s.volume_id.0 == "vol-r" && s.node_id.as_str() == "node-a" =>
