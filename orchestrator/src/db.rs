@@ -173,13 +173,16 @@ impl DbError {
     }
 }
 
-/// Has PostgreSQL plan every statement for its parameters. Otherwise, after five runs
+/// Has PostgreSQL plan every statement of the API's read connections for its
+/// parameters. Otherwise, after five runs
 /// of a prepared statement it may switch to one generic plan for all values, and the
 /// resource table is skewed: one kind of one cluster is 1 row or 20,000, and a plan
 /// fitted to none of them (or cached before the first sync's statistics) made a
 /// 10,000-row page count walk the table instead of an index (list p99 190–280 ms
-/// during a sync instead of 56–69 ms, `cluster_sync_bench`). Planning costs well under
-/// a millisecond here. A server without the setting (CockroachDB) keeps its default.
+/// during a sync instead of 56–69 ms, `cluster_sync_bench`). Only the read pool: the
+/// recovery executor's and the sync's statements are not skewed that way, and planning
+/// each of them cost the executor 10–15 % (recovery bench, same run). A server without
+/// the setting (CockroachDB) keeps its default.
 async fn custom_plans(conn: &mut sqlx::AnyConnection) {
     if let Err(e) =
         sqlx::Executor::execute(&mut *conn, "SET plan_cache_mode = force_custom_plan").await
@@ -194,7 +197,8 @@ pub struct Db {
     pool: AnyPool,
     /// Connections for reads that need no transaction. SQLite (a file in WAL mode): a
     /// pool of its own, so that API reads run beside the one writer instead of queueing
-    /// behind its transactions; otherwise the same pool as `pool`.
+    /// behind its transactions. PostgreSQL: a pool whose connections plan each statement
+    /// for its values ([`custom_plans`]).
     read: AnyPool,
     backend: Backend,
 }
@@ -226,22 +230,27 @@ impl Db {
             Backend::Sqlite => 1,
             Backend::Postgres => 16,
         };
-        let mut pool_options = AnyPoolOptions::new()
+        let pool = AnyPoolOptions::new()
             .max_connections(max)
-            .acquire_timeout(Duration::from_secs(10));
-        if backend == Backend::Postgres {
-            pool_options = pool_options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    custom_plans(conn).await;
-                    Ok(())
-                })
-            });
-        }
-        let pool = pool_options
-            .connect_with(options)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
             .await
             .map_err(|source| DbError::Connect { backend, source })?;
         let mut read = pool.clone();
+        if backend == Backend::Postgres {
+            read = AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        custom_plans(conn).await;
+                        Ok(())
+                    })
+                })
+                .connect_with(options)
+                .await
+                .map_err(|source| DbError::Connect { backend, source })?;
+        }
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)

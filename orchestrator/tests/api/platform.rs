@@ -186,23 +186,30 @@ async fn two_replicas_start_together_on_one_postgres() {
         .unwrap();
 }
 
-/// Every PostgreSQL connection plans each statement for its parameters: the resource
-/// table is skewed (one cluster's kind is 1 row or 20,000), and a generic plan cached
-/// after five runs made a page's count walk the table (`db::custom_plans`).
+/// PostgreSQL read connections plan each statement for its values: the resource table
+/// is skewed (one cluster's kind is 1 row or 20,000), and a generic plan cached after
+/// five runs made a page's count walk the table (`db::custom_plans`). Writers keep the
+/// plan cache (planning every executor statement cost 10–15 %).
 #[tokio::test]
-async fn postgres_connections_plan_each_statement_for_its_values() {
+async fn postgres_read_connections_plan_each_statement_for_its_values() {
     let (name, url) = crate::helpers::create_pg_database().await;
     let _drop = crate::helpers::PgDatabase { name };
     let db = holdfast_orchestrator::db::Db::connect(&url).await.unwrap();
-    // more than one connection of the pool, each set up the same way
-    let mut conns = Vec::new();
+    // more than one connection of each pool, each set up the same way
+    let mut held = Vec::new();
     for _ in 0..3 {
-        let mut conn = db.conn().await.unwrap();
-        let (mode,): (String,) = sqlx::query_as("SHOW plan_cache_mode")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        assert_eq!(mode, "force_custom_plan");
-        conns.push(conn);
+        let mut read = db.read_conn().await.unwrap();
+        assert_eq!(plan_cache_mode(&mut read).await, "force_custom_plan");
+        let mut write = db.conn().await.unwrap();
+        assert_eq!(plan_cache_mode(&mut write).await, "auto");
+        held.push((read, write));
     }
+}
+
+async fn plan_cache_mode(conn: &mut sqlx::AnyConnection) -> String {
+    let (mode,): (String,) = sqlx::query_as("SHOW plan_cache_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    mode
 }
